@@ -1,0 +1,3 @@
+module burrow/agent
+
+go 1.19

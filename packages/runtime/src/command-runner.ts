@@ -1,0 +1,18 @@
+/** Runs host commands (runsc, mount) with a timeout, returning exit code and output. */
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface RunCommandOptions {
+  timeoutMs: number;
+  /** "null": stdin/stdout/stderr are /dev/null (for commands that leave a sandbox behind). */
+  stdio?: "pipe" | "null";
+}
+
+export interface CommandRunner {
+  run(argv: string[], options: RunCommandOptions): Promise<CommandResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,209 @@
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
+import type { CommandResult, CommandRunner } from "./command-runner.js";
+import { buildOciSpec } from "./oci-spec.js";
+import type { ExecOptions, ExecResult, Runtime, RuntimeSandbox, RuntimeStatus, SandboxSpec } from "./runtime.js";
+import { tailLines } from "./text.js";
+
+export interface GvisorRuntimeOptions {
+  /** Directory holding one subdirectory per sandbox (upper, work, rootfs, bundle, run). */
+  sandboxesDir: string;
+  /** runsc --root: where runsc keeps its container state. */
+  runscStateDir: string;
+  agentBinaryPath: string;
+  runner: CommandRunner;
+  logger: Logger;
+  runscPath?: string;
+  /** Timeout of each runsc call. */
+  runscTimeoutMs?: number;
+  agentPort?: number;
+}
+
+const DEFAULT_RUNSC_TIMEOUT_MS = 30_000;
+const MOUNT_TIMEOUT_MS = 10_000;
+
+/**
+ * Runs sandboxes with gVisor: an overlay rootfs (template lower + per-sandbox upper on the host
+ * disk), `--overlay2=none` so writes land as real files in the upper dir, systrap platform,
+ * no network, and the agent reachable over a host unix socket (`--host-uds=create`).
+ */
+export class GvisorRuntime implements Runtime {
+  private readonly runsc: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: GvisorRuntimeOptions) {
+    this.runsc = options.runscPath ?? "runsc";
+    this.timeoutMs = options.runscTimeoutMs ?? DEFAULT_RUNSC_TIMEOUT_MS;
+  }
+
+  private dir(id: string): string {
+    return join(this.options.sandboxesDir, id);
+  }
+
+  private runscArgv(args: string[]): string[] {
+    return [
+      this.runsc,
+      `--root=${this.options.runscStateDir}`,
+      "--platform=systrap",
+      "--network=none",
+      "--overlay2=none",
+      "--host-uds=create",
+      ...args,
+    ];
+  }
+
+  private async runRunsc(args: string[], what: string, stdio: "pipe" | "null" = "pipe"): Promise<CommandResult> {
+    const result = await this.options.runner.run(this.runscArgv(args), { timeoutMs: this.timeoutMs, stdio });
+    if (result.timedOut) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `runsc ${what} timed out after ${this.timeoutMs} ms`, {
+        details: { stderrTail: tailLines(result.stderr, 10) },
+      });
+    }
+    return result;
+  }
+
+  private failure(what: string, result: CommandResult, logTail: string): BurrowError {
+    const tail = tailLines(logTail || result.stderr, 10);
+    return new BurrowError(ErrorCode.RuntimeFailed, `runsc ${what} failed (exit ${result.exitCode}): ${tail}`, {
+      details: { exitCode: result.exitCode, stderrTail: tail },
+      cause: new Error(result.stderr),
+    });
+  }
+
+  async create(spec: SandboxSpec): Promise<void> {
+    const dir = this.dir(spec.id);
+    const paths = {
+      upper: join(dir, "upper"),
+      work: join(dir, "work"),
+      rootfs: join(dir, "rootfs"),
+      bundle: join(dir, "bundle"),
+      run: join(dir, "run"),
+    };
+    await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
+    await this.mountOverlay(spec.templateRootfs, paths);
+    try {
+      await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
+      const ociSpec = buildOciSpec({
+        id: spec.id,
+        rootfsPath: paths.rootfs,
+        runDirPath: paths.run,
+        agentBinaryPath: this.options.agentBinaryPath,
+        agentToken: spec.agentToken,
+        resources: spec.resources,
+        agentPort: this.options.agentPort ?? 49983,
+      });
+      await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
+      const logPath = join(dir, "runsc.log");
+      await writeFile(logPath, "");
+      const result = await this.runRunsc(
+        [`--log=${logPath}`, "run", "--detach", `--bundle=${paths.bundle}`, spec.id],
+        "run",
+        "null",
+      );
+      if (result.exitCode !== 0) throw this.failure("run", result, await readTail(logPath));
+    } catch (err) {
+      await this.destroy(spec.id).catch((e: unknown) =>
+        this.options.logger.warn({ sandboxId: spec.id, err: String(e) }, "cleanup after failed create"),
+      );
+      throw err;
+    }
+  }
+
+  private async mountOverlay(lower: string, p: { upper: string; work: string; rootfs: string }): Promise<void> {
+    const result = await this.options.runner.run(
+      ["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${p.upper},workdir=${p.work}`, p.rootfs],
+      { timeoutMs: MOUNT_TIMEOUT_MS },
+    );
+    if (result.exitCode !== 0) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `mounting the sandbox rootfs failed: ${result.stderr.trim()}`);
+    }
+  }
+
+  async destroy(id: string): Promise<void> {
+    const dir = this.dir(id);
+    const del = await this.runRunsc(["delete", "--force", id], "delete");
+    if (del.exitCode !== 0 && !/not exist|not found|cannot load container/i.test(del.stderr)) {
+      throw this.failure("delete", del, "");
+    }
+    const rootfs = join(dir, "rootfs");
+    const umount = await this.options.runner.run(["umount", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
+    if (umount.exitCode !== 0 && !/not mounted|no mount point|No such file/i.test(umount.stderr)) {
+      // A busy mount is detached lazily so the directory can still be removed.
+      await this.options.runner.run(["umount", "-l", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async status(id: string): Promise<RuntimeSandbox> {
+    const result = await this.runRunsc(["state", id], "state");
+    if (result.exitCode !== 0) return { id, status: "absent" };
+    const state = JSON.parse(result.stdout) as { status?: string; pid?: number };
+    return { id, status: toStatus(state.status), ...(state.pid ? { pid: state.pid } : {}) };
+  }
+
+  async list(): Promise<RuntimeSandbox[]> {
+    const result = await this.runRunsc(["list", "--format=json"], "list");
+    if (result.exitCode !== 0) throw this.failure("list", result, "");
+    const parsed = JSON.parse(result.stdout || "[]") as Array<{ id: string; status?: string; pid?: number }> | null;
+    return (parsed ?? []).map((c) => ({ id: c.id, status: toStatus(c.status), ...(c.pid ? { pid: c.pid } : {}) }));
+  }
+
+  async exec(id: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const args = ["exec"];
+    if (options.user) args.push(`--user=${options.user}`);
+    if (options.cwd) args.push(`--cwd=${options.cwd}`);
+    for (const [k, v] of Object.entries(options.env ?? {})) args.push(`--env=${k}=${v}`);
+    args.push(id, ...argv);
+    const result = await this.options.runner.run(this.runscArgv(args), {
+      timeoutMs: options.timeoutMs ?? this.timeoutMs,
+    });
+    if (result.timedOut) throw new BurrowError(ErrorCode.Timeout, `command timed out in sandbox ${id}`);
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  agentSocketPath(id: string): string {
+    return join(this.dir(id), "run", "agent.sock");
+  }
+
+  async agentLogTail(id: string): Promise<string> {
+    return readTail(join(this.dir(id), "run", "agent.log"));
+  }
+
+  async close(): Promise<void> {
+    await this.options.runner.close();
+  }
+}
+
+function toStatus(s: string | undefined): RuntimeStatus {
+  if (s === "running" || s === "created") return "running";
+  if (s === "paused") return "paused";
+  if (s === "stopped") return "stopped";
+  return "absent";
+}
+
+async function readTail(path: string): Promise<string> {
+  try {
+    return tailLines(readableLog(await readFile(path, "utf8")), 20);
+  } catch {
+    return "";
+  }
+}
+
+/** runsc --log writes JSON lines; keep the warning and error messages. */
+function readableLog(text: string): string {
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) {
+      if (line.trim()) out.push(line);
+      continue;
+    }
+    try {
+      const entry = JSON.parse(line) as { msg?: string; level?: string };
+      if (entry.msg && (entry.level === "error" || entry.level === "warning")) out.push(entry.msg);
+    } catch {
+      out.push(line);
+    }
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,95 @@
+import type { SandboxResources } from "@burrow/core";
+
+/** Where things live inside every sandbox. */
+export const IN_SANDBOX = {
+  agentBinary: "/opt/burrow/bin/burrow-agent",
+  runDir: "/opt/burrow/run",
+  agentSocket: "/opt/burrow/run/agent.sock",
+  agentLog: "/opt/burrow/run/agent.log",
+} as const;
+
+export interface OciSpecInput {
+  id: string;
+  rootfsPath: string;
+  /** Host directory bind-mounted at /opt/burrow/run (agent socket and log). */
+  runDirPath: string;
+  agentBinaryPath: string;
+  agentToken: string;
+  resources: SandboxResources;
+  agentPort: number;
+}
+
+const CAPABILITIES = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_KILL",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETPCAP",
+  "CAP_SETFCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_NET_RAW",
+  "CAP_SYS_CHROOT",
+  "CAP_SYS_PTRACE",
+  "CAP_MKNOD",
+  "CAP_AUDIT_WRITE",
+];
+
+const CPU_PERIOD_US = 100_000;
+
+/** Builds the OCI runtime spec (config.json) for a sandbox whose PID 1 is the Burrow agent. */
+export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
+  const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };
+  return {
+    ociVersion: "1.0.2",
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: [
+        IN_SANDBOX.agentBinary,
+        "--uds",
+        IN_SANDBOX.agentSocket,
+        "--port",
+        String(input.agentPort),
+      ],
+      env: [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=/root",
+        `BURROW_AGENT_TOKEN=${input.agentToken}`,
+      ],
+      cwd: "/",
+      capabilities: caps,
+      rlimits: [{ type: "RLIMIT_NOFILE", hard: 1048576, soft: 1048576 }],
+      noNewPrivileges: false,
+    },
+    root: { path: input.rootfsPath, readonly: false },
+    hostname: "sandbox",
+    mounts: [
+      { destination: "/proc", type: "proc", source: "proc" },
+      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "mode=755"] },
+      {
+        destination: "/dev/pts",
+        type: "devpts",
+        source: "devpts",
+        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+      },
+      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "nodev", "mode=1777"] },
+      { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+      // /tmp on the sandbox's disk layer (gVisor would otherwise put a tmpfs there, lost on restart).
+      { destination: "/tmp", type: "bind", source: `${input.rootfsPath}/tmp`, options: ["rbind", "rw"] },
+      { destination: IN_SANDBOX.agentBinary, type: "bind", source: input.agentBinaryPath, options: ["rbind", "ro"] },
+      { destination: IN_SANDBOX.runDir, type: "bind", source: input.runDirPath, options: ["rbind", "rw"] },
+    ],
+    linux: {
+      cgroupsPath: `/burrow/${input.id}`,
+      resources: {
+        memory: { limit: input.resources.memoryMb * 1024 * 1024 },
+        cpu: { quota: Math.round(input.resources.vcpus * CPU_PERIOD_US), period: CPU_PERIOD_US },
+        pids: { limit: input.resources.pids },
+      },
+      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }],
+    },
+  };
+}

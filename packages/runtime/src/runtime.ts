@@ -1,0 +1,55 @@
+import type { SandboxResources } from "@burrow/core";
+
+/** What the runtime needs to start one sandbox. */
+export interface SandboxSpec {
+  id: string;
+  /** Read-only lower layer: the template's root filesystem on the host. */
+  templateRootfs: string;
+  resources: SandboxResources;
+  /** Token the in-sandbox agent requires on every request. */
+  agentToken: string;
+}
+
+export type RuntimeStatus = "running" | "paused" | "stopped" | "absent";
+
+export interface RuntimeSandbox {
+  id: string;
+  status: RuntimeStatus;
+  /** Host PID of the sandbox process, when running. */
+  pid?: number;
+}
+
+export interface ExecOptions {
+  /** "uid:gid" or a user name known inside the sandbox; default root. */
+  user?: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Drives sandboxes on the host. The server owns state and policy; the runtime only
+ * performs operations and reports what it finds.
+ */
+export interface Runtime {
+  /** Prepares the sandbox's filesystem and starts it with the agent as PID 1. */
+  create(spec: SandboxSpec, signal?: AbortSignal): Promise<void>;
+  /** Stops the sandbox and removes everything it had on the host. Idempotent. */
+  destroy(id: string, signal?: AbortSignal): Promise<void>;
+  status(id: string, signal?: AbortSignal): Promise<RuntimeSandbox>;
+  list(signal?: AbortSignal): Promise<RuntimeSandbox[]>;
+  /** Runs a command in the sandbox without the agent (fallback and diagnostics). */
+  exec(id: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Host path of the unix socket where the sandbox's agent answers HTTP. */
+  agentSocketPath(id: string): string;
+  /** Last lines the agent logged, for error reports. */
+  agentLogTail(id: string): Promise<string>;
+  close(): Promise<void>;
+}

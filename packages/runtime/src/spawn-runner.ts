@@ -1,0 +1,50 @@
+import { spawn } from "node:child_process";
+import type { CommandResult, CommandRunner, RunCommandOptions } from "./command-runner.js";
+
+const MAX_CAPTURE_BYTES = 1 << 20;
+
+function keepTail(chunks: Buffer[], total: number): string {
+  const all = Buffer.concat(chunks);
+  return (total > MAX_CAPTURE_BYTES ? all.subarray(all.length - MAX_CAPTURE_BYTES) : all).toString("utf8");
+}
+
+/** Runs commands as direct children of this process. Used when burrow-shim is unavailable. */
+export class SpawnRunner implements CommandRunner {
+  run(argv: string[], options: RunCommandOptions): Promise<CommandResult> {
+    const [file, ...args] = argv;
+    if (file === undefined) return Promise.reject(new Error("empty argv"));
+    return new Promise((resolve) => {
+      const child = spawn(file, args, {
+        stdio: options.stdio === "null" ? "ignore" : ["ignore", "pipe", "pipe"],
+        timeout: options.timeoutMs,
+        killSignal: "SIGKILL",
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let outLen = 0;
+      let errLen = 0;
+      child.stdout?.on("data", (c: Buffer) => {
+        out.push(c);
+        outLen += c.length;
+      });
+      child.stderr?.on("data", (c: Buffer) => {
+        err.push(c);
+        errLen += c.length;
+      });
+      let spawnError: Error | undefined;
+      child.on("error", (e) => {
+        spawnError = e;
+      });
+      child.on("close", (code, signal) => {
+        resolve({
+          exitCode: code ?? (signal ? 128 : 127),
+          stdout: keepTail(out, outLen),
+          stderr: spawnError ? spawnError.message : keepTail(err, errLen),
+          timedOut: signal === "SIGKILL" && code === null,
+        });
+      });
+    });
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,126 @@
+/** The OpenAPI 3.1 document for `/v1`, served at `/v1/openapi.json`. */
+const errorRef = { $ref: "#/components/schemas/Error" };
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: errorRef } },
+});
+const idParam = { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^sb_[a-z2-7]{20}$" } };
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Burrow API",
+      version,
+      description: "Persistent gVisor sandboxes for AI agents. Authenticate with `Authorization: Bearer <key>`.",
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer" },
+        apiKey: { type: "apiKey", in: "header", name: "X-API-Key" },
+      },
+      schemas: {
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["code", "message"],
+              properties: {
+                code: { type: "string", examples: ["sandbox_not_found", "validation_failed"] },
+                message: { type: "string" },
+                details: { type: "object" },
+              },
+            },
+          },
+        },
+        Resources: {
+          type: "object",
+          properties: {
+            vcpus: { type: "number", minimum: 0.1, maximum: 64, default: 2 },
+            memoryMb: { type: "integer", minimum: 128, maximum: 262144, default: 2048 },
+            pids: { type: "integer", minimum: 16, maximum: 1048576, default: 4096 },
+          },
+        },
+        CreateSandbox: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            template: { type: "string", default: "base" },
+            env: { type: "object", additionalProperties: { type: "string" } },
+            metadata: { type: "object", additionalProperties: { type: "string" } },
+            resources: { $ref: "#/components/schemas/Resources" },
+          },
+        },
+        Sandbox: {
+          type: "object",
+          required: ["id", "template", "state", "metadata", "resources", "createdAt", "updatedAt"],
+          properties: {
+            id: { type: "string" },
+            template: { type: "string" },
+            state: { type: "string", enum: ["starting", "running", "error", "deleting", "deleted"] },
+            metadata: { type: "object", additionalProperties: { type: "string" } },
+            resources: { $ref: "#/components/schemas/Resources" },
+            createdAt: { type: "string", format: "date-time" },
+            updatedAt: { type: "string", format: "date-time" },
+            error: { type: "string" },
+          },
+        },
+      },
+    },
+    security: [{ bearer: [] }, { apiKey: [] }],
+    paths: {
+      "/v1/health": {
+        get: { security: [], summary: "Server readiness", responses: { "200": { description: "Ready" } } },
+      },
+      "/v1/sandboxes": {
+        post: {
+          summary: "Create a sandbox",
+          requestBody: { content: { "application/json": { schema: { $ref: "#/components/schemas/CreateSandbox" } } } },
+          responses: {
+            "201": { description: "Running sandbox", content: { "application/json": { schema: { $ref: "#/components/schemas/Sandbox" } } } },
+            "400": errorResponse("Invalid request (validation_failed, bad_request)"),
+            "404": errorResponse("template_not_found"),
+          },
+        },
+        get: {
+          summary: "List sandboxes",
+          parameters: [
+            {
+              name: "metadata",
+              in: "query",
+              description: "URL-encoded `k1=v1&k2=v2`; all pairs must match",
+              schema: { type: "string" },
+            },
+          ],
+          responses: { "200": { description: "`{ sandboxes: Sandbox[] }`" } },
+        },
+      },
+      "/v1/sandboxes/{id}": {
+        parameters: [idParam],
+        get: {
+          summary: "Get a sandbox",
+          responses: {
+            "200": { description: "The sandbox", content: { "application/json": { schema: { $ref: "#/components/schemas/Sandbox" } } } },
+            "404": errorResponse("sandbox_not_found"),
+          },
+        },
+        delete: {
+          summary: "Delete a sandbox and all its files",
+          responses: { "204": { description: "Deleted" }, "404": errorResponse("sandbox_not_found") },
+        },
+      },
+      "/v1/sandboxes/{id}/envd/{path}": {
+        parameters: [idParam, { name: "path", in: "path", required: true, schema: { type: "string" } }],
+        post: {
+          summary: "envd protocol passthrough to the sandbox agent",
+          description:
+            "Forwards the request to the in-sandbox agent (E2B envd protocol: Connect RPC JSON, /files, /health). " +
+            "Send the user as `X-Burrow-User`.",
+          responses: { "200": { description: "Agent response" }, "409": errorResponse("sandbox_not_running") },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  url: URL;
+}
+
+export type Handler = (ctx: RouteContext) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  handler: Handler;
+  public: boolean;
+}
+
+export interface Match {
+  handler: Handler;
+  params: Record<string, string>;
+  public: boolean;
+}
+
+/**
+ * Minimal path router: `/v1/sandboxes/:id` segments and a trailing `*` that captures the rest
+ * (as param `rest`, including its leading slash).
+ */
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, path: string, handler: Handler, options: { public?: boolean } = {}): void {
+    const keys: string[] = [];
+    const source = path
+      .split("/")
+      .map((seg) => {
+        if (seg === "*") {
+          keys.push("rest");
+          return "(?<rest>(?:/.*)?)";
+        }
+        if (seg.startsWith(":")) {
+          keys.push(seg.slice(1));
+          return `/(?<${seg.slice(1)}>[^/]+)`;
+        }
+        return seg === "" ? "" : `/${seg.replace(/[.]/g, "\\.")}`;
+      })
+      .join("");
+    const pattern = new RegExp(`^${source.replace("/(?<rest>", "(?<rest>")}$`);
+    this.routes.push({ method, pattern, keys, handler, public: options.public === true });
+  }
+
+  /** The route for method+path; `allowed` lists methods when only the path matched. */
+  match(method: string, path: string): Match | { allowed: string[] } | null {
+    const allowed: string[] = [];
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      if (route.method !== method && route.method !== "*") {
+        allowed.push(route.method);
+        continue;
+      }
+      const params: Record<string, string> = {};
+      for (const key of route.keys) params[key] = decodeURIComponent(m.groups?.[key] ?? "");
+      return { handler: route.handler, params, public: route.public };
+    }
+    return allowed.length ? { allowed } : null;
+  }
+}

@@ -1,0 +1,71 @@
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BurrowError, DEFAULT_PORT, ErrorCode } from "@burrow/core";
+import { z } from "zod";
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  templatesDir: string;
+  agentBinaryPath: string;
+  /** burrow-shim binary; when missing, runsc runs as a direct child (slower teardown). */
+  shimPath: string;
+  runscPath: string;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** Interval of the check that notices sandboxes whose runsc process died. */
+  monitorIntervalMs: number;
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const agentBinDir = join(packageRoot, "agent", "bin");
+
+const intFromEnv = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `${name} must be ≥ ${min}`).max(max, `${name} must be ≤ ${max}`));
+
+const EnvSchema = z.object({
+  BURROW_HOST: z.string().min(1).default("127.0.0.1"),
+  BURROW_PORT: intFromEnv("BURROW_PORT", 0, 65535).optional(),
+  BURROW_DATA_DIR: z.string().min(1).optional(),
+  BURROW_TEMPLATES_DIR: z.string().min(1).optional(),
+  BURROW_AGENT_BINARY: z.string().min(1).optional(),
+  BURROW_SHIM_BINARY: z.string().min(1).optional(),
+  BURROW_RUNSC: z.string().min(1).default("runsc"),
+  BURROW_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  BURROW_MONITOR_INTERVAL_MS: intFromEnv("BURROW_MONITOR_INTERVAL_MS", 100, 3_600_000).optional(),
+});
+
+/** Reads the server's configuration from environment variables, once, in main. */
+export function loadConfig(env: Record<string, string | undefined>): ServerConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BurrowError(
+      ErrorCode.ValidationFailed,
+      `invalid configuration: ${issue?.path.join(".") ?? "?"}: ${issue?.message ?? "invalid"}`,
+    );
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.BURROW_DATA_DIR ?? join(homedir(), ".burrow"));
+  return {
+    host: e.BURROW_HOST,
+    port: e.BURROW_PORT ?? DEFAULT_PORT,
+    dataDir,
+    templatesDir: resolve(e.BURROW_TEMPLATES_DIR ?? join(dataDir, "templates")),
+    agentBinaryPath: resolve(e.BURROW_AGENT_BINARY ?? join(agentBinDir, "burrow-agent")),
+    shimPath: resolve(e.BURROW_SHIM_BINARY ?? join(agentBinDir, "burrow-shim")),
+    runscPath: e.BURROW_RUNSC,
+    logLevel: e.BURROW_LOG_LEVEL,
+    monitorIntervalMs: e.BURROW_MONITOR_INTERVAL_MS ?? 5_000,
+  };
+}
+
+export function shimAvailable(config: ServerConfig): boolean {
+  return existsSync(config.shimPath);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { BurrowError } from "@burrow/core";
+import pino from "pino";
+import { loadConfig } from "./config.js";
+import { startServer } from "./server.js";
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = pino({
+    level: config.logLevel,
+    redact: { paths: ["*.authorization", "*.apiKey", "*.agentToken", "*.env"], censor: "[redacted]" },
+  });
+  const server = await startServer(config, logger);
+  process.stdout.write(`Burrow listening on ${server.url}\nAdmin API key: ${server.adminKeyPath}\n`);
+  logger.info({ url: server.url, adminKeyPath: server.adminKeyPath }, "burrow server ready");
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, "shutting down; sandboxes keep running");
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof BurrowError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`burrow: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
+import { type CommandRunner, GvisorRuntime, type Runtime, ShimRunner, SpawnRunner } from "@burrow/runtime";
+import { createApp } from "./app/app.js";
+import type { ServerConfig } from "./config.js";
+import { SandboxService } from "./services/sandbox-service.js";
+import { Templates } from "./services/templates.js";
+import { ApiKeyStore } from "./store/api-key-store.js";
+import { type Db, openDb } from "./store/db.js";
+import { SandboxStore } from "./store/sandbox-store.js";
+
+export const VERSION = "0.1.0";
+
+export interface RunningServer {
+  url: string;
+  adminKeyPath: string;
+  /** Stops serving; sandboxes keep running and are adopted by the next start. */
+  close(): Promise<void>;
+}
+
+/** Creates the admin key on first start, writing it to `<data>/admin-key` (0600). */
+function bootstrapAdminKey(keys: ApiKeyStore, dataDir: string, logger: Logger): string {
+  const path = join(dataDir, "admin-key");
+  if (keys.count() === 0 || !existsSync(path)) {
+    const { key } = keys.create("admin", new Date().toISOString());
+    writeFileSync(path, `${key}\n`, { mode: 0o600 });
+    chmodSync(path, 0o600);
+    logger.info({ path }, "created admin API key");
+  }
+  return path;
+}
+
+function preflight(config: ServerConfig): void {
+  if (!existsSync(config.agentBinaryPath)) {
+    throw new BurrowError(
+      ErrorCode.ServiceUnavailable,
+      `the sandbox agent binary is missing at ${config.agentBinaryPath}; run 'npm start' (or 'npm run build') to build it`,
+    );
+  }
+}
+
+export interface StartOptions {
+  /** Use this runtime instead of gVisor (component tests). */
+  runtime?: Runtime;
+}
+
+/** Opens storage, reconciles with the host, and serves the API. */
+export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const sandboxesDir = join(config.dataDir, "sandboxes");
+  mkdirSync(sandboxesDir, { recursive: true, mode: 0o700 });
+  let runtime = options.runtime;
+  if (!runtime) {
+    preflight(config);
+    const runner: CommandRunner = existsSync(config.shimPath) ? new ShimRunner(config.shimPath) : new SpawnRunner();
+    runtime = new GvisorRuntime({
+      sandboxesDir,
+      runscStateDir: join(config.dataDir, "runsc"),
+      agentBinaryPath: config.agentBinaryPath,
+      runner,
+      logger,
+      runscPath: config.runscPath,
+    });
+  }
+  const db: Db = openDb(join(config.dataDir, "burrow.db"));
+  const keys = new ApiKeyStore(db);
+  const adminKeyPath = bootstrapAdminKey(keys, config.dataDir, logger);
+  const sandboxes = new SandboxService({
+    store: new SandboxStore(db),
+    runtime,
+    templates: new Templates(config.templatesDir),
+    logger,
+    agentsEnabled: options.runtime === undefined,
+  });
+  await sandboxes.reconcileAtStart();
+
+  const monitor = setInterval(() => {
+    sandboxes.checkAll().catch((err: unknown) => logger.warn({ err: String(err) }, "sandbox check failed"));
+  }, config.monitorIntervalMs);
+  monitor.unref();
+
+  const server: Server = createServer(createApp({ sandboxes, runtime, keys, logger, version: VERSION }));
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  return {
+    url,
+    adminKeyPath,
+    async close() {
+      clearInterval(monitor);
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        setTimeout(() => {
+          server.closeAllConnections();
+        }, 2_000).unref();
+      });
+      await runtime.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { Agent, request } from "node:http";
+import { BurrowError, ErrorCode } from "@burrow/core";
+
+/** Keep-alive connections to agents; node keys pooled sockets by socketPath. */
+export const agentHttpAgent = new Agent({ keepAlive: true, maxFreeSockets: 4, keepAliveMsecs: 10_000 });
+
+export interface AgentResponse {
+  status: number;
+  body: string;
+}
+
+/** One small HTTP request to a sandbox agent over its unix socket. */
+export function agentRequest(
+  socketPath: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 5_000,
+): Promise<AgentResponse> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request(
+      {
+        socketPath,
+        path,
+        method,
+        agent: agentHttpAgent,
+        timeout: timeoutMs,
+        headers: {
+          "X-Access-Token": token,
+          ...(payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new BurrowError(ErrorCode.Timeout, `agent did not answer ${path} in time`)));
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** Polls the agent's /health until it answers, or fails after `timeoutMs`. */
+export async function waitForAgent(socketPath: string, token: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = "no answer";
+  let delayMs = 2;
+  while (Date.now() < deadline) {
+    try {
+      const res = await agentRequest(socketPath, token, "GET", "/health", undefined, 1_000);
+      if (res.status >= 200 && res.status < 300) return;
+      lastError = `health answered ${res.status}`;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, delayMs));
+    delayMs = Math.min(delayMs * 2, 50);
+  }
+  throw new BurrowError(ErrorCode.RuntimeFailed, `the sandbox agent did not become ready in ${timeoutMs} ms: ${lastError}`);
+}

@@ -1,0 +1,40 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Db } from "./db.js";
+
+export interface ApiKey {
+  id: string;
+  name: string;
+}
+
+export function hashKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+/** API keys, stored only as SHA-256 hashes. */
+export class ApiKeyStore {
+  constructor(private readonly db: Db) {}
+
+  count(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM api_keys").get() as { n: number }).n;
+  }
+
+  /** Creates a key and returns its plaintext; only the hash is stored. */
+  create(name: string, now: string): { key: string; id: string } {
+    const key = `burrow_${randomBytes(24).toString("hex")}`;
+    const id = `key_${randomBytes(8).toString("hex")}`;
+    this.db
+      .prepare("INSERT INTO api_keys (id, name, key_hash, created_at) VALUES (?, ?, ?, ?)")
+      .run(id, name, hashKey(key), now);
+    return { key, id };
+  }
+
+  verify(key: string): ApiKey | undefined {
+    const hash = hashKey(key);
+    const row = this.db.prepare("SELECT id, name, key_hash FROM api_keys WHERE key_hash = ?").get(hash) as
+      | { id: string; name: string; key_hash: string }
+      | undefined;
+    if (!row) return undefined;
+    const ok = timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(hash, "hex"));
+    return ok ? { id: row.id, name: row.name } : undefined;
+  }
+}

@@ -1,0 +1,78 @@
+import type { SandboxInfo, SandboxResources, SandboxState } from "@burrow/core";
+import type { Db } from "./db.js";
+
+export interface SandboxRecord extends SandboxInfo {
+  env: Record<string, string>;
+  agentToken: string;
+}
+
+interface Row {
+  id: string;
+  template: string;
+  state: string;
+  metadata: string;
+  env: string;
+  resources: string;
+  agent_token: string;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function fromRow(row: Row): SandboxRecord {
+  const record: SandboxRecord = {
+    id: row.id,
+    template: row.template,
+    state: row.state as SandboxState,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    env: JSON.parse(row.env) as Record<string, string>,
+    resources: JSON.parse(row.resources) as SandboxResources,
+    agentToken: row.agent_token,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.error !== null) record.error = row.error;
+  return record;
+}
+
+/** Sandbox rows in SQLite. Every state change is written here before the runtime acts on it. */
+export class SandboxStore {
+  constructor(private readonly db: Db) {}
+
+  insert(record: SandboxRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO sandboxes (id, template, state, metadata, env, resources, agent_token, error, created_at, updated_at)
+         VALUES (@id, @template, @state, @metadata, @env, @resources, @agent_token, @error, @created_at, @updated_at)`,
+      )
+      .run({
+        id: record.id,
+        template: record.template,
+        state: record.state,
+        metadata: JSON.stringify(record.metadata),
+        env: JSON.stringify(record.env),
+        resources: JSON.stringify(record.resources),
+        agent_token: record.agentToken,
+        error: record.error ?? null,
+        created_at: record.createdAt,
+        updated_at: record.updatedAt,
+      });
+  }
+
+  get(id: string): SandboxRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM sandboxes WHERE id = ?").get(id) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** All sandboxes not yet deleted, oldest first. */
+  listLive(): SandboxRecord[] {
+    const rows = this.db
+      .prepare("SELECT * FROM sandboxes WHERE state != 'deleted' ORDER BY created_at, id")
+      .all() as Row[];
+    return rows.map(fromRow);
+  }
+
+  setState(id: string, state: SandboxState, error: string | null, now: string): void {
+    this.db.prepare("UPDATE sandboxes SET state = ?, error = ?, updated_at = ? WHERE id = ?").run(state, error, now, id);
+  }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the `base` template rootfs with mmdebstrap from Debian bookworm, once.
+# Usage: build-base-template.sh <templates-dir>
+# The result is <templates-dir>/base/rootfs plus base/template.json; a build is done in a
+# temporary directory and renamed into place, so an interrupted build leaves nothing half-made.
+set -euo pipefail
+
+log() { printf '[burrow template] %s\n' "$*" >&2; }
+
+TEMPLATES_DIR=${1:?usage: build-base-template.sh <templates-dir>}
+PACKAGES="bash,coreutils,python3,python3-pip,python3-venv,nodejs,npm,git,curl,ca-certificates,procps,less,findutils,grep,sed,tar,gzip,xz-utils"
+# Bump when the recipe below changes so existing builds are replaced.
+RECIPE_VERSION="1:${PACKAGES}"
+
+DEST="$TEMPLATES_DIR/base"
+if [[ -f "$DEST/template.json" ]] && grep -qF "\"recipe\": \"$RECIPE_VERSION\"" "$DEST/template.json"; then
+  exit 0
+fi
+
+mkdir -p "$TEMPLATES_DIR"
+WORK=$(mktemp -d "$TEMPLATES_DIR/.build-base.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+log "building the base template (Debian bookworm with python3, nodejs, git, curl); the first run takes a few minutes"
+mmdebstrap --mode=root --variant=minbase --include="$PACKAGES" \
+  --customize-hook='chroot "$1" useradd --create-home --uid 1000 --user-group --shell /bin/bash user' \
+  --customize-hook='mkdir -p "$1/opt/burrow/bin" "$1/opt/burrow/run" && touch "$1/opt/burrow/bin/burrow-agent"' \
+  --customize-hook='rm -rf "$1/var/cache/apt/archives/"*.deb "$1/var/lib/apt/lists/"*' \
+  bookworm "$WORK/rootfs" http://deb.debian.org/debian 2>&1 | while IFS= read -r line; do
+    case "$line" in I:*) log "${line#I: }" ;; E:*|W:*) log "$line" ;; esac
+  done
+test -x "$WORK/rootfs/usr/bin/python3" || { log "mmdebstrap finished without python3; see messages above"; exit 1; }
+
+printf '{\n  "name": "base",\n  "recipe": "%s",\n  "builtAt": "%s"\n}\n' "$RECIPE_VERSION" "$(date -u +%FT%TZ)" >"$WORK/template.json"
+rm -rf "$DEST.old"
+[[ -d "$DEST" ]] && mv "$DEST" "$DEST.old"
+mv "$WORK" "$DEST"
+rm -rf "$DEST.old"
+trap - EXIT
+log "base template ready at $DEST"
