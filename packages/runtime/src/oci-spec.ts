@@ -47,13 +47,7 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      args: [
-        IN_SANDBOX.agentBinary,
-        "--uds",
-        IN_SANDBOX.agentSocket,
-        "--port",
-        String(input.agentPort),
-      ],
+      args: [IN_SANDBOX.agentBinary, "--uds", IN_SANDBOX.agentSocket, "--port", String(input.agentPort)],
       env: [
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME=/root",

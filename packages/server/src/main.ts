@@ -29,7 +29,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof BurrowError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const message =
+    err instanceof BurrowError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
   process.stderr.write(`burrow: ${message}\n`);
   process.exit(1);
 });

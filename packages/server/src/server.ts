@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { type Server, createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
@@ -48,7 +48,11 @@ export interface StartOptions {
 }
 
 /** Opens storage, reconciles with the host, and serves the API. */
-export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const sandboxesDir = join(config.dataDir, "sandboxes");
   mkdirSync(sandboxesDir, { recursive: true, mode: 0o700 });

@@ -3,8 +3,8 @@ import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import type { ApiKeyStore } from "../store/api-key-store.js";
 import { authenticate } from "./auth.js";
 import { sendError } from "./http.js";
-import { type RouteDeps, registerRoutes } from "./routes.js";
 import { Router } from "./router.js";
+import { type RouteDeps, registerRoutes } from "./routes.js";
 
 export interface AppDeps extends RouteDeps {
   keys: ApiKeyStore;
@@ -36,7 +36,8 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     run()
       .catch((err: unknown) => {
         const error = sendError(res, err);
-        if (error.code === ErrorCode.Internal) log.error({ err: String((err as Error)?.stack ?? err) }, "unhandled error");
+        if (error.code === ErrorCode.Internal)
+          log.error({ err: String((err as Error)?.stack ?? err) }, "unhandled error");
       })
       .finally(() => {
         log.debug(

@@ -1,4 +1,4 @@
-import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, request } from "node:http";
+import { type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import { agentHttpAgent } from "../services/agent-client.js";
 

@@ -79,7 +79,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: "Create a sandbox",
           requestBody: { content: { "application/json": { schema: { $ref: "#/components/schemas/CreateSandbox" } } } },
           responses: {
-            "201": { description: "Running sandbox", content: { "application/json": { schema: { $ref: "#/components/schemas/Sandbox" } } } },
+            "201": {
+              description: "Running sandbox",
+              content: { "application/json": { schema: { $ref: "#/components/schemas/Sandbox" } } },
+            },
             "400": errorResponse("Invalid request (validation_failed, bad_request)"),
             "404": errorResponse("template_not_found"),
           },
@@ -102,7 +105,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: "Get a sandbox",
           responses: {
-            "200": { description: "The sandbox", content: { "application/json": { schema: { $ref: "#/components/schemas/Sandbox" } } } },
+            "200": {
+              description: "The sandbox",
+              content: { "application/json": { schema: { $ref: "#/components/schemas/Sandbox" } } },
+            },
             "404": errorResponse("sandbox_not_found"),
           },
         },

@@ -1,5 +1,4 @@
-import { isSandboxId } from "@burrow/core";
-import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
+import { BurrowError, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
 import { proxyToAgent, unreachableError } from "./envd-proxy.js";
@@ -18,9 +17,13 @@ export interface RouteDeps {
 function sandboxIdParam(params: Record<string, string>): string {
   const id = params.id ?? "";
   if (!isSandboxId(id)) {
-    throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found (ids look like sb_ followed by 20 characters)`, {
-      details: { sandboxId: id },
-    });
+    throw new BurrowError(
+      ErrorCode.SandboxNotFound,
+      `sandbox ${id} not found (ids look like sb_ followed by 20 characters)`,
+      {
+        details: { sandboxId: id },
+      },
+    );
   }
   return id;
 }

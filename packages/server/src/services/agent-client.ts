@@ -61,5 +61,8 @@ export async function waitForAgent(socketPath: string, token: string, timeoutMs:
     await new Promise((r) => setTimeout(r, delayMs));
     delayMs = Math.min(delayMs * 2, 50);
   }
-  throw new BurrowError(ErrorCode.RuntimeFailed, `the sandbox agent did not become ready in ${timeoutMs} ms: ${lastError}`);
+  throw new BurrowError(
+    ErrorCode.RuntimeFailed,
+    `the sandbox agent did not become ready in ${timeoutMs} ms: ${lastError}`,
+  );
 }

@@ -6,9 +6,9 @@ import {
   DEFAULT_TEMPLATE,
   ErrorCode,
   type Logger,
+  newSandboxId,
   type SandboxInfo,
   type SandboxState,
-  newSandboxId,
 } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";

@@ -73,6 +73,8 @@ export class SandboxStore {
   }
 
   setState(id: string, state: SandboxState, error: string | null, now: string): void {
-    this.db.prepare("UPDATE sandboxes SET state = ?, error = ?, updated_at = ? WHERE id = ?").run(state, error, now, id);
+    this.db
+      .prepare("UPDATE sandboxes SET state = ?, error = ?, updated_at = ? WHERE id = ?")
+      .run(state, error, now, id);
   }
 }

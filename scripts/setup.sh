@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Makes this checkout ready to run: host packages, npm dependencies, the TypeScript build,
+# the Go agent and shim, and the `base` template. Every step is skipped when already done,
+# so a second run takes a couple of seconds.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+log() { printf '[burrow setup] %s\n' "$*" >&2; }
+
+bash scripts/setup-host.sh
+
+# npm dependencies (better-sqlite3 compiles from source here: ~1-2 min on the first run).
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]] \
+  || [[ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]]; then
+  log "installing npm dependencies (first run compiles better-sqlite3; this takes a minute or two)"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.package-lock.json
+fi
+
+# TypeScript (incremental) and the Go binaries (rebuilt only when a .go file changed).
+log "building TypeScript"
+npx --no-install tsc -b
+agent_bin=packages/agent/bin/burrow-agent
+if [[ ! -x "$agent_bin" || ! -x packages/agent/bin/burrow-shim ]] \
+  || [[ -n "$(find packages/agent -name '*.go' -newer "$agent_bin" -print -quit)" ]] \
+  || [[ packages/agent/go.mod -nt "$agent_bin" ]]; then
+  log "building the Go agent and shim"
+  bash packages/agent/build.sh
+fi
+
+TEMPLATES_DIR="${BURROW_TEMPLATES_DIR:-${BURROW_DATA_DIR:-$HOME/.burrow}/templates}"
+bash scripts/build-base-template.sh "$TEMPLATES_DIR"
