@@ -157,7 +157,8 @@ describe("reconciliation at start", () => {
       const config = { ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }), monitorIntervalMs: 3_600_000 };
       const server = await startServer(config, silentLogger, { runtime });
       const key = readFileSync(server.adminKeyPath, "utf8").trim();
-      const get = (id: string) => fetch(`${server.url}/v1/sandboxes/${id}`, { headers: { Authorization: `Bearer ${key}` } });
+      const get = (id: string) =>
+        fetch(`${server.url}/v1/sandboxes/${id}`, { headers: { Authorization: `Bearer ${key}` } });
       const started = (await (await get("sb_aaaaaaaaaaaaaaaaaaaa")).json()) as { state: string; error: string };
       expect(started.state).toBe("error");
       expect(started.error).toMatch(/interrupted/);

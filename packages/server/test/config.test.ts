@@ -11,7 +11,12 @@ describe("loadConfig", () => {
 
   it("honours BURROW_PORT, BURROW_HOST and BURROW_DATA_DIR", () => {
     const c = loadConfig({ BURROW_PORT: "8080", BURROW_HOST: "0.0.0.0", BURROW_DATA_DIR: "/srv/burrow" });
-    expect(c).toMatchObject({ port: 8080, host: "0.0.0.0", dataDir: "/srv/burrow", templatesDir: "/srv/burrow/templates" });
+    expect(c).toMatchObject({
+      port: 8080,
+      host: "0.0.0.0",
+      dataDir: "/srv/burrow",
+      templatesDir: "/srv/burrow/templates",
+    });
   });
 
   it("rejects a port that is not a number instead of reading NaN", () => {

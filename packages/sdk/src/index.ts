@@ -1,0 +1,63 @@
+export type {
+  CreateSandboxRequest,
+  HealthResponse,
+  SandboxInfo,
+  SandboxResources,
+  SandboxState,
+} from "@burrow/core";
+export { BurrowError, ErrorCode } from "@burrow/core";
+export { type CommandChunk, CommandHandle, type OutputCallback } from "./command-handle.js";
+export {
+  type CommandConnectOptions,
+  type CommandStartOptions,
+  Commands,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  type ProcessInfo,
+} from "./commands.js";
+export {
+  type ConfigSources,
+  type ConnectionOptions,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  defaultConfigSources,
+  type Env,
+  type ResolvedConfig,
+  resolveConfig,
+} from "./config.js";
+export type { EntryInfo, FileType, WriteInfo } from "./entry.js";
+export type { UserRequestOptions } from "./envd.js";
+export {
+  AuthenticationError,
+  CommandExitError,
+  type CommandResult,
+  ConflictError,
+  type ErrorSubject,
+  FileNotFoundError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  SandboxNotFoundError,
+  TemplateNotFoundError,
+  TimeoutError,
+  translateError,
+  UnavailableError,
+  type WireFailure,
+} from "./errors.js";
+export {
+  Filesystem,
+  type ListOptions,
+  type ReadFormat,
+  type ReadOptions,
+  type WatchOptions,
+  type WriteData,
+  type WriteEntry,
+} from "./filesystem.js";
+export type { RequestOptions } from "./http.js";
+export { DEFAULT_MAX_OUTPUT_BYTES } from "./output.js";
+export { Pty, type PtyCreateOptions } from "./pty.js";
+export {
+  Sandbox,
+  type SandboxApiOptions,
+  type SandboxCreateOptions,
+  type SandboxListOptions,
+} from "./sandbox.js";
+export { type FilesystemEvent, type FilesystemEventType, WatchHandle } from "./watch-handle.js";

@@ -1,0 +1,134 @@
+/** The Sandbox resource: lifecycle over the REST API, plus commands, files and terminals. */
+import type {
+  CreateSandboxRequest,
+  HealthResponse,
+  ListSandboxesResponse,
+  SandboxInfo,
+  SandboxResources,
+} from "@burrow/core";
+import { Commands } from "./commands.js";
+import { type ConnectionOptions, resolveConfig } from "./config.js";
+import { EnvdClient } from "./envd.js";
+import { SandboxNotFoundError } from "./errors.js";
+import { Filesystem } from "./filesystem.js";
+import { ApiClient, type RequestOptions } from "./http.js";
+import { Pty } from "./pty.js";
+
+/** Connection settings plus the per-call signal and timeout. */
+export interface SandboxApiOptions extends ConnectionOptions, RequestOptions {}
+
+export interface SandboxCreateOptions extends SandboxApiOptions {
+  /** Template name; default "base". */
+  template?: string;
+  /** Environment variables for every command in the sandbox. */
+  envs?: Record<string, string>;
+  /** String labels, filterable with `Sandbox.list({ metadata })`. */
+  metadata?: Record<string, string>;
+  resources?: Partial<SandboxResources>;
+}
+
+export interface SandboxListOptions extends SandboxApiOptions {
+  /** Only sandboxes carrying all these labels. */
+  metadata?: Record<string, string>;
+}
+
+function sandboxPath(id: string): string {
+  return `/v1/sandboxes/${encodeURIComponent(id)}`;
+}
+
+/** Encodes a label filter as the `metadata` query value: `k1=v1&k2=v2`. */
+export function encodeMetadataFilter(metadata: Record<string, string>): string {
+  return new URLSearchParams(metadata).toString();
+}
+
+export class Sandbox {
+  readonly commands: Commands;
+  readonly files: Filesystem;
+  readonly pty: Pty;
+
+  private constructor(
+    readonly sandboxId: string,
+    private readonly api: ApiClient,
+  ) {
+    const envd = new EnvdClient(api, sandboxId);
+    this.commands = new Commands(envd);
+    this.files = new Filesystem(envd);
+    this.pty = new Pty(envd, this.commands);
+  }
+
+  /** Creates a sandbox and resolves once it is running. */
+  static async create(opts: SandboxCreateOptions = {}): Promise<Sandbox> {
+    const api = new ApiClient(await resolveConfig(opts));
+    const request: CreateSandboxRequest = {};
+    if (opts.template !== undefined) request.template = opts.template;
+    if (opts.envs !== undefined) request.env = opts.envs;
+    if (opts.metadata !== undefined) request.metadata = opts.metadata;
+    if (opts.resources !== undefined) request.resources = opts.resources;
+    const info = await api.json<SandboxInfo>(
+      { method: "POST", path: "/v1/sandboxes", json: request },
+      opts,
+      "creating a sandbox",
+    );
+    return new Sandbox(info.id, api);
+  }
+
+  /** Attaches to an existing sandbox; throws SandboxNotFoundError when there is none. */
+  static async connect(sandboxId: string, opts: SandboxApiOptions = {}): Promise<Sandbox> {
+    const api = new ApiClient(await resolveConfig(opts));
+    await getInfo(api, sandboxId, opts);
+    return new Sandbox(sandboxId, api);
+  }
+
+  static async list(opts: SandboxListOptions = {}): Promise<SandboxInfo[]> {
+    const api = new ApiClient(await resolveConfig(opts));
+    const query = opts.metadata === undefined ? {} : { metadata: encodeMetadataFilter(opts.metadata) };
+    const res = await api.json<ListSandboxesResponse>(
+      { method: "GET", path: "/v1/sandboxes", query },
+      opts,
+      "listing sandboxes",
+    );
+    return res.sandboxes;
+  }
+
+  static async getInfo(sandboxId: string, opts: SandboxApiOptions = {}): Promise<SandboxInfo> {
+    return getInfo(new ApiClient(await resolveConfig(opts)), sandboxId, opts);
+  }
+
+  /** Deletes a sandbox; false when it did not exist. */
+  static async kill(sandboxId: string, opts: SandboxApiOptions = {}): Promise<boolean> {
+    return kill(new ApiClient(await resolveConfig(opts)), sandboxId, opts);
+  }
+
+  /** The server's health; needs no API key. */
+  static async health(opts: SandboxApiOptions = {}): Promise<HealthResponse> {
+    const api = new ApiClient(await resolveConfig(opts));
+    return api.json<HealthResponse>({ method: "GET", path: "/v1/health" }, opts, "checking server health");
+  }
+
+  async getInfo(opts?: RequestOptions): Promise<SandboxInfo> {
+    return getInfo(this.api, this.sandboxId, opts);
+  }
+
+  /** Deletes this sandbox; false when it was already gone. */
+  async kill(opts?: RequestOptions): Promise<boolean> {
+    return kill(this.api, this.sandboxId, opts);
+  }
+}
+
+function getInfo(api: ApiClient, id: string, opts: RequestOptions | undefined): Promise<SandboxInfo> {
+  return api.json<SandboxInfo>(
+    { method: "GET", path: sandboxPath(id), subject: "sandbox" },
+    opts,
+    `getting sandbox ${id}`,
+  );
+}
+
+async function kill(api: ApiClient, id: string, opts: RequestOptions | undefined): Promise<boolean> {
+  try {
+    await api.empty({ method: "DELETE", path: sandboxPath(id), subject: "sandbox" }, opts, `deleting sandbox ${id}`);
+    return true;
+  } catch (err) {
+    if (err instanceof SandboxNotFoundError) return false;
+    throw err;
+  }
+}

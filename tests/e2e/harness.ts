@@ -1,0 +1,135 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+const repoRoot = join(import.meta.dirname, "..", "..");
+export const serverMain = join(repoRoot, "packages", "server", "dist", "main.js");
+export const cliMain = join(repoRoot, "packages", "cli", "dist", "main.js");
+
+/** The shared template directory built by `npm test`'s setup step. */
+export const templatesDir = process.env.BURROW_TEMPLATES_DIR ?? join(homedir(), ".burrow", "templates");
+
+export interface TestServer {
+  url: string;
+  apiKey: string;
+  dataDir: string;
+  process: ChildProcess;
+  output: () => string;
+  /** Env for SDK/CLI child processes pointing at this server. */
+  clientEnv: Record<string, string>;
+  request(method: string, path: string, body?: unknown): Promise<Response>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the server again on the same data dir (after stop). */
+  restart(): Promise<TestServer>;
+  /** Deletes every sandbox, stops the server, checks nothing is left behind, removes the data dir. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts the real server (built dist) on a free port with its own data dir, sharing the
+ * template directory. Short /tmp paths keep agent socket paths under the 108-byte limit.
+ */
+export async function startTestServer(dataDir?: string): Promise<TestServer> {
+  if (!existsSync(serverMain)) throw new Error(`${serverMain} missing: run 'npm test' (it builds first)`);
+  const dir = dataDir ?? mkdtempSync("/tmp/bt-");
+  const child = spawn(process.execPath, [serverMain], {
+    env: {
+      ...process.env,
+      BURROW_DATA_DIR: dir,
+      BURROW_TEMPLATES_DIR: templatesDir,
+      BURROW_PORT: "0",
+      BURROW_LOG_LEVEL: process.env.BURROW_TEST_LOG_LEVEL ?? "warn",
+      BURROW_MONITOR_INTERVAL_MS: "1000",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${out}`)), 30_000);
+    const onData = () => {
+      const m = /Burrow listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+  const apiKey = readFileSync(join(dir, "admin-key"), "utf8").trim();
+  const server: TestServer = {
+    url,
+    apiKey,
+    dataDir: dir,
+    process: child,
+    output: () => out,
+    clientEnv: { BURROW_API_URL: url, BURROW_API_KEY: apiKey, BURROW_DATA_DIR: dir },
+    request: (method, path, body) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${apiKey}`,
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill(signal);
+      await exited;
+    },
+    async restart() {
+      await server.stop();
+      return startTestServer(dir);
+    },
+    async dispose() {
+      try {
+        if (child.exitCode === null && child.signalCode === null) {
+          const res = await server.request("GET", "/v1/sandboxes");
+          const { sandboxes } = (await res.json()) as { sandboxes: Array<{ id: string }> };
+          for (const sb of sandboxes) await server.request("DELETE", `/v1/sandboxes/${sb.id}`);
+        }
+      } finally {
+        await server.stop();
+        cleanupRunsc(dir);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+  return server;
+}
+
+/** Removes any runsc container and overlay mount left under a test data dir. */
+export function cleanupRunsc(dataDir: string): string[] {
+  const root = join(dataDir, "runsc");
+  const leftovers: string[] = [];
+  if (existsSync(root)) {
+    const list = execFileSync("timeout", ["20", "runsc", `--root=${root}`, "list", "--format=json"], {
+      encoding: "utf8",
+    });
+    for (const c of (JSON.parse(list || "[]") ?? []) as Array<{ id: string }>) {
+      leftovers.push(c.id);
+      execFileSync("timeout", ["20", "runsc", `--root=${root}`, "delete", "--force", c.id], { stdio: "ignore" });
+    }
+  }
+  const mounts = readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1] ?? "")
+    .filter((m) => m.startsWith(`${dataDir}/`));
+  for (const m of mounts) {
+    leftovers.push(m);
+    execFileSync("umount", ["-l", m]);
+  }
+  return leftovers;
+}
