@@ -45,11 +45,12 @@ export function agentRequest(
   });
 }
 
+const AGENT_POLL_MS = 3;
+
 /** Polls the agent's /health until it answers, or fails after `timeoutMs`. */
 export async function waitForAgent(socketPath: string, token: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = "no answer";
-  let delayMs = 2;
   while (Date.now() < deadline) {
     try {
       const res = await agentRequest(socketPath, token, "GET", "/health", undefined, 1_000);
@@ -58,8 +59,9 @@ export async function waitForAgent(socketPath: string, token: string, timeoutMs:
     } catch (err) {
       lastError = err instanceof Error ? err.message : String(err);
     }
-    await new Promise((r) => setTimeout(r, delayMs));
-    delayMs = Math.min(delayMs * 2, 50);
+    // The agent is usually up within tens of ms of `runsc run`; a short fixed poll keeps
+    // create latency close to that (a failed connect to a missing socket costs microseconds).
+    await new Promise((r) => setTimeout(r, AGENT_POLL_MS));
   }
   throw new BurrowError(
     ErrorCode.RuntimeFailed,

@@ -1,0 +1,50 @@
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { join } from "node:path";
+
+const agent = new Agent({ keepAlive: true });
+
+function envelope(obj) {
+  const json = Buffer.from(JSON.stringify(obj));
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(json.length, 1);
+  return Buffer.concat([head, json]);
+}
+
+/** Talks to a sandbox's agent straight over its unix socket, bypassing the server (the floor). */
+export class AgentDirect {
+  constructor(dataDir, sandboxId) {
+    const dir = join(dataDir, "sandboxes", sandboxId);
+    const spec = JSON.parse(readFileSync(join(dir, "bundle", "config.json"), "utf8"));
+    this.token = spec.process.env.find((e) => e.startsWith("BURROW_AGENT_TOKEN=")).split("=")[1];
+    this.socketPath = join(dir, "run", "agent.sock");
+  }
+
+  /** Runs a process via the envd Start stream and resolves when its end event arrives. */
+  start(cmd, args) {
+    const body = envelope({ process: { cmd, args } });
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: this.socketPath,
+          path: "/process.Process/Start",
+          method: "POST",
+          agent,
+          headers: {
+            "X-Access-Token": this.token,
+            "Content-Type": "application/connect+json",
+            "Content-Length": body.length,
+            Authorization: `Basic ${Buffer.from("user:").toString("base64")}`,
+          },
+        },
+        (res) => {
+          res.on("data", () => {});
+          res.on("end", resolve);
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+}
