@@ -10,4 +10,11 @@ npx --no-install biome check .
 echo "[burrow test] Go agent tests"
 bash packages/agent/test.sh
 echo "[burrow test] TypeScript tests"
-npx --no-install vitest run "$@"
+report="$(mktemp)"
+trap 'rm -f "$report"' EXIT
+status=0
+npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# One plain closing line that any CI log reader understands.
+node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));
+console.log(`Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' "$report" || true
+exit "$status"

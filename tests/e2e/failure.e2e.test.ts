@@ -82,9 +82,13 @@ describe("failures and restarts", () => {
       else expect(state?.status).toBe("running");
       expect((await server.request("DELETE", `/v1/sandboxes/${sb.id}`)).status).toBe(204);
     }
-    const list = execFileSync("timeout", ["10", "runsc", `--root=${join(server.dataDir, "runsc")}`, "list", "--quiet"], {
-      encoding: "utf8",
-    });
+    const list = execFileSync(
+      "timeout",
+      ["10", "runsc", `--root=${join(server.dataDir, "runsc")}`, "list", "--quiet"],
+      {
+        encoding: "utf8",
+      },
+    );
     expect(list.trim()).toBe("");
   });
 });
