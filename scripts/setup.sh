@@ -13,7 +13,9 @@ bash scripts/setup-host.sh
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]] \
   || [[ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]]; then
   log "installing npm dependencies (first run compiles better-sqlite3; this takes a minute or two)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` (not `npm ci`): npm 11 omits other platforms' optional binaries (biome) from the
+  # lock file and `npm ci` then refuses it; `npm install` still installs exactly what the lock pins.
+  npm install --no-audit --no-fund --loglevel=error
   touch node_modules/.package-lock.json
 fi
 
