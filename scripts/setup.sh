@@ -22,6 +22,11 @@ fi
 # TypeScript (incremental) and the Go binaries (rebuilt only when a .go file changed).
 log "building TypeScript"
 npx --no-install tsc -b
+# npm links workspace bins at install time, before dist/ exists; make sure `npx burrow` works.
+chmod +x packages/cli/dist/main.js packages/server/dist/main.js
+mkdir -p node_modules/.bin
+[[ -L node_modules/.bin/burrow ]] || ln -sf ../@burrow/cli/dist/main.js node_modules/.bin/burrow
+[[ -L node_modules/.bin/burrow-server ]] || ln -sf ../@burrow/server/dist/main.js node_modules/.bin/burrow-server
 agent_bin=packages/agent/bin/burrow-agent
 if [[ ! -x "$agent_bin" || ! -x packages/agent/bin/burrow-shim ]] \
   || [[ -n "$(find packages/agent -name '*.go' -newer "$agent_bin" -print -quit)" ]] \
