@@ -1,5 +1,5 @@
 import { BurrowError, ErrorCode } from "@burrow/core";
-import type { ExecResult, Runtime, RuntimeSandbox, SandboxSpec } from "./runtime.js";
+import type { AgentEndpoint, ExecResult, Runtime, RuntimeSandbox, SandboxSpec } from "./runtime.js";
 
 /** In-memory Runtime for unit and component tests: records sandboxes, runs nothing. */
 export class FakeRuntime implements Runtime {
@@ -15,6 +15,8 @@ export class FakeRuntime implements Runtime {
     }
     this.sandboxes.set(spec.id, { spec, status: "running" });
   }
+
+  async prepareHost(): Promise<void> {}
 
   async destroy(id: string): Promise<void> {
     this.sandboxes.delete(id);
@@ -40,8 +42,9 @@ export class FakeRuntime implements Runtime {
     if (sb) sb.status = "stopped";
   }
 
-  agentSocketPath(id: string): string {
-    return `/nonexistent/${id}/agent.sock`;
+  agentEndpoint(): AgentEndpoint {
+    // Nothing listens here: requests to a fake sandbox's agent fail like an unreachable one.
+    return { host: "127.0.0.1", port: 9 };
   }
 
   async agentLogTail(): Promise<string> {

@@ -2,8 +2,18 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
+import { ensureHostFirewall } from "./host-firewall.js";
+import { type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
-import type { ExecOptions, ExecResult, Runtime, RuntimeSandbox, RuntimeStatus, SandboxSpec } from "./runtime.js";
+import type {
+  AgentEndpoint,
+  ExecOptions,
+  ExecResult,
+  Runtime,
+  RuntimeSandbox,
+  RuntimeStatus,
+  SandboxSpec,
+} from "./runtime.js";
 import { tailLines } from "./text.js";
 
 export interface GvisorRuntimeOptions {
@@ -25,16 +35,24 @@ const MOUNT_TIMEOUT_MS = 10_000;
 
 /**
  * Runs sandboxes with gVisor: an overlay rootfs (template lower + per-sandbox upper on the host
- * disk), `--overlay2=none` so writes land as real files in the upper dir, systrap platform,
- * no network, and the agent reachable over a host unix socket (`--host-uds=create`).
+ * disk), `--overlay2=none` so writes land as real files in the upper dir, systrap platform, and
+ * gVisor's own netstack on a per-sandbox network namespace, where the agent listens on TCP.
  */
 export class GvisorRuntime implements Runtime {
   private readonly runsc: string;
   private readonly timeoutMs: number;
+  private readonly network: SandboxNetwork;
+  private readonly agentPort: number;
 
   constructor(private readonly options: GvisorRuntimeOptions) {
     this.runsc = options.runscPath ?? "runsc";
     this.timeoutMs = options.runscTimeoutMs ?? DEFAULT_RUNSC_TIMEOUT_MS;
+    this.network = new SandboxNetwork(options.runner);
+    this.agentPort = options.agentPort ?? 49983;
+  }
+
+  async prepareHost(): Promise<void> {
+    await ensureHostFirewall(this.options.runner);
   }
 
   private dir(id: string): string {
@@ -46,9 +64,10 @@ export class GvisorRuntime implements Runtime {
       this.runsc,
       `--root=${this.options.runscStateDir}`,
       "--platform=systrap",
-      "--network=none",
+      "--network=sandbox",
+      // Lets checkpoints proceed while TCP connections exist; those connections are dropped.
+      "--net-disconnect-ok",
       "--overlay2=none",
-      "--host-uds=create",
       ...args,
     ];
   }
@@ -73,6 +92,7 @@ export class GvisorRuntime implements Runtime {
 
   async create(spec: SandboxSpec): Promise<void> {
     const dir = this.dir(spec.id);
+    const addr = sandboxAddresses(spec.id, spec.networkIndex);
     const paths = {
       upper: join(dir, "upper"),
       work: join(dir, "work"),
@@ -81,8 +101,9 @@ export class GvisorRuntime implements Runtime {
       run: join(dir, "run"),
     };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
-    await this.mountOverlay(spec.templateRootfs, paths);
     try {
+      await this.mountOverlay(spec.templateRootfs, paths);
+      await this.network.setup(addr, dir);
       await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
       const ociSpec = buildOciSpec({
         id: spec.id,
@@ -91,23 +112,29 @@ export class GvisorRuntime implements Runtime {
         agentBinaryPath: this.options.agentBinaryPath,
         agentToken: spec.agentToken,
         resources: spec.resources,
-        agentPort: this.options.agentPort ?? 49983,
+        agentPort: this.agentPort,
+        netns: addr.netns,
       });
       await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
-      const logPath = join(dir, "runsc.log");
-      await writeFile(logPath, "");
-      const result = await this.runRunsc(
-        [`--log=${logPath}`, "run", "--detach", `--bundle=${paths.bundle}`, spec.id],
-        "run",
-        "null",
-      );
-      if (result.exitCode !== 0) throw this.failure("run", result, await readTail(logPath));
+      await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${paths.bundle}`, spec.id], "run");
     } catch (err) {
-      await this.destroy(spec.id).catch((e: unknown) =>
+      await this.destroy(spec.id, spec.networkIndex).catch((e: unknown) =>
         this.options.logger.warn({ sandboxId: spec.id, err: String(e) }, "cleanup after failed create"),
       );
       throw err;
     }
+  }
+
+  /** Runs a runsc command that starts a sandbox (run, restore) inside its network namespace. */
+  private async startInNamespace(id: string, addr: SandboxAddresses, args: string[], what: string): Promise<void> {
+    const logPath = join(this.dir(id), "runsc.log");
+    await writeFile(logPath, "");
+    const argv = SandboxNetwork.inNamespace(addr, this.runscArgv([`--log=${logPath}`, ...args]));
+    const result = await this.options.runner.run(argv, { timeoutMs: this.timeoutMs, stdio: "null" });
+    if (result.timedOut) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `runsc ${what} timed out after ${this.timeoutMs} ms`);
+    }
+    if (result.exitCode !== 0) throw this.failure(what, result, await readTail(logPath));
   }
 
   private async mountOverlay(lower: string, p: { upper: string; work: string; rootfs: string }): Promise<void> {
@@ -120,7 +147,7 @@ export class GvisorRuntime implements Runtime {
     }
   }
 
-  async destroy(id: string): Promise<void> {
+  async destroy(id: string, networkIndex: number): Promise<void> {
     const dir = this.dir(id);
     const del = await this.runRunsc(["delete", "--force", id], "delete");
     if (del.exitCode !== 0 && !/not exist|not found|cannot load container/i.test(del.stderr)) {
@@ -132,6 +159,7 @@ export class GvisorRuntime implements Runtime {
       // A busy mount is detached lazily so the directory can still be removed.
       await this.options.runner.run(["umount", "-l", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
     }
+    await this.network.teardown(sandboxAddresses(id, networkIndex));
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -162,8 +190,8 @@ export class GvisorRuntime implements Runtime {
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
   }
 
-  agentSocketPath(id: string): string {
-    return join(this.dir(id), "run", "agent.sock");
+  agentEndpoint(id: string, networkIndex: number): AgentEndpoint {
+    return { host: sandboxAddresses(id, networkIndex).sandboxIp, port: this.agentPort };
   }
 
   async agentLogTail(id: string): Promise<string> {

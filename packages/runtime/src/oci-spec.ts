@@ -4,19 +4,20 @@ import type { SandboxResources } from "@burrow/core";
 export const IN_SANDBOX = {
   agentBinary: "/opt/burrow/bin/burrow-agent",
   runDir: "/opt/burrow/run",
-  agentSocket: "/opt/burrow/run/agent.sock",
   agentLog: "/opt/burrow/run/agent.log",
 } as const;
 
 export interface OciSpecInput {
   id: string;
   rootfsPath: string;
-  /** Host directory bind-mounted at /opt/burrow/run (agent socket and log). */
+  /** Host directory bind-mounted at /opt/burrow/run (agent log). */
   runDirPath: string;
   agentBinaryPath: string;
   agentToken: string;
   resources: SandboxResources;
   agentPort: number;
+  /** Network namespace (name under /var/run/netns) whose interfaces gVisor takes over. */
+  netns: string;
 }
 
 const CAPABILITIES = [
@@ -47,7 +48,7 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      args: [IN_SANDBOX.agentBinary, "--uds", IN_SANDBOX.agentSocket, "--port", String(input.agentPort)],
+      args: [IN_SANDBOX.agentBinary, "--port", String(input.agentPort)],
       env: [
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME=/root",
@@ -83,7 +84,13 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
         cpu: { quota: Math.round(input.resources.vcpus * CPU_PERIOD_US), period: CPU_PERIOD_US },
         pids: { limit: input.resources.pids },
       },
-      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }],
+      namespaces: [
+        { type: "pid" },
+        { type: "network", path: `/var/run/netns/${input.netns}` },
+        { type: "ipc" },
+        { type: "uts" },
+        { type: "mount" },
+      ],
     },
   };
 }

@@ -8,6 +8,13 @@ export interface SandboxSpec {
   resources: SandboxResources;
   /** Token the in-sandbox agent requires on every request. */
   agentToken: string;
+  /** Allocated by the server, unique among live sandboxes; picks the sandbox's /30 subnet. */
+  networkIndex: number;
+}
+
+export interface AgentEndpoint {
+  host: string;
+  port: number;
 }
 
 export type RuntimeStatus = "running" | "paused" | "stopped" | "absent";
@@ -39,16 +46,18 @@ export interface ExecResult {
  * performs operations and reports what it finds.
  */
 export interface Runtime {
-  /** Prepares the sandbox's filesystem and starts it with the agent as PID 1. */
+  /** Prepares the sandbox's filesystem and network and starts it with the agent as PID 1. */
   create(spec: SandboxSpec, signal?: AbortSignal): Promise<void>;
   /** Stops the sandbox and removes everything it had on the host. Idempotent. */
-  destroy(id: string, signal?: AbortSignal): Promise<void>;
+  destroy(id: string, networkIndex: number, signal?: AbortSignal): Promise<void>;
   status(id: string, signal?: AbortSignal): Promise<RuntimeSandbox>;
   list(signal?: AbortSignal): Promise<RuntimeSandbox[]>;
   /** Runs a command in the sandbox without the agent (fallback and diagnostics). */
   exec(id: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
-  /** Host path of the unix socket where the sandbox's agent answers HTTP. */
-  agentSocketPath(id: string): string;
+  /** Where the sandbox's agent answers HTTP (its address on the sandbox's veth). */
+  agentEndpoint(id: string, networkIndex: number): AgentEndpoint;
+  /** Sets up what the runtime needs on the host once per server start (firewall rules). */
+  prepareHost(): Promise<void>;
   /** Last lines the agent logged, for error reports. */
   agentLogTail(id: string): Promise<string>;
   close(): Promise<void>;

@@ -79,6 +79,7 @@ export async function startServer(
     logger,
     agentsEnabled: options.runtime === undefined,
   });
+  await runtime.prepareHost();
   await sandboxes.reconcileAtStart();
 
   const monitor = setInterval(() => {

@@ -143,15 +143,15 @@ describe("reconciliation at start", () => {
     try {
       mkdirSync(join(dataDir, "templates", "base", "rootfs"), { recursive: true });
       const db = openDb(join(dataDir, "burrow.db"));
-      const row = (id: string, state: string) =>
+      const row = (id: string, state: string, index: number) =>
         db
           .prepare(
-            `INSERT INTO sandboxes (id, template, state, metadata, env, resources, agent_token, error, created_at, updated_at)
-             VALUES (?, 'base', ?, '{}', '{}', '{"vcpus":1,"memoryMb":512,"pids":100}', 't', NULL, '2026-01-01', '2026-01-01')`,
+            `INSERT INTO sandboxes (id, template, state, metadata, env, resources, agent_token, net_index, error, created_at, updated_at)
+             VALUES (?, 'base', ?, '{}', '{}', '{"vcpus":1,"memoryMb":512,"pids":100}', 't', ?, NULL, '2026-01-01', '2026-01-01')`,
           )
-          .run(id, state);
-      row("sb_aaaaaaaaaaaaaaaaaaaa", "starting");
-      row("sb_bbbbbbbbbbbbbbbbbbbb", "deleting");
+          .run(id, state, index);
+      row("sb_aaaaaaaaaaaaaaaaaaaa", "starting", 0);
+      row("sb_bbbbbbbbbbbbbbbbbbbb", "deleting", 1);
       db.close();
       const runtime = new FakeRuntime();
       const config = { ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }), monitorIntervalMs: 3_600_000 };

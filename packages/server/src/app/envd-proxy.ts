@@ -19,7 +19,8 @@ const DROPPED_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-
 
 export interface ProxyTarget {
   sandboxId: string;
-  socketPath: string;
+  host: string;
+  port: number;
   agentToken: string;
 }
 
@@ -37,7 +38,7 @@ function forwardHeaders(headers: IncomingHttpHeaders, token: string): Record<str
 }
 
 /**
- * Forwards one request to the sandbox agent's `path` over its unix socket, streaming both ways.
+ * Forwards one request to the sandbox agent's `path`, streaming both ways.
  * Calls `onUnreachable` when the agent cannot be reached, so the caller can check the sandbox.
  */
 export function proxyToAgent(
@@ -51,7 +52,8 @@ export function proxyToAgent(
   return new Promise((resolve) => {
     const upstream = request(
       {
-        socketPath: target.socketPath,
+        host: target.host,
+        port: target.port,
         path,
         method: req.method,
         headers: forwardHeaders(req.headers, target.agentToken),

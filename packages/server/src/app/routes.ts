@@ -67,7 +67,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     await proxyToAgent(
       req,
       res,
-      { sandboxId: record.id, socketPath: deps.runtime.agentSocketPath(record.id), agentToken: record.agentToken },
+      { sandboxId: record.id, ...sandboxes.agentEndpoint(record), agentToken: record.agentToken },
       path,
       deps.logger,
       async (err) => {

@@ -1,7 +1,7 @@
 import { Agent, request } from "node:http";
 import { BurrowError, ErrorCode } from "@burrow/core";
 
-/** Keep-alive connections to agents; node keys pooled sockets by socketPath. */
+/** Keep-alive connections to agents; node pools sockets per host:port. */
 export const agentHttpAgent = new Agent({ keepAlive: true, maxFreeSockets: 4, keepAliveMsecs: 10_000 });
 
 export interface AgentResponse {
@@ -9,9 +9,14 @@ export interface AgentResponse {
   body: string;
 }
 
-/** One small HTTP request to a sandbox agent over its unix socket. */
+/** One small HTTP request to a sandbox agent. */
+export interface AgentTarget {
+  host: string;
+  port: number;
+}
+
 export function agentRequest(
-  socketPath: string,
+  target: AgentTarget,
   token: string,
   method: string,
   path: string,
@@ -22,7 +27,8 @@ export function agentRequest(
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = request(
       {
-        socketPath,
+        host: target.host,
+        port: target.port,
         path,
         method,
         agent: agentHttpAgent,
@@ -48,19 +54,19 @@ export function agentRequest(
 const AGENT_POLL_MS = 3;
 
 /** Polls the agent's /health until it answers, or fails after `timeoutMs`. */
-export async function waitForAgent(socketPath: string, token: string, timeoutMs: number): Promise<void> {
+export async function waitForAgent(target: AgentTarget, token: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = "no answer";
   while (Date.now() < deadline) {
     try {
-      const res = await agentRequest(socketPath, token, "GET", "/health", undefined, 1_000);
+      const res = await agentRequest(target, token, "GET", "/health", undefined, 1_000);
       if (res.status >= 200 && res.status < 300) return;
       lastError = `health answered ${res.status}`;
     } catch (err) {
       lastError = err instanceof Error ? err.message : String(err);
     }
     // The agent is usually up within tens of ms of `runsc run`; a short fixed poll keeps
-    // create latency close to that (a failed connect to a missing socket costs microseconds).
+    // create latency close to that (a refused connect costs microseconds).
     await new Promise((r) => setTimeout(r, AGENT_POLL_MS));
   }
   throw new BurrowError(

@@ -10,7 +10,7 @@ import {
   type SandboxInfo,
   type SandboxState,
 } from "@burrow/core";
-import type { Runtime } from "@burrow/runtime";
+import { type AgentEndpoint, MAX_NETWORK_INDEX, type Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import { agentRequest, waitForAgent } from "./agent-client.js";
 import { assertTransition } from "./state-machine.js";
@@ -55,19 +55,21 @@ export class SandboxService {
     const template = request.template ?? DEFAULT_TEMPLATE;
     const templateRootfs = this.deps.templates.resolve(template);
     const now = this.now().toISOString();
-    const record: SandboxRecord = {
-      id: newSandboxId((n) => randomBytes(n)),
-      template,
-      state: "starting",
-      metadata: request.metadata ?? {},
-      env: request.env ?? {},
-      resources: { ...DEFAULT_RESOURCES, ...request.resources },
-      agentToken: randomBytes(24).toString("hex"),
-      createdAt: now,
-      updatedAt: now,
-    };
+    const record = this.deps.store.insertWithNetworkIndex(
+      {
+        id: newSandboxId((n) => randomBytes(n)),
+        template,
+        state: "starting",
+        metadata: request.metadata ?? {},
+        env: request.env ?? {},
+        resources: { ...DEFAULT_RESOURCES, ...request.resources },
+        agentToken: randomBytes(24).toString("hex"),
+        createdAt: now,
+        updatedAt: now,
+      },
+      MAX_NETWORK_INDEX,
+    );
     // Written before the runtime acts, so a crash mid-create leaves a row to reconcile.
-    this.deps.store.insert(record);
     const log = this.deps.logger.child({ sandboxId: record.id });
     try {
       await this.deps.runtime.create({
@@ -75,6 +77,7 @@ export class SandboxService {
         templateRootfs,
         resources: record.resources,
         agentToken: record.agentToken,
+        networkIndex: record.networkIndex,
       });
       if (this.agentsEnabled) await this.initAgent(record);
       this.transition(record, "running");
@@ -83,19 +86,23 @@ export class SandboxService {
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       log.error({ err: reason }, "sandbox create failed");
-      await this.deps.runtime.destroy(record.id).catch(() => undefined);
+      await this.deps.runtime.destroy(record.id, record.networkIndex).catch(() => undefined);
       this.transition(record, "error", reason);
       throw err instanceof BurrowError ? err : new BurrowError(ErrorCode.RuntimeFailed, reason, { cause: err });
     }
   }
 
   private async initAgent(record: SandboxRecord): Promise<void> {
-    const socket = this.deps.runtime.agentSocketPath(record.id);
-    await waitForAgent(socket, record.agentToken, AGENT_READY_TIMEOUT_MS);
-    const res = await agentRequest(socket, record.agentToken, "POST", "/init", { envVars: record.env });
+    const agent = this.agentEndpoint(record);
+    await waitForAgent(agent, record.agentToken, AGENT_READY_TIMEOUT_MS);
+    const res = await agentRequest(agent, record.agentToken, "POST", "/init", { envVars: record.env });
     if (res.status >= 300) {
       throw new BurrowError(ErrorCode.RuntimeFailed, `the sandbox agent refused init (${res.status}): ${res.body}`);
     }
+  }
+
+  agentEndpoint(record: SandboxRecord): AgentEndpoint {
+    return this.deps.runtime.agentEndpoint(record.id, record.networkIndex);
   }
 
   get(id: string): SandboxRecord {
@@ -139,7 +146,7 @@ export class SandboxService {
     if (!record || record.state === "deleted") return false;
     if (record.state !== "deleting") this.transition(record, "deleting");
     try {
-      await this.deps.runtime.destroy(id);
+      await this.deps.runtime.destroy(id, record.networkIndex);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.transition(record, "error", `delete failed: ${reason}`);
@@ -182,7 +189,7 @@ export class SandboxService {
           this.deps.logger.error({ sandboxId: record.id, err: String(err) }, "finishing delete failed"),
         );
       } else if (record.state === "starting") {
-        await this.deps.runtime.destroy(record.id).catch(() => undefined);
+        await this.deps.runtime.destroy(record.id, record.networkIndex).catch(() => undefined);
         this.transition(record, "error", "creation was interrupted (the server stopped mid-create)");
       }
     }

@@ -22,6 +22,8 @@ const MIGRATIONS: string[] = [
      key_hash TEXT NOT NULL UNIQUE,
      created_at TEXT NOT NULL
    );`,
+  `ALTER TABLE sandboxes ADD COLUMN net_index INTEGER;
+   CREATE UNIQUE INDEX sandboxes_net_index ON sandboxes(net_index) WHERE state != 'deleted';`,
 ];
 
 /** Opens (creating if needed) the SQLite database in WAL mode and applies pending migrations. */

@@ -1,9 +1,11 @@
-import type { SandboxInfo, SandboxResources, SandboxState } from "@burrow/core";
+import { BurrowError, ErrorCode, type SandboxInfo, type SandboxResources, type SandboxState } from "@burrow/core";
 import type { Db } from "./db.js";
 
 export interface SandboxRecord extends SandboxInfo {
   env: Record<string, string>;
   agentToken: string;
+  /** Picks the sandbox's network; unique among sandboxes not deleted. */
+  networkIndex: number;
 }
 
 interface Row {
@@ -14,6 +16,7 @@ interface Row {
   env: string;
   resources: string;
   agent_token: string;
+  net_index: number;
   error: string | null;
   created_at: string;
   updated_at: string;
@@ -28,6 +31,7 @@ function fromRow(row: Row): SandboxRecord {
     env: JSON.parse(row.env) as Record<string, string>,
     resources: JSON.parse(row.resources) as SandboxResources,
     agentToken: row.agent_token,
+    networkIndex: row.net_index,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -42,8 +46,8 @@ export class SandboxStore {
   insert(record: SandboxRecord): void {
     this.db
       .prepare(
-        `INSERT INTO sandboxes (id, template, state, metadata, env, resources, agent_token, error, created_at, updated_at)
-         VALUES (@id, @template, @state, @metadata, @env, @resources, @agent_token, @error, @created_at, @updated_at)`,
+        `INSERT INTO sandboxes (id, template, state, metadata, env, resources, agent_token, net_index, error, created_at, updated_at)
+         VALUES (@id, @template, @state, @metadata, @env, @resources, @agent_token, @net_index, @error, @created_at, @updated_at)`,
       )
       .run({
         id: record.id,
@@ -53,10 +57,34 @@ export class SandboxStore {
         env: JSON.stringify(record.env),
         resources: JSON.stringify(record.resources),
         agent_token: record.agentToken,
+        net_index: record.networkIndex,
         error: record.error ?? null,
         created_at: record.createdAt,
         updated_at: record.updatedAt,
       });
+  }
+
+  /** Inserts a new sandbox with the lowest network index no live sandbox uses, atomically. */
+  insertWithNetworkIndex(record: Omit<SandboxRecord, "networkIndex">, maxIndex: number): SandboxRecord {
+    return this.db.transaction(() => {
+      const used = this.db
+        .prepare(
+          "SELECT net_index FROM sandboxes WHERE state != 'deleted' AND net_index IS NOT NULL ORDER BY net_index",
+        )
+        .pluck()
+        .all() as number[];
+      let index = 0;
+      for (const n of used) {
+        if (n !== index) break;
+        index++;
+      }
+      if (index > maxIndex) {
+        throw new BurrowError(ErrorCode.ServiceUnavailable, `no free sandbox network (all ${maxIndex + 1} in use)`);
+      }
+      const full: SandboxRecord = { ...record, networkIndex: index };
+      this.insert(full);
+      return full;
+    })();
   }
 
   get(id: string): SandboxRecord | undefined {

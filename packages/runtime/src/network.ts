@@ -1,0 +1,118 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { BurrowError, ErrorCode } from "@burrow/core";
+import type { CommandRunner } from "./command-runner.js";
+
+/** Sandboxes get /30 subnets from 10.200.0.0/16: host side .1, sandbox side .2. */
+export const MAX_NETWORK_INDEX = 16_383;
+const TIMEOUT_MS = 10_000;
+
+export interface SandboxAddresses {
+  /** Network namespace name under /var/run/netns. */
+  netns: string;
+  /** Host end of the veth pair. */
+  hostInterface: string;
+  hostIp: string;
+  sandboxIp: string;
+}
+
+export function sandboxAddresses(id: string, index: number): SandboxAddresses {
+  if (!Number.isInteger(index) || index < 0 || index > MAX_NETWORK_INDEX) {
+    throw new BurrowError(ErrorCode.Internal, `network index ${index} out of range`);
+  }
+  const offset = index * 4;
+  const prefix = `10.200.${offset >> 8}.`;
+  const low = offset & 255;
+  return {
+    netns: `burrow-${id}`,
+    hostInterface: `bw${index}`,
+    hostIp: `${prefix}${low + 1}`,
+    sandboxIp: `${prefix}${low + 2}`,
+  };
+}
+
+/**
+ * Per-sandbox network plumbing: a network namespace with a veth pair whose sandbox end
+ * (eth0) gVisor's netstack takes over (`--network=sandbox`). The server reaches the agent at
+ * the sandbox address; host firewall rules (see host-firewall.ts) stop sandboxes from reaching
+ * the host and each other.
+ */
+export class SandboxNetwork {
+  constructor(private readonly runner: CommandRunner) {}
+
+  private async ip(args: string[], what: string, tolerate?: RegExp): Promise<void> {
+    const result = await this.runner.run(["ip", ...args], { timeoutMs: TIMEOUT_MS });
+    if (result.exitCode !== 0 && !tolerate?.test(result.stderr)) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `${what} failed: ${result.stderr.trim()}`, {
+        details: { exitCode: result.exitCode },
+      });
+    }
+  }
+
+  /** Creates the namespace and veth pair; `dir` receives the two small `ip -batch` files. */
+  async setup(addr: SandboxAddresses, dir: string): Promise<void> {
+    const hostBatch = join(dir, "net-host.batch");
+    const nsBatch = join(dir, "net-ns.batch");
+    await writeFile(
+      hostBatch,
+      [
+        `netns add ${addr.netns}`,
+        `link add ${addr.hostInterface} type veth peer name eth0 netns ${addr.netns}`,
+        `addr add ${addr.hostIp}/30 dev ${addr.hostInterface}`,
+        `link set ${addr.hostInterface} up`,
+        "",
+      ].join("\n"),
+    );
+    await writeFile(
+      nsBatch,
+      [
+        `addr add ${addr.sandboxIp}/30 dev eth0`,
+        "link set eth0 up",
+        "link set lo up",
+        `route add default via ${addr.hostIp}`,
+        "",
+      ].join("\n"),
+    );
+    await this.ip(["-batch", hostBatch], "creating the sandbox network");
+    await this.ip(["-n", addr.netns, "-batch", nsBatch], "configuring the sandbox network");
+  }
+
+  /**
+   * gVisor takes eth0's address from the kernel while it runs; before a new `runsc run` or
+   * `restore` in the same namespace the address must be there again.
+   */
+  async readdAddress(addr: SandboxAddresses): Promise<void> {
+    await this.ip(
+      ["-n", addr.netns, "addr", "add", `${addr.sandboxIp}/30`, "dev", "eth0"],
+      "restoring the sandbox address",
+      /File exists|already assigned/i,
+    );
+    await this.ip(["-n", addr.netns, "route", "replace", "default", "via", addr.hostIp], "restoring the sandbox route");
+  }
+
+  /** Removes the namespace and veth pair. Idempotent. */
+  async teardown(addr: SandboxAddresses): Promise<void> {
+    await this.ip(["link", "del", addr.hostInterface], "removing the veth pair", /Cannot find|does not exist/i);
+    await this.ip(["netns", "del", addr.netns], "removing the network namespace", /No such file|not found/i);
+  }
+
+  /** Wraps a runsc argv so it runs where gVisor can take over the namespace's interfaces. */
+  static inNamespace(addr: SandboxAddresses, argv: string[]): string[] {
+    // runsc refuses to set up networking when /proc/sys/net/core is visible in the joined
+    // namespace (google/gvisor#10704, this kernel shows it in every netns). Mounting a tmpfs
+    // over it in a private mount namespace, from inside the sandbox's netns, hides it.
+    return [
+      "nsenter",
+      `--net=/var/run/netns/${addr.netns}`,
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount -t tmpfs none /proc/sys/net/core && exec "$@"',
+      "sh",
+      ...argv,
+    ];
+  }
+}

@@ -1,0 +1,64 @@
+import { createServer, type Server } from "node:net";
+import { Sandbox } from "@burrow/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./harness.js";
+
+// Each sandbox has its own network namespace; the host firewall lets sandboxes answer the
+// server but never open connections to the host or to each other.
+const PROBE = (host: string, port: number) =>
+  `python3 -c "import socket,sys
+s=socket.socket(); s.settimeout(1.5)
+try:
+    s.connect(('${host}', ${port})); print('connected')
+except Exception as e:
+    print('refused', type(e).__name__)"`;
+
+const OWN_ADDRESSES =
+  "python3 -c \"import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.connect(('192.0.2.1',9));print(s.getsockname()[0])\"; " +
+  "python3 -c \"import socket,struct\nfor l in open('/proc/net/route').readlines()[1:]:\n  f=l.split()\n  if f[1]=='00000000': print(socket.inet_ntoa(struct.pack('<L',int(f[2],16))))\"";
+
+describe("sandbox network isolation", () => {
+  let server: TestServer;
+  let hostListener: Server;
+  let hostPort: number;
+  let a: Sandbox;
+  let b: Sandbox;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    hostListener = createServer((socket) => socket.end("host says hi\n"));
+    await new Promise<void>((resolve) => hostListener.listen(0, "0.0.0.0", () => resolve()));
+    hostPort = (hostListener.address() as { port: number }).port;
+    const opts = { apiUrl: server.url, apiKey: server.apiKey };
+    [a, b] = await Promise.all([Sandbox.create(opts), Sandbox.create(opts)]);
+  });
+
+  afterAll(async () => {
+    hostListener?.close();
+    await server?.dispose();
+  });
+
+  it("a sandbox reaches its own services on loopback", async () => {
+    const result = await a.commands.run(PROBE("127.0.0.1", 49983));
+    expect(result.stdout.trim()).toBe("connected");
+  });
+
+  it("cannot reach a host service listening on all interfaces, via its gateway address", async () => {
+    const [ownIp, gateway] = (await a.commands.run(OWN_ADDRESSES)).stdout.trim().split("\n");
+    expect(ownIp).toMatch(/^10\.200\./);
+    expect(gateway).toMatch(/^10\.200\./);
+    const result = await a.commands.run(PROBE(gateway as string, hostPort));
+    expect(result.stdout).toContain("refused");
+  });
+
+  it("cannot reach another sandbox's agent", async () => {
+    const [bIp] = (await b.commands.run(OWN_ADDRESSES)).stdout.trim().split("\n");
+    const result = await a.commands.run(PROBE(bIp as string, 49983));
+    expect(result.stdout).toContain("refused");
+  });
+
+  it("cannot reach the link-local metadata address", async () => {
+    const result = await a.commands.run(PROBE("169.254.169.254", 80));
+    expect(result.stdout).toContain("refused");
+  });
+});
