@@ -3,14 +3,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 // Imports only point downward. A package may depend on packages of a lower layer, never on
-// one of its own layer or above; clients (sdk, cli) talk to the server over HTTP only.
+// one of its own layer or above; clients (sdk, mcp, cli) talk to the server over HTTP only.
 const LAYER: Record<string, number> = {
   "@burrow/core": 0,
   "@burrow/runtime": 1,
   "@burrow/sdk": 1,
   "@burrow/server": 2,
-  "@burrow/cli": 2,
-  "@burrow/mcp": 3,
+  "@burrow/mcp": 2,
+  "@burrow/cli": 3,
   "@burrow/dashboard": 3,
 };
 const ALLOWED: Record<string, string[]> = {
@@ -18,7 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   "@burrow/runtime": ["@burrow/core"],
   "@burrow/server": ["@burrow/core", "@burrow/runtime"],
   "@burrow/sdk": ["@burrow/core"],
-  "@burrow/cli": ["@burrow/core", "@burrow/sdk"],
+  "@burrow/cli": ["@burrow/core", "@burrow/sdk", "@burrow/mcp"],
   "@burrow/mcp": ["@burrow/core", "@burrow/sdk"],
   "@burrow/dashboard": ["@burrow/core", "@burrow/sdk"],
 };
@@ -46,6 +46,12 @@ const packages = readdirSync(packagesDir)
 describe("package graph", () => {
   it("knows every workspace package", () => {
     for (const { pkg } of packages) expect(Object.keys(LAYER), pkg.name).toContain(pkg.name);
+  });
+
+  it("allows only edges to lower layers", () => {
+    for (const [from, targets] of Object.entries(ALLOWED)) {
+      for (const to of targets) expect(LAYER[to], `${from} → ${to}`).toBeLessThan(LAYER[from] ?? -1);
+    }
   });
 
   for (const { dir, pkg } of packages) {

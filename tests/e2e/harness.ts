@@ -30,7 +30,12 @@ export interface TestServer {
  * Starts the real server (built dist) on a free port with its own data dir, sharing the
  * template directory. Short /tmp paths keep agent socket paths under the 108-byte limit.
  */
-export async function startTestServer(dataDir?: string): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Extra environment for the server (e.g. BURROW_WARM_POOL, BURROW_LIFECYCLE_TICK_MS). */
+  env?: Record<string, string>;
+}
+
+export async function startTestServer(dataDir?: string, options: TestServerOptions = {}): Promise<TestServer> {
   if (!existsSync(serverMain)) throw new Error(`${serverMain} missing: run 'npm test' (it builds first)`);
   const dir = dataDir ?? mkdtempSync("/tmp/bt-");
   const child = spawn(process.execPath, [serverMain], {
@@ -41,6 +46,9 @@ export async function startTestServer(dataDir?: string): Promise<TestServer> {
       BURROW_PORT: "0",
       BURROW_LOG_LEVEL: process.env.BURROW_TEST_LOG_LEVEL ?? "warn",
       BURROW_MONITOR_INTERVAL_MS: "1000",
+      // No warm pool unless a suite asks for one: each suite's sandboxes are its own.
+      BURROW_WARM_POOL: "",
+      ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -91,7 +99,7 @@ export async function startTestServer(dataDir?: string): Promise<TestServer> {
     },
     async restart() {
       await server.stop();
-      return startTestServer(dir);
+      return startTestServer(dir, options);
     },
     async dispose() {
       try {

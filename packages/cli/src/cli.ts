@@ -2,12 +2,29 @@
 import { type CommandSpec, checkPositionals, type OptionSpec, parseArgs, stringOption, UsageError } from "./args.js";
 import { cp } from "./commands/cp.js";
 import { exec } from "./commands/exec.js";
+import { events, hibernate, keepalive, pause, restart, resume } from "./commands/lifecycle.js";
+import { mcp } from "./commands/mcp.js";
 import { create, info, ls, rm } from "./commands/sandboxes.js";
 import { shell } from "./commands/shell.js";
 import { type CliIo, type Command, print } from "./context.js";
 import { EXIT_USAGE, formatError } from "./format.js";
 
-export const COMMANDS: readonly Command[] = [create, ls, info, exec, shell, cp, rm];
+export const COMMANDS: readonly Command[] = [
+  create,
+  ls,
+  info,
+  exec,
+  shell,
+  cp,
+  rm,
+  pause,
+  hibernate,
+  resume,
+  restart,
+  keepalive,
+  events,
+  mcp,
+];
 
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: "api-url", type: "string", value: "URL", description: "Burrow server (env BURROW_API_URL)" },

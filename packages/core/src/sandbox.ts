@@ -3,6 +3,14 @@
 export const SandboxState = {
   Starting: "starting",
   Running: "running",
+  /** Processes frozen, memory resident, no CPU. Wakes in about a millisecond. */
+  Standby: "standby",
+  /** Memory and processes being written to disk. */
+  Hibernating: "hibernating",
+  /** Memory and processes on disk, nothing resident. Wakes with a restore. */
+  Hibernated: "hibernated",
+  /** Being restored from hibernation. */
+  Waking: "waking",
   Error: "error",
   Deleting: "deleting",
   Deleted: "deleted",
@@ -17,6 +25,46 @@ export interface SandboxResources {
   pids: number;
 }
 
+/** When a sandbox sleeps, in milliseconds; 0 means never. */
+export interface LifecyclePolicy {
+  /** Idle time before standby (processes frozen, memory kept). Default 15 000. */
+  standbyAfterMs: number;
+  /** Time in standby before hibernation (memory written to disk). Default 600 000. */
+  hibernateAfterMs: number;
+  /** Idle time after which the sandbox is deleted. Default 0: never. */
+  deleteAfterMs: number;
+}
+
+export const DEFAULT_LIFECYCLE: LifecyclePolicy = {
+  standbyAfterMs: 15_000,
+  hibernateAfterMs: 600_000,
+  deleteAfterMs: 0,
+};
+
+export interface UpdateSandboxRequest {
+  lifecycle?: Partial<LifecyclePolicy>;
+  /** Replaces the sandbox's metadata. */
+  metadata?: Record<string, string>;
+}
+
+export interface KeepAliveRequest {
+  /** How long the sandbox stays awake without other activity; default its standbyAfterMs. */
+  durationMs?: number;
+}
+
+export interface SandboxEvent {
+  id: number;
+  sandboxId: string;
+  at: string;
+  /** What happened: created, standby, hibernated, woken, error, restarted, deleted, … */
+  type: string;
+  from?: SandboxState;
+  to?: SandboxState;
+  reason: string;
+  /** Milliseconds the transition took, when it was an operation. */
+  durationMs?: number;
+}
+
 export interface CreateSandboxRequest {
   /** Template name; defaults to "base". */
   template?: string;
@@ -25,6 +73,7 @@ export interface CreateSandboxRequest {
   /** Free-form string labels, filterable in list. */
   metadata?: Record<string, string>;
   resources?: Partial<SandboxResources>;
+  lifecycle?: Partial<LifecyclePolicy>;
 }
 
 export interface SandboxInfo {
@@ -33,9 +82,12 @@ export interface SandboxInfo {
   state: SandboxState;
   metadata: Record<string, string>;
   resources: SandboxResources;
+  lifecycle: LifecyclePolicy;
   /** ISO-8601 timestamps. */
   createdAt: string;
   updatedAt: string;
+  /** Last activity the server saw (API call, open stream, proxied request, keepalive). */
+  lastActivityAt: string;
   /** Set when state is "error": why the sandbox failed. */
   error?: string;
 }

@@ -24,7 +24,7 @@ export function resolveSandboxPath(path: string): string {
   if (path.length > MAX_PATH_LENGTH) {
     throw new InvalidArgumentError(ErrorCode.BadRequest, `path is longer than ${MAX_PATH_LENGTH} characters`);
   }
-  if (path.startsWith("/")) return posix.normalize(path);
+  if (path.startsWith("/")) return withoutTrailingSlash(posix.normalize(path));
   const relative = path === "~" ? "" : path.startsWith("~/") ? path.slice(2) : path;
   const resolved = posix.join(SANDBOX_HOME, relative);
   if (resolved !== SANDBOX_HOME && !resolved.startsWith(`${SANDBOX_HOME}/`)) {
@@ -32,5 +32,9 @@ export function resolveSandboxPath(path: string): string {
       details: { hint: `relative paths are resolved against ${SANDBOX_HOME}; pass '${resolved}' if you meant it` },
     });
   }
-  return resolved.endsWith("/") && resolved !== "/" ? resolved.slice(0, -1) : resolved;
+  return withoutTrailingSlash(resolved);
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
 }

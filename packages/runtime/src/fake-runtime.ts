@@ -1,5 +1,15 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
-import type { AgentEndpoint, ExecResult, Runtime, RuntimeSandbox, SandboxSpec } from "./runtime.js";
+import type {
+  AgentEndpoint,
+  ExecResult,
+  RestartSpec,
+  RestoreSpec,
+  Runtime,
+  RuntimeSandbox,
+  SandboxSpec,
+} from "./runtime.js";
 
 /** In-memory Runtime for unit and component tests: records sandboxes, runs nothing. */
 export class FakeRuntime implements Runtime {
@@ -34,6 +44,55 @@ export class FakeRuntime implements Runtime {
   async exec(id: string): Promise<ExecResult> {
     if (!this.sandboxes.has(id)) throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`);
     return { exitCode: 0, stdout: "", stderr: "" };
+  }
+
+  async pause(id: string): Promise<void> {
+    this.require(id).status = "paused";
+  }
+
+  async resume(id: string): Promise<void> {
+    this.require(id).status = "running";
+  }
+
+  /** Image directories written by checkpoint, as a stand-in for image files. */
+  readonly images = new Map<string, string>();
+  /** When set, the next checkpoint fails with this message. */
+  failNextCheckpoint: string | undefined;
+
+  async checkpoint(id: string, imageDir: string): Promise<void> {
+    const sb = this.require(id);
+    if (this.failNextCheckpoint !== undefined) {
+      const message = this.failNextCheckpoint;
+      this.failNextCheckpoint = undefined;
+      throw new BurrowError(ErrorCode.RuntimeFailed, message);
+    }
+    this.images.set(id, imageDir);
+    // Stands in for runsc's image file, which the server checks before a restore.
+    await mkdir(imageDir, { recursive: true });
+    await writeFile(join(imageDir, "checkpoint.img"), "fake image");
+    sb.status = "absent";
+  }
+
+  /** How many restores ran (to check that concurrent wakes share one). */
+  restores = 0;
+
+  async restore(spec: RestoreSpec): Promise<void> {
+    this.restores++;
+    await new Promise((r) => setTimeout(r, 20));
+    if (this.images.get(spec.id) !== spec.imageDir) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `no checkpoint image at ${spec.imageDir}`);
+    }
+    this.require(spec.id).status = "running";
+  }
+
+  async restart(spec: RestartSpec): Promise<void> {
+    this.require(spec.id).status = "running";
+  }
+
+  private require(id: string) {
+    const sb = this.sandboxes.get(id);
+    if (!sb) throw new BurrowError(ErrorCode.RuntimeFailed, `fake sandbox ${id} does not exist`);
+    return sb;
   }
 
   /** Simulates the sandbox process dying. */

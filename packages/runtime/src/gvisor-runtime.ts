@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
+import { Freezer } from "./freezer.js";
 import { ensureHostFirewall } from "./host-firewall.js";
 import { type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
@@ -9,6 +10,8 @@ import type {
   AgentEndpoint,
   ExecOptions,
   ExecResult,
+  RestartSpec,
+  RestoreSpec,
   Runtime,
   RuntimeSandbox,
   RuntimeStatus,
@@ -43,6 +46,7 @@ export class GvisorRuntime implements Runtime {
   private readonly timeoutMs: number;
   private readonly network: SandboxNetwork;
   private readonly agentPort: number;
+  private readonly freezer = new Freezer();
 
   constructor(private readonly options: GvisorRuntimeOptions) {
     this.runsc = options.runscPath ?? "runsc";
@@ -149,6 +153,8 @@ export class GvisorRuntime implements Runtime {
 
   async destroy(id: string, networkIndex: number): Promise<void> {
     const dir = this.dir(id);
+    // A frozen sandbox cannot be killed cleanly; thaw it first.
+    if ((await this.freezer.state(id)) === "FROZEN") await this.freezer.thaw(id).catch(() => undefined);
     const del = await this.runRunsc(["delete", "--force", id], "delete");
     if (del.exitCode !== 0 && !/not exist|not found|cannot load container/i.test(del.stderr)) {
       throw this.failure("delete", del, "");
@@ -167,7 +173,87 @@ export class GvisorRuntime implements Runtime {
     const result = await this.runRunsc(["state", id], "state");
     if (result.exitCode !== 0) return { id, status: "absent" };
     const state = JSON.parse(result.stdout) as { status?: string; pid?: number };
-    return { id, status: toStatus(state.status), ...(state.pid ? { pid: state.pid } : {}) };
+    let status = toStatus(state.status);
+    if (status === "running" && (await this.freezer.state(id)) === "FROZEN") status = "paused";
+    return { id, status, ...(state.pid ? { pid: state.pid } : {}) };
+  }
+
+  async pause(id: string): Promise<void> {
+    if (await this.freezer.available(id)) return this.freezer.freeze(id);
+    const result = await this.runRunsc(["pause", id], "pause");
+    if (result.exitCode !== 0) throw this.failure("pause", result, "");
+  }
+
+  async resume(id: string): Promise<void> {
+    if (await this.freezer.available(id)) {
+      await this.freezer.thaw(id);
+      // A sandbox paused with `runsc pause` (no freezer then) needs runsc to resume it.
+      const state = await this.runRunsc(["state", id], "state");
+      if (!state.stdout.includes('"paused"')) return;
+    }
+    const result = await this.runRunsc(["resume", id], "resume");
+    if (result.exitCode !== 0) throw this.failure("resume", result, "");
+  }
+
+  /**
+   * Saves memory and processes to `imageDir` and stops the sandbox, keeping its files, overlay
+   * mount and network so it can be restored. runsc's container record is removed so the same id
+   * can be restored.
+   */
+  async checkpoint(id: string, imageDir: string): Promise<void> {
+    if ((await this.freezer.state(id)) !== "THAWED") await this.freezer.thaw(id).catch(() => undefined);
+    await mkdir(imageDir, { recursive: true });
+    const result = await this.runRunsc(["checkpoint", `--image-path=${imageDir}`, id], "checkpoint");
+    if (result.exitCode !== 0) throw this.failure("checkpoint", result, "");
+    await this.waitStopped(id);
+    const del = await this.runRunsc(["delete", "--force", id], "delete");
+    if (del.exitCode !== 0) throw this.failure("delete after checkpoint", del, "");
+  }
+
+  /** Starts a checkpointed sandbox again from `imageDir`: same processes, same memory. */
+  async restore(spec: RestoreSpec): Promise<void> {
+    // A container record left by an interrupted checkpoint would block the restore.
+    await this.runRunsc(["delete", "--force", spec.id], "delete");
+    const addr = await this.ensureHostResources(spec);
+    const bundle = join(this.dir(spec.id), "bundle");
+    await this.startInNamespace(
+      spec.id,
+      addr,
+      ["restore", "--detach", `--image-path=${spec.imageDir}`, `--bundle=${bundle}`, spec.id],
+      "restore",
+    );
+  }
+
+  /** Starts a stopped or failed sandbox afresh on the files it has (no memory, new processes). */
+  async restart(spec: RestartSpec): Promise<void> {
+    await this.runRunsc(["delete", "--force", spec.id], "delete");
+    const addr = await this.ensureHostResources(spec);
+    const bundle = join(this.dir(spec.id), "bundle");
+    await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${bundle}`, spec.id], "run");
+  }
+
+  /** Makes sure the overlay is mounted and the network exists (both vanish on a host reboot). */
+  private async ensureHostResources(spec: RestartSpec): Promise<SandboxAddresses> {
+    const dir = this.dir(spec.id);
+    const addr = sandboxAddresses(spec.id, spec.networkIndex);
+    const rootfs = join(dir, "rootfs");
+    const mounts = await readFile("/proc/mounts", "utf8");
+    if (!mounts.split("\n").some((line) => line.split(" ")[1] === rootfs)) {
+      await this.mountOverlay(spec.templateRootfs, { upper: join(dir, "upper"), work: join(dir, "work"), rootfs });
+    }
+    if (!(await this.network.exists(addr))) await this.network.setup(addr, dir);
+    else await this.network.readdAddress(addr);
+    return addr;
+  }
+
+  private async waitStopped(id: string): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    while (Date.now() < deadline) {
+      const st = await this.status(id);
+      if (st.status === "stopped" || st.status === "absent") return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new BurrowError(ErrorCode.RuntimeFailed, `sandbox ${id} did not stop after its checkpoint`);
   }
 
   async list(): Promise<RuntimeSandbox[]> {

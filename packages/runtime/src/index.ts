@@ -1,5 +1,6 @@
 export * from "./command-runner.js";
 export * from "./fake-runtime.js";
+export * from "./freezer.js";
 export * from "./gvisor-runtime.js";
 export * from "./host-firewall.js";
 export * from "./network.js";

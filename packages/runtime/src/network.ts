@@ -90,6 +90,11 @@ export class SandboxNetwork {
     await this.ip(["-n", addr.netns, "route", "replace", "default", "via", addr.hostIp], "restoring the sandbox route");
   }
 
+  async exists(addr: SandboxAddresses): Promise<boolean> {
+    const result = await this.runner.run(["ip", "netns", "list"], { timeoutMs: TIMEOUT_MS });
+    return result.stdout.split("\n").some((line) => line.split(" ")[0] === addr.netns);
+  }
+
   /** Removes the namespace and veth pair. Idempotent. */
   async teardown(addr: SandboxAddresses): Promise<void> {
     await this.ip(["link", "del", addr.hostInterface], "removing the veth pair", /Cannot find|does not exist/i);

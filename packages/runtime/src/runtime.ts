@@ -12,6 +12,17 @@ export interface SandboxSpec {
   networkIndex: number;
 }
 
+export interface RestartSpec {
+  id: string;
+  networkIndex: number;
+  templateRootfs: string;
+}
+
+export interface RestoreSpec extends RestartSpec {
+  /** Directory holding the checkpoint image. */
+  imageDir: string;
+}
+
 export interface AgentEndpoint {
   host: string;
   port: number;
@@ -51,6 +62,15 @@ export interface Runtime {
   /** Stops the sandbox and removes everything it had on the host. Idempotent. */
   destroy(id: string, networkIndex: number, signal?: AbortSignal): Promise<void>;
   status(id: string, signal?: AbortSignal): Promise<RuntimeSandbox>;
+  /** Freezes every process of the sandbox; memory stays resident, CPU use drops to zero. */
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Writes memory and processes to `imageDir` and stops the sandbox; files, mount and network stay. */
+  checkpoint(id: string, imageDir: string): Promise<void>;
+  /** Starts a checkpointed sandbox from its image: the same processes with the same memory. */
+  restore(spec: RestoreSpec): Promise<void>;
+  /** Starts a stopped sandbox afresh on its files (new processes). */
+  restart(spec: RestartSpec): Promise<void>;
   list(signal?: AbortSignal): Promise<RuntimeSandbox[]>;
   /** Runs a command in the sandbox without the agent (fallback and diagnostics). */
   exec(id: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;

@@ -1,9 +1,12 @@
 export type {
   CreateSandboxRequest,
   HealthResponse,
+  LifecyclePolicy,
+  SandboxEvent,
   SandboxInfo,
   SandboxResources,
   SandboxState,
+  UpdateSandboxRequest,
 } from "@burrow/core";
 export { BurrowError, ErrorCode } from "@burrow/core";
 export { type CommandChunk, CommandHandle, type OutputCallback } from "./command-handle.js";

@@ -2,9 +2,12 @@
 import type {
   CreateSandboxRequest,
   HealthResponse,
+  LifecyclePolicy,
   ListSandboxesResponse,
+  SandboxEvent,
   SandboxInfo,
   SandboxResources,
+  UpdateSandboxRequest,
 } from "@burrow/core";
 import { Commands } from "./commands.js";
 import { type ConnectionOptions, resolveConfig } from "./config.js";
@@ -25,6 +28,8 @@ export interface SandboxCreateOptions extends SandboxApiOptions {
   /** String labels, filterable with `Sandbox.list({ metadata })`. */
   metadata?: Record<string, string>;
   resources?: Partial<SandboxResources>;
+  /** When the sandbox sleeps: standbyAfterMs, hibernateAfterMs, deleteAfterMs (0 = never). */
+  lifecycle?: Partial<LifecyclePolicy>;
 }
 
 export interface SandboxListOptions extends SandboxApiOptions {
@@ -64,6 +69,7 @@ export class Sandbox {
     if (opts.envs !== undefined) request.env = opts.envs;
     if (opts.metadata !== undefined) request.metadata = opts.metadata;
     if (opts.resources !== undefined) request.resources = opts.resources;
+    if (opts.lifecycle !== undefined) request.lifecycle = opts.lifecycle;
     const info = await api.json<SandboxInfo>(
       { method: "POST", path: "/v1/sandboxes", json: request },
       opts,
@@ -112,6 +118,59 @@ export class Sandbox {
   /** Deletes this sandbox; false when it was already gone. */
   async kill(opts?: RequestOptions): Promise<boolean> {
     return kill(this.api, this.sandboxId, opts);
+  }
+
+  private action(path: string, what: string, opts?: RequestOptions, json?: unknown): Promise<SandboxInfo> {
+    return this.api.json<SandboxInfo>(
+      { method: "POST", path: `${sandboxPath(this.sandboxId)}/${path}`, subject: "sandbox", json: json ?? {} },
+      opts,
+      `${what} sandbox ${this.sandboxId}`,
+    );
+  }
+
+  /** Standby now: processes frozen, memory kept; any later call wakes it in about a millisecond. */
+  pause(opts?: RequestOptions): Promise<SandboxInfo> {
+    return this.action("pause", "pausing", opts);
+  }
+
+  /** Hibernate now: memory and processes written to disk; any later call restores them. */
+  hibernate(opts?: RequestOptions): Promise<SandboxInfo> {
+    return this.action("hibernate", "hibernating", opts);
+  }
+
+  /** Wakes a sleeping sandbox (any call does this implicitly). */
+  resume(opts?: RequestOptions): Promise<SandboxInfo> {
+    return this.action("resume", "resuming", opts);
+  }
+
+  /** Starts the sandbox afresh on its files: for a sandbox in `error`, or to drop its processes. */
+  restart(opts?: RequestOptions): Promise<SandboxInfo> {
+    return this.action("restart", "restarting", opts);
+  }
+
+  /** Keeps the sandbox awake for `durationMs` (default: its standbyAfterMs) without other activity. */
+  keepAlive(durationMs?: number, opts?: RequestOptions): Promise<SandboxInfo> {
+    return this.action("keepalive", "keeping alive", opts, durationMs === undefined ? {} : { durationMs });
+  }
+
+  /** Changes the sleep policy and/or replaces the metadata. */
+  update(request: UpdateSandboxRequest, opts?: RequestOptions): Promise<SandboxInfo> {
+    return this.api.json<SandboxInfo>(
+      { method: "PATCH", path: sandboxPath(this.sandboxId), subject: "sandbox", json: request },
+      opts,
+      `updating sandbox ${this.sandboxId}`,
+    );
+  }
+
+  /** Lifecycle events (created, standby, hibernated, woken, …), oldest first. */
+  async events(opts?: RequestOptions & { after?: number }): Promise<SandboxEvent[]> {
+    const query: Record<string, string> = opts?.after === undefined ? {} : { after: String(opts.after) };
+    const res = await this.api.json<{ events: SandboxEvent[] }>(
+      { method: "GET", path: `${sandboxPath(this.sandboxId)}/events`, subject: "sandbox", query },
+      opts,
+      `listing events of sandbox ${this.sandboxId}`,
+    );
+    return res.events;
   }
 }
 

@@ -17,6 +17,10 @@ export interface ServerConfig {
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** Interval of the check that notices sandboxes whose runsc process died. */
   monitorIntervalMs: number;
+  /** Interval of the sleep policy (standby, hibernation, deleteAfter). */
+  lifecycleTickMs: number;
+  /** Warm pool size per template. */
+  warmPool: Record<string, number>;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -39,7 +43,25 @@ const EnvSchema = z.object({
   BURROW_RUNSC: z.string().min(1).default("runsc"),
   BURROW_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BURROW_MONITOR_INTERVAL_MS: intFromEnv("BURROW_MONITOR_INTERVAL_MS", 100, 3_600_000).optional(),
+  BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
+  BURROW_WARM_POOL: z
+    .string()
+    .regex(
+      /^$|^[a-z0-9][a-z0-9_.-]*=\d{1,3}(,[a-z0-9][a-z0-9_.-]*=\d{1,3})*$/,
+      "BURROW_WARM_POOL must look like 'base=2' or 'base=2,python=1' (empty for none)",
+    )
+    .optional(),
 });
+
+function parsePool(spec: string | undefined): Record<string, number> {
+  if (spec === undefined) return { base: 2 };
+  const sizes: Record<string, number> = {};
+  for (const part of spec.split(",").filter(Boolean)) {
+    const [name, size] = part.split("=");
+    sizes[name as string] = Number(size);
+  }
+  return sizes;
+}
 
 /** Reads the server's configuration from environment variables, once, in main. */
 export function loadConfig(env: Record<string, string | undefined>): ServerConfig {
@@ -63,6 +85,8 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     runscPath: e.BURROW_RUNSC,
     logLevel: e.BURROW_LOG_LEVEL,
     monitorIntervalMs: e.BURROW_MONITOR_INTERVAL_MS ?? 5_000,
+    lifecycleTickMs: e.BURROW_LIFECYCLE_TICK_MS ?? 1_000,
+    warmPool: parsePool(e.BURROW_WARM_POOL),
   };
 }
 

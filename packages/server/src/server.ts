@@ -6,10 +6,17 @@ import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import { type CommandRunner, GvisorRuntime, type Runtime, ShimRunner, SpawnRunner } from "@burrow/runtime";
 import { createApp } from "./app/app.js";
 import type { ServerConfig } from "./config.js";
+import { ActivityTracker } from "./services/activity.js";
+import { KeyedMutex } from "./services/keyed-mutex.js";
+import { LifecycleService } from "./services/lifecycle.js";
+import { reconcileAtStart } from "./services/reconcile.js";
 import { SandboxService } from "./services/sandbox-service.js";
 import { Templates } from "./services/templates.js";
+import { Transitions } from "./services/transitions.js";
+import { WarmPool } from "./services/warm-pool.js";
 import { ApiKeyStore } from "./store/api-key-store.js";
 import { type Db, openDb } from "./store/db.js";
+import { EventStore } from "./store/event-store.js";
 import { SandboxStore } from "./store/sandbox-store.js";
 
 export const VERSION = "0.1.0";
@@ -17,7 +24,7 @@ export const VERSION = "0.1.0";
 export interface RunningServer {
   url: string;
   adminKeyPath: string;
-  /** Stops serving; sandboxes keep running and are adopted by the next start. */
+  /** Stops serving; sandboxes keep running and are adopted by the next start (warm-pool ones are deleted). */
   close(): Promise<void>;
 }
 
@@ -72,22 +79,63 @@ export async function startServer(
   const db: Db = openDb(join(config.dataDir, "burrow.db"));
   const keys = new ApiKeyStore(db);
   const adminKeyPath = bootstrapAdminKey(keys, config.dataDir, logger);
-  const sandboxes = new SandboxService({
-    store: new SandboxStore(db),
+  const store = new SandboxStore(db);
+  const events = new EventStore(db);
+  const templates = new Templates(config.templatesDir);
+  const transitions = new Transitions(store, events, logger);
+  const activity = new ActivityTracker(store);
+  const locks = new KeyedMutex();
+  const agentsEnabled = options.runtime === undefined;
+  const imageDirOf = (id: string) => join(sandboxesDir, id, "memory");
+  const lifecycle = new LifecycleService({
+    store,
     runtime,
-    templates: new Templates(config.templatesDir),
+    templates,
+    transitions,
+    activity,
+    locks,
     logger,
-    agentsEnabled: options.runtime === undefined,
+    imageDirOf,
+    agentsEnabled,
+  });
+  const sandboxes = new SandboxService({
+    store,
+    runtime,
+    templates,
+    transitions,
+    activity,
+    locks,
+    lifecycle,
+    logger,
+    agentsEnabled,
   });
   await runtime.prepareHost();
-  await sandboxes.reconcileAtStart();
+  await reconcileAtStart({ store, events, runtime, transitions, sandboxes, imageDirOf, logger });
+  await sandboxes.checkAll();
+  const pool = new WarmPool(config.warmPool, { sandboxes, store, transitions, locks, logger, agentsEnabled });
+  sandboxes.usePool(pool);
+  pool.start();
 
   const monitor = setInterval(() => {
     sandboxes.checkAll().catch((err: unknown) => logger.warn({ err: String(err) }, "sandbox check failed"));
   }, config.monitorIntervalMs);
   monitor.unref();
+  let ticking = false;
+  const ticker = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    lifecycle
+      .tick((id) => sandboxes.delete(id))
+      .catch((err: unknown) => logger.warn({ err: String(err) }, "lifecycle tick failed"))
+      .finally(() => {
+        ticking = false;
+      });
+  }, config.lifecycleTickMs);
+  ticker.unref();
 
-  const server: Server = createServer(createApp({ sandboxes, runtime, keys, logger, version: VERSION }));
+  const server: Server = createServer(
+    createApp({ sandboxes, lifecycle, activity, events, runtime, keys, logger, version: VERSION }),
+  );
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
@@ -103,6 +151,8 @@ export async function startServer(
     adminKeyPath,
     async close() {
       clearInterval(monitor);
+      clearInterval(ticker);
+      await pool.drain();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

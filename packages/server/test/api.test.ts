@@ -28,7 +28,11 @@ describe("REST API with a fake runtime", () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "burrow-api-"));
     mkdirSync(join(dataDir, "templates", "base", "rootfs"), { recursive: true });
-    const config = { ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }), monitorIntervalMs: 3_600_000 };
+    const config = {
+      ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }),
+      monitorIntervalMs: 3_600_000,
+      warmPool: {},
+    };
     server = await startServer(config, silentLogger, { runtime });
     key = readFileSync(server.adminKeyPath, "utf8").trim();
   });
@@ -154,7 +158,11 @@ describe("reconciliation at start", () => {
       row("sb_bbbbbbbbbbbbbbbbbbbb", "deleting", 1);
       db.close();
       const runtime = new FakeRuntime();
-      const config = { ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }), monitorIntervalMs: 3_600_000 };
+      const config = {
+        ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }),
+        monitorIntervalMs: 3_600_000,
+        warmPool: {},
+      };
       const server = await startServer(config, silentLogger, { runtime });
       const key = readFileSync(server.adminKeyPath, "utf8").trim();
       const get = (id: string) =>

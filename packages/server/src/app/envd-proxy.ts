@@ -1,6 +1,6 @@
 import { type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
-import { agentHttpAgent } from "../services/agent-client.js";
+import { agentPools } from "../services/agent-client.js";
 
 /** Request headers that belong to the client↔server hop, not to the agent. */
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -57,7 +57,7 @@ export function proxyToAgent(
         path,
         method: req.method,
         headers: forwardHeaders(req.headers, target.agentToken),
-        agent: agentHttpAgent,
+        agent: agentPools.get(target.host),
       },
       (up) => {
         const headers: Record<string, string | string[]> = {};

@@ -1,14 +1,20 @@
 import { BurrowError, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
+import type { ActivityTracker } from "../services/activity.js";
+import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
+import type { EventStore } from "../store/event-store.js";
 import { proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import { openApiDocument } from "./openapi.js";
 import type { Router } from "./router.js";
-import { parseCreateSandbox, parseMetadataFilter } from "./schemas.js";
+import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSandbox } from "./schemas.js";
 
 export interface RouteDeps {
   sandboxes: SandboxService;
+  lifecycle: LifecycleService;
+  activity: ActivityTracker;
+  events: EventStore;
   runtime: Runtime;
   logger: Logger;
   version: string;
@@ -29,7 +35,7 @@ function sandboxIdParam(params: Record<string, string>): string {
 }
 
 export function registerRoutes(router: Router, deps: RouteDeps): void {
-  const { sandboxes } = deps;
+  const { sandboxes, lifecycle, activity } = deps;
 
   router.add("GET", "/v1/health", ({ res }) => sendJson(res, 200, { status: "ok", version: deps.version }), {
     public: true,
@@ -61,20 +67,59 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     sendEmpty(res, 204);
   });
 
+  router.add("PATCH", "/v1/sandboxes/:id", async ({ req, res, params }) => {
+    const id = sandboxIdParam(params);
+    const request = parseUpdateSandbox(await readJson(req));
+    sendJson(res, 200, toInfo(sandboxes.update(id, request)));
+  });
+
+  router.add("GET", "/v1/sandboxes/:id/events", ({ res, params, url }) => {
+    const id = sandboxIdParam(params);
+    sandboxes.get(id);
+    const after = Number(url.searchParams.get("after") ?? "0");
+    sendJson(res, 200, { events: deps.events.list(id, Number.isFinite(after) ? after : 0) });
+  });
+
+  router.add("POST", "/v1/sandboxes/:id/keepalive", async ({ req, res, params }) => {
+    const id = sandboxIdParam(params);
+    sandboxes.get(id);
+    const { durationMs } = parseKeepAlive(await readJson(req));
+    lifecycle.keepAlive(id, durationMs);
+    sendJson(res, 200, toInfo(await lifecycle.ensureAwake(id)));
+  });
+
+  const lifecycleAction = (path: string, act: (id: string) => Promise<unknown>) =>
+    router.add("POST", `/v1/sandboxes/:id/${path}`, async ({ res, params }) => {
+      const id = sandboxIdParam(params);
+      sandboxes.get(id);
+      await act(id);
+      sendJson(res, 200, toInfo(sandboxes.get(id)));
+    });
+  lifecycleAction("pause", (id) => lifecycle.pause(id));
+  lifecycleAction("hibernate", (id) => lifecycle.hibernate(id));
+  lifecycleAction("resume", (id) => lifecycle.ensureAwake(id));
+  lifecycleAction("restart", (id) => lifecycle.restart(id));
+
   router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
-    const record = sandboxes.getRunning(sandboxIdParam(params));
-    const path = `${params.rest || "/"}${url.search}`;
-    await proxyToAgent(
-      req,
-      res,
-      { sandboxId: record.id, ...sandboxes.agentEndpoint(record), agentToken: record.agentToken },
-      path,
-      deps.logger,
-      async (err) => {
-        const alive = await sandboxes.checkAlive(record).catch(() => true);
-        if (!alive) return sandboxes.getRunningError(record.id);
-        return unreachableError(record.id, err);
-      },
-    );
+    const id = sandboxIdParam(params);
+    sandboxes.get(id);
+    // Counted as activity from before the wake until the response (or stream) ends.
+    await activity.track(id, async () => {
+      const record = await lifecycle.ensureAwake(id);
+      const path = `${params.rest || "/"}${url.search}`;
+      await proxyToAgent(
+        req,
+        res,
+        { sandboxId: record.id, ...sandboxes.agentEndpoint(record), agentToken: record.agentToken },
+        path,
+        deps.logger,
+        async (err) => {
+          const alive = await sandboxes.checkAlive(record).catch(() => true);
+          if (!alive)
+            return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${id} is error: ${record.error ?? ""}`);
+          return unreachableError(record.id, err);
+        },
+      );
+    });
   });
 }

@@ -1,7 +1,35 @@
-import { BurrowError, type CreateSandboxRequest, ErrorCode } from "@burrow/core";
+import {
+  BurrowError,
+  type CreateSandboxRequest,
+  ErrorCode,
+  type KeepAliveRequest,
+  type UpdateSandboxRequest,
+} from "@burrow/core";
 import { z } from "zod";
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const durationMs = z
+  .number()
+  .int()
+  .min(0)
+  .max(10 * 365 * 24 * 3_600_000);
+const LifecycleSchema = z
+  .object({
+    standbyAfterMs: durationMs.optional(),
+    hibernateAfterMs: durationMs.optional(),
+    deleteAfterMs: durationMs.optional(),
+  })
+  .strict();
+const MetadataSchema = z
+  .record(z.string().min(1).max(64), z.string().max(512))
+  .refine((m) => Object.keys(m).length <= 64, "at most 64 entries");
+
+export const UpdateSandboxSchema = z
+  .object({ lifecycle: LifecycleSchema.optional(), metadata: MetadataSchema.optional() })
+  .strict();
+
+export const KeepAliveSchema = z.object({ durationMs: durationMs.min(1).optional() }).strict();
 
 export const CreateSandboxSchema = z
   .object({
@@ -13,10 +41,8 @@ export const CreateSandboxSchema = z
       .record(z.string().regex(envName, "must be a valid environment variable name"), z.string().max(32_768))
       .refine((e) => Object.keys(e).length <= 256, "at most 256 variables")
       .optional(),
-    metadata: z
-      .record(z.string().min(1).max(64), z.string().max(512))
-      .refine((m) => Object.keys(m).length <= 64, "at most 64 entries")
-      .optional(),
+    metadata: MetadataSchema.optional(),
+    lifecycle: LifecycleSchema.optional(),
     resources: z
       .object({
         vcpus: z.number().min(0.1).max(64).optional(),
@@ -41,6 +67,14 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 
 export function parseCreateSandbox(body: unknown): CreateSandboxRequest {
   return parseBody(CreateSandboxSchema, body) as CreateSandboxRequest;
+}
+
+export function parseUpdateSandbox(body: unknown): UpdateSandboxRequest {
+  return parseBody(UpdateSandboxSchema, body) as UpdateSandboxRequest;
+}
+
+export function parseKeepAlive(body: unknown): KeepAliveRequest {
+  return parseBody(KeepAliveSchema, body) as KeepAliveRequest;
 }
 
 /** Parses `?metadata=k1%3Dv1%26k2%3Dv2` (E2B style) into pairs. */

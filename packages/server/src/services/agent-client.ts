@@ -1,8 +1,29 @@
 import { Agent, request } from "node:http";
 import { BurrowError, ErrorCode } from "@burrow/core";
 
-/** Keep-alive connections to agents; node pools sockets per host:port. */
-export const agentHttpAgent = new Agent({ keepAlive: true, maxFreeSockets: 4, keepAliveMsecs: 10_000 });
+/**
+ * Keep-alive connection pools, one per sandbox address. A pool is dropped whenever its sandbox
+ * stops or is restored (the restored netstack knows none of the old connections).
+ */
+class AgentPools {
+  private readonly pools = new Map<string, Agent>();
+
+  get(host: string): Agent {
+    let agent = this.pools.get(host);
+    if (!agent) {
+      agent = new Agent({ keepAlive: true, maxFreeSockets: 4, keepAliveMsecs: 10_000 });
+      this.pools.set(host, agent);
+    }
+    return agent;
+  }
+
+  reset(host: string): void {
+    this.pools.get(host)?.destroy();
+    this.pools.delete(host);
+  }
+}
+
+export const agentPools = new AgentPools();
 
 export interface AgentResponse {
   status: number;
@@ -31,7 +52,7 @@ export function agentRequest(
         port: target.port,
         path,
         method,
-        agent: agentHttpAgent,
+        agent: agentPools.get(target.host),
         timeout: timeoutMs,
         headers: {
           "X-Access-Token": token,

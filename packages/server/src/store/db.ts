@@ -24,6 +24,21 @@ const MIGRATIONS: string[] = [
    );`,
   `ALTER TABLE sandboxes ADD COLUMN net_index INTEGER;
    CREATE UNIQUE INDEX sandboxes_net_index ON sandboxes(net_index) WHERE state != 'deleted';`,
+  `ALTER TABLE sandboxes ADD COLUMN lifecycle TEXT NOT NULL DEFAULT '{"standbyAfterMs":15000,"hibernateAfterMs":600000,"deleteAfterMs":0}';
+   ALTER TABLE sandboxes ADD COLUMN last_activity_at TEXT;
+   ALTER TABLE sandboxes ADD COLUMN state_since TEXT;
+   ALTER TABLE sandboxes ADD COLUMN pool TEXT;
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     sandbox_id TEXT NOT NULL,
+     at TEXT NOT NULL,
+     type TEXT NOT NULL,
+     from_state TEXT,
+     to_state TEXT,
+     reason TEXT NOT NULL,
+     duration_ms INTEGER
+   );
+   CREATE INDEX events_sandbox ON events(sandbox_id, id);`,
 ];
 
 /** Opens (creating if needed) the SQLite database in WAL mode and applies pending migrations. */

@@ -1,4 +1,11 @@
-import { BurrowError, ErrorCode, type SandboxInfo, type SandboxResources, type SandboxState } from "@burrow/core";
+import {
+  BurrowError,
+  ErrorCode,
+  type LifecyclePolicy,
+  type SandboxInfo,
+  type SandboxResources,
+  type SandboxState,
+} from "@burrow/core";
 import type { Db } from "./db.js";
 
 export interface SandboxRecord extends SandboxInfo {
@@ -6,6 +13,10 @@ export interface SandboxRecord extends SandboxInfo {
   agentToken: string;
   /** Picks the sandbox's network; unique among sandboxes not deleted. */
   networkIndex: number;
+  /** When the current state began (ISO-8601). */
+  stateSince: string;
+  /** Template whose warm pool holds this sandbox; null once a user owns it. */
+  pool: string | null;
 }
 
 interface Row {
@@ -15,11 +26,15 @@ interface Row {
   metadata: string;
   env: string;
   resources: string;
+  lifecycle: string;
   agent_token: string;
   net_index: number;
   error: string | null;
   created_at: string;
   updated_at: string;
+  last_activity_at: string | null;
+  state_since: string | null;
+  pool: string | null;
 }
 
 function fromRow(row: Row): SandboxRecord {
@@ -30,10 +45,14 @@ function fromRow(row: Row): SandboxRecord {
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     env: JSON.parse(row.env) as Record<string, string>,
     resources: JSON.parse(row.resources) as SandboxResources,
+    lifecycle: JSON.parse(row.lifecycle) as LifecyclePolicy,
     agentToken: row.agent_token,
     networkIndex: row.net_index,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    lastActivityAt: row.last_activity_at ?? row.updated_at,
+    stateSince: row.state_since ?? row.updated_at,
+    pool: row.pool,
   };
   if (row.error !== null) record.error = row.error;
   return record;
@@ -46,8 +65,10 @@ export class SandboxStore {
   insert(record: SandboxRecord): void {
     this.db
       .prepare(
-        `INSERT INTO sandboxes (id, template, state, metadata, env, resources, agent_token, net_index, error, created_at, updated_at)
-         VALUES (@id, @template, @state, @metadata, @env, @resources, @agent_token, @net_index, @error, @created_at, @updated_at)`,
+        `INSERT INTO sandboxes (id, template, state, metadata, env, resources, lifecycle, agent_token, net_index,
+           error, created_at, updated_at, last_activity_at, state_since, pool)
+         VALUES (@id, @template, @state, @metadata, @env, @resources, @lifecycle, @agent_token, @net_index,
+           @error, @created_at, @updated_at, @last_activity_at, @state_since, @pool)`,
       )
       .run({
         id: record.id,
@@ -56,11 +77,15 @@ export class SandboxStore {
         metadata: JSON.stringify(record.metadata),
         env: JSON.stringify(record.env),
         resources: JSON.stringify(record.resources),
+        lifecycle: JSON.stringify(record.lifecycle),
         agent_token: record.agentToken,
         net_index: record.networkIndex,
         error: record.error ?? null,
         created_at: record.createdAt,
         updated_at: record.updatedAt,
+        last_activity_at: record.lastActivityAt,
+        state_since: record.stateSince,
+        pool: record.pool,
       });
   }
 
@@ -92,7 +117,7 @@ export class SandboxStore {
     return row ? fromRow(row) : undefined;
   }
 
-  /** All sandboxes not yet deleted, oldest first. */
+  /** All sandboxes not yet deleted, oldest first (warm-pool ones included). */
   listLive(): SandboxRecord[] {
     const rows = this.db
       .prepare("SELECT * FROM sandboxes WHERE state != 'deleted' ORDER BY created_at, id")
@@ -102,7 +127,40 @@ export class SandboxStore {
 
   setState(id: string, state: SandboxState, error: string | null, now: string): void {
     this.db
-      .prepare("UPDATE sandboxes SET state = ?, error = ?, updated_at = ? WHERE id = ?")
-      .run(state, error, now, id);
+      .prepare("UPDATE sandboxes SET state = ?, error = ?, updated_at = ?, state_since = ? WHERE id = ?")
+      .run(state, error, now, now, id);
+  }
+
+  setLastActivity(id: string, at: string): void {
+    this.db.prepare("UPDATE sandboxes SET last_activity_at = ? WHERE id = ?").run(at, id);
+  }
+
+  update(id: string, fields: { lifecycle?: LifecyclePolicy; metadata?: Record<string, string> }, now: string): void {
+    if (fields.lifecycle) {
+      this.db
+        .prepare("UPDATE sandboxes SET lifecycle = ?, updated_at = ? WHERE id = ?")
+        .run(JSON.stringify(fields.lifecycle), now, id);
+    }
+    if (fields.metadata) {
+      this.db
+        .prepare("UPDATE sandboxes SET metadata = ?, updated_at = ? WHERE id = ?")
+        .run(JSON.stringify(fields.metadata), now, id);
+    }
+  }
+
+  /** Hands a warm-pool sandbox to a user: its metadata, env and times become the user's. */
+  claim(
+    id: string,
+    metadata: Record<string, string>,
+    env: Record<string, string>,
+    lifecycle: LifecyclePolicy,
+    now: string,
+  ): void {
+    this.db
+      .prepare(
+        `UPDATE sandboxes SET pool = NULL, metadata = ?, env = ?, lifecycle = ?, created_at = ?, updated_at = ?,
+           last_activity_at = ? WHERE id = ?`,
+      )
+      .run(JSON.stringify(metadata), JSON.stringify(env), JSON.stringify(lifecycle), now, now, now, id);
   }
 }

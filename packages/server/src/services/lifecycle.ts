@@ -1,0 +1,278 @@
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { BurrowError, ErrorCode, type LifecyclePolicy, type Logger } from "@burrow/core";
+import type { Runtime } from "@burrow/runtime";
+import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import type { ActivityTracker } from "./activity.js";
+import { agentPools, agentRequest, waitForAgent } from "./agent-client.js";
+import type { KeyedMutex } from "./keyed-mutex.js";
+import type { Templates } from "./templates.js";
+import type { Transitions } from "./transitions.js";
+
+const AGENT_READY_TIMEOUT_MS = 15_000;
+/** After a failed hibernation (disk full, say) the sandbox stays in standby this long before a retry. */
+const HIBERNATE_RETRY_MS = 60_000;
+
+export interface LifecycleDeps {
+  store: SandboxStore;
+  runtime: Runtime;
+  templates: Templates;
+  transitions: Transitions;
+  activity: ActivityTracker;
+  locks: KeyedMutex;
+  logger: Logger;
+  /** Directory of a sandbox's checkpoint image while it hibernates. */
+  imageDirOf: (id: string) => string;
+  agentsEnabled: boolean;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Sleep and wake: standby (frozen, memory resident), hibernation (memory and processes in a
+ * checkpoint image on disk) and waking on demand, one operation per sandbox at a time, with
+ * every transition written before it is performed.
+ */
+export class LifecycleService {
+  private readonly wakes = new Map<string, Promise<SandboxRecord>>();
+  private readonly hibernateRetryAt = new Map<string, number>();
+
+  constructor(private readonly deps: LifecycleDeps) {}
+
+  private load(id: string): SandboxRecord {
+    const record = this.deps.store.get(id);
+    if (!record || record.state === "deleted") {
+      throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
+    }
+    return record;
+  }
+
+  private notServing(record: SandboxRecord): BurrowError {
+    const why = record.state === "error" ? `: ${record.error ?? "unknown error"}` : "";
+    const hint = record.state === "error" ? " (POST /v1/sandboxes/{id}/restart starts it again on its files)" : "";
+    return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${record.id} is ${record.state}${why}${hint}`, {
+      details: { sandboxId: record.id, state: record.state },
+    });
+  }
+
+  /** The sandbox, running: woken first if it sleeps. Concurrent callers share one wake. */
+  async ensureAwake(id: string): Promise<SandboxRecord> {
+    this.deps.activity.touch(id);
+    const record = this.load(id);
+    if (record.state === "running") return record;
+    if (!["standby", "hibernated", "hibernating", "waking"].includes(record.state)) throw this.notServing(record);
+    let wake = this.wakes.get(id);
+    if (!wake) {
+      wake = this.deps.locks.run(id, () => this.wakeLocked(id)).finally(() => this.wakes.delete(id));
+      this.wakes.set(id, wake);
+    }
+    return wake;
+  }
+
+  private async wakeLocked(id: string): Promise<SandboxRecord> {
+    const record = this.load(id);
+    const started = performance.now();
+    if (record.state === "running") return record;
+    if (record.state === "standby") {
+      await this.deps.runtime.resume(id);
+      this.deps.transitions.move(record, "running", {
+        type: "woken",
+        reason: "activity while in standby",
+        durationMs: performance.now() - started,
+      });
+      return record;
+    }
+    if (record.state !== "hibernated") throw this.notServing(record);
+    this.deps.transitions.move(record, "waking", { reason: "activity while hibernated" });
+    const imageDir = this.deps.imageDirOf(id);
+    try {
+      if (!existsSync(join(imageDir, "checkpoint.img"))) throw new Error(`checkpoint image missing in ${imageDir}`);
+      agentPools.reset(this.agentHost(record));
+      await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
+      if (this.deps.agentsEnabled) await waitForAgent(this.agent(record), record.agentToken, AGENT_READY_TIMEOUT_MS);
+    } catch (err) {
+      this.deps.transitions.move(record, "error", {
+        type: "wake_failed",
+        reason: "restoring from hibernation failed",
+        error: `waking from hibernation failed: ${message(err)}; the files are kept — restart the sandbox to start it afresh on them`,
+      });
+      throw new BurrowError(ErrorCode.RuntimeFailed, `sandbox ${id} could not be woken: ${message(err)}`, {
+        cause: err,
+      });
+    }
+    await rm(imageDir, { recursive: true, force: true });
+    this.deps.transitions.move(record, "running", {
+      type: "woken",
+      reason: "restored from hibernation",
+      durationMs: performance.now() - started,
+    });
+    return record;
+  }
+
+  private specOf(record: SandboxRecord) {
+    return {
+      id: record.id,
+      networkIndex: record.networkIndex,
+      templateRootfs: this.deps.templates.rootfs(record.template),
+    };
+  }
+
+  private agent(record: SandboxRecord) {
+    return this.deps.runtime.agentEndpoint(record.id, record.networkIndex);
+  }
+
+  private agentHost(record: SandboxRecord): string {
+    return this.agent(record).host;
+  }
+
+  /** running → standby. With `ifIdleForMs`, only when still idle that long once the lock is held. */
+  pause(id: string, reason = "requested", ifIdleForMs?: number): Promise<SandboxRecord> {
+    return this.deps.locks.run(id, async () => {
+      const record = this.load(id);
+      if (record.state === "standby" || record.state === "hibernated") return record;
+      if (ifIdleForMs !== undefined && this.deps.activity.idleMs(id) < ifIdleForMs) return record;
+      if (record.state !== "running") throw this.notServing(record);
+      const started = performance.now();
+      this.deps.transitions.move(record, "standby", { reason });
+      try {
+        await this.deps.runtime.pause(id);
+      } catch (err) {
+        this.deps.transitions.move(record, "running", { type: "standby_failed", reason: message(err) });
+        throw err;
+      }
+      this.deps.transitions.record(id, {
+        type: "paused",
+        reason: "processes frozen",
+        durationMs: performance.now() - started,
+      });
+      return record;
+    });
+  }
+
+  /** running|standby → hibernated: memory and processes written to disk. */
+  hibernate(id: string, reason = "requested"): Promise<SandboxRecord> {
+    return this.deps.locks.run(id, async () => {
+      const record = this.load(id);
+      if (record.state === "hibernated") return record;
+      if (record.state !== "running" && record.state !== "standby") throw this.notServing(record);
+      const previous = record.state;
+      const started = performance.now();
+      this.deps.transitions.move(record, "hibernating", { reason });
+      const imageDir = this.deps.imageDirOf(id);
+      try {
+        await rm(imageDir, { recursive: true, force: true });
+        await this.deps.runtime.checkpoint(id, imageDir);
+      } catch (err) {
+        await this.afterFailedHibernate(record, previous, err);
+        throw err;
+      }
+      agentPools.reset(this.agentHost(record));
+      this.hibernateRetryAt.delete(id);
+      this.deps.transitions.move(record, "hibernated", {
+        reason: "memory and processes saved to disk",
+        durationMs: performance.now() - started,
+      });
+      return record;
+    });
+  }
+
+  private async afterFailedHibernate(record: SandboxRecord, previous: "running" | "standby", err: unknown) {
+    await rm(this.deps.imageDirOf(record.id), { recursive: true, force: true }).catch(() => undefined);
+    const status = await this.deps.runtime.status(record.id).catch(() => null);
+    if (status && (status.status === "running" || status.status === "paused")) {
+      this.hibernateRetryAt.set(record.id, Date.now() + HIBERNATE_RETRY_MS);
+      this.deps.transitions.move(record, previous, {
+        type: "hibernate_failed",
+        reason: `hibernation failed, still ${previous}, retried later: ${message(err)}`,
+      });
+      if (previous === "standby") await this.deps.runtime.pause(record.id).catch(() => undefined);
+      return;
+    }
+    this.deps.transitions.move(record, "error", {
+      type: "hibernate_failed",
+      reason: "hibernation failed and the sandbox stopped",
+      error: `hibernation failed: ${message(err)}; the files are kept — restart the sandbox to start it afresh on them`,
+    });
+  }
+
+  /** Starts the sandbox afresh on its files (from error, or discarding sleeping processes). */
+  restart(id: string): Promise<SandboxRecord> {
+    return this.deps.locks.run(id, async () => {
+      const record = this.load(id);
+      if (record.state === "deleting" || record.state === "starting") throw this.notServing(record);
+      const started = performance.now();
+      if (record.state === "standby") await this.deps.runtime.resume(id).catch(() => undefined);
+      this.deps.transitions.move(record, "starting", { type: "restarting", reason: "restart requested" });
+      try {
+        agentPools.reset(this.agentHost(record));
+        await this.deps.runtime.restart(this.specOf(record));
+        await rm(this.deps.imageDirOf(id), { recursive: true, force: true });
+        if (this.deps.agentsEnabled) await this.initAgent(record);
+      } catch (err) {
+        this.deps.transitions.move(record, "error", {
+          type: "restart_failed",
+          reason: message(err),
+          error: message(err),
+        });
+        throw err;
+      }
+      this.deps.transitions.move(record, "running", {
+        type: "restarted",
+        reason: "started afresh on its files",
+        durationMs: performance.now() - started,
+      });
+      return record;
+    });
+  }
+
+  async initAgent(record: SandboxRecord): Promise<void> {
+    const agent = this.agent(record);
+    await waitForAgent(agent, record.agentToken, AGENT_READY_TIMEOUT_MS);
+    const res = await agentRequest(agent, record.agentToken, "POST", "/init", { envVars: record.env });
+    if (res.status >= 300) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `the sandbox agent refused init (${res.status}): ${res.body}`);
+    }
+  }
+
+  keepAlive(id: string, durationMs?: number): SandboxRecord {
+    const record = this.load(id);
+    this.deps.activity.keepAlive(id, durationMs ?? (record.lifecycle.standbyAfterMs || 15_000));
+    return record;
+  }
+
+  /**
+   * One pass of the sleep policy: idle running sandboxes go to standby, long standby ones
+   * hibernate, and sandboxes with deleteAfterMs go away when idle that long.
+   */
+  async tick(deleteSandbox: (id: string) => Promise<unknown>): Promise<void> {
+    const now = Date.now();
+    for (const record of this.deps.store.listLive()) {
+      if (record.pool !== null || this.deps.locks.busy(record.id)) continue;
+      const policy: LifecyclePolicy = record.lifecycle;
+      const idle = this.deps.activity.idleMs(record.id);
+      try {
+        if (policy.deleteAfterMs > 0 && idle >= policy.deleteAfterMs && record.state !== "deleting") {
+          await deleteSandbox(record.id);
+        } else if (record.state === "running" && policy.standbyAfterMs > 0 && idle >= policy.standbyAfterMs) {
+          await this.pause(record.id, `idle for ${Math.round(idle / 1000)} s`, policy.standbyAfterMs);
+        } else if (
+          record.state === "standby" &&
+          policy.hibernateAfterMs > 0 &&
+          now - Date.parse(record.stateSince) >= policy.hibernateAfterMs &&
+          now >= (this.hibernateRetryAt.get(record.id) ?? 0) &&
+          idle > 0
+        ) {
+          await this.hibernate(
+            record.id,
+            `in standby for ${Math.round((now - Date.parse(record.stateSince)) / 1000)} s`,
+          );
+        }
+      } catch (err) {
+        this.deps.logger.warn({ sandboxId: record.id, err: message(err) }, "lifecycle step failed");
+      }
+    }
+  }
+}

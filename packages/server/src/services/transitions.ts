@@ -1,0 +1,47 @@
+import type { Logger, SandboxState } from "@burrow/core";
+import type { EventStore } from "../store/event-store.js";
+import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import { assertTransition } from "./state-machine.js";
+
+export interface TransitionNote {
+  /** Event type; defaults to the target state. */
+  type?: string;
+  reason: string;
+  /** Error text kept on the sandbox (state "error"), cleared otherwise. */
+  error?: string;
+  durationMs?: number;
+}
+
+/** Moves a sandbox between states: checks the table, writes the row and an event, in that order. */
+export class Transitions {
+  constructor(
+    private readonly store: SandboxStore,
+    private readonly events: EventStore,
+    private readonly logger: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  move(record: SandboxRecord, to: SandboxState, note: TransitionNote): void {
+    const from = record.state;
+    assertTransition(record.id, from, to);
+    const at = this.now().toISOString();
+    this.store.setState(record.id, to, note.error ?? null, at);
+    record.state = to;
+    record.stateSince = at;
+    if (note.error === undefined) delete record.error;
+    else record.error = note.error;
+    this.record(record.id, { type: note.type ?? to, from, to, reason: note.reason, durationMs: note.durationMs });
+  }
+
+  /** An event without a state change (e.g. a failed hibernation that left the sandbox in standby). */
+  record(
+    sandboxId: string,
+    e: { type: string; reason: string; from?: SandboxState; to?: SandboxState; durationMs?: number | undefined },
+  ): void {
+    const event = { sandboxId, at: this.now().toISOString(), ...e };
+    if (event.durationMs === undefined) delete event.durationMs;
+    else event.durationMs = Math.round(event.durationMs);
+    this.events.add(event as Parameters<EventStore["add"]>[0]);
+    this.logger.info({ sandboxId, event: e.type, from: e.from, to: e.to, reason: e.reason }, "sandbox event");
+  }
+}

@@ -1,0 +1,161 @@
+import {
+  BurrowError,
+  DEFAULT_LIFECYCLE,
+  DEFAULT_RESOURCES,
+  ErrorCode,
+  type LifecyclePolicy,
+  type Logger,
+  type SandboxResources,
+} from "@burrow/core";
+import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import { agentRequest } from "./agent-client.js";
+import type { KeyedMutex } from "./keyed-mutex.js";
+import type { SandboxService } from "./sandbox-service.js";
+import type { Transitions } from "./transitions.js";
+
+export interface ClaimRequest {
+  metadata: Record<string, string>;
+  env: Record<string, string>;
+  lifecycle: LifecyclePolicy;
+}
+
+const REFILL_BACKOFF_MS = 5_000;
+
+function sameResources(a: SandboxResources, b: SandboxResources): boolean {
+  return a.vcpus === b.vcpus && a.memoryMb === b.memoryMb && a.pids === b.pids;
+}
+
+/**
+ * Pre-started sandboxes per template, so a create can return a running sandbox in a few ms.
+ * Pool sandboxes use the default resources; a create asking for other limits starts cold.
+ * They are invisible to list/get and exempt from sleeping until claimed.
+ */
+export class WarmPool {
+  private readonly ready = new Map<string, string[]>();
+  private readonly refilling = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly sizes: Record<string, number>,
+    private readonly deps: {
+      sandboxes: SandboxService;
+      store: SandboxStore;
+      transitions: Transitions;
+      locks: KeyedMutex;
+      logger: Logger;
+      agentsEnabled: boolean;
+    },
+  ) {}
+
+  /** Adopts pool sandboxes from a previous run and starts filling. */
+  start(): void {
+    for (const record of this.deps.store.listLive()) {
+      if (record.pool !== null && record.state === "running") this.list(record.pool).push(record.id);
+      else if (record.pool !== null) void this.deps.sandboxes.delete(record.id).catch(() => false);
+    }
+    for (const template of Object.keys(this.sizes)) this.refill(template);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private list(template: string): string[] {
+    let ids = this.ready.get(template);
+    if (!ids) {
+      ids = [];
+      this.ready.set(template, ids);
+    }
+    return ids;
+  }
+
+  size(template: string): number {
+    return this.list(template).length;
+  }
+
+  /** A running pool sandbox handed to the caller with its metadata and env, or undefined. */
+  async claim(
+    template: string,
+    resources: SandboxResources,
+    request: ClaimRequest,
+  ): Promise<SandboxRecord | undefined> {
+    if (!sameResources(resources, DEFAULT_RESOURCES)) return undefined;
+    const ids = this.list(template);
+    while (ids.length > 0) {
+      const id = ids.shift() as string;
+      const claimed = await this.deps.locks
+        .run(id, () => this.claimOne(id, request))
+        .catch((err: unknown) => {
+          this.deps.logger.warn({ sandboxId: id, err: String(err) }, "claiming a warm sandbox failed");
+          void this.deps.sandboxes.delete(id).catch(() => undefined);
+          return undefined;
+        });
+      this.refill(template);
+      if (claimed) return claimed;
+    }
+    this.refill(template);
+    return undefined;
+  }
+
+  private async claimOne(id: string, request: ClaimRequest): Promise<SandboxRecord | undefined> {
+    const record = this.deps.store.get(id);
+    if (!record || record.pool === null || record.state !== "running") return undefined;
+    if (this.deps.agentsEnabled && Object.keys(request.env).length > 0) {
+      const agent = this.deps.sandboxes.agentEndpoint(record);
+      const res = await agentRequest(agent, record.agentToken, "POST", "/init", { envVars: request.env });
+      if (res.status >= 300) throw new BurrowError(ErrorCode.RuntimeFailed, `agent refused init: ${res.body}`);
+    }
+    const now = new Date().toISOString();
+    this.deps.store.claim(id, request.metadata, request.env, request.lifecycle, now);
+    this.deps.transitions.record(id, { type: "claimed", reason: "handed out from the warm pool" });
+    return this.deps.store.get(id);
+  }
+
+  /** Pool sandboxes nobody will claim: failed ones are deleted rather than kept hidden. */
+  private async discardFailed(template: string): Promise<void> {
+    for (const record of this.deps.store.listLive()) {
+      if (record.pool === template && record.state === "error")
+        await this.deps.sandboxes.delete(record.id).catch(() => false);
+    }
+  }
+
+  /** Deletes the unclaimed sandboxes (on a graceful shutdown; after a crash they are adopted). */
+  async drain(): Promise<void> {
+    this.closed = true;
+    for (const [template, ids] of this.ready) {
+      for (const id of ids.splice(0)) await this.deps.sandboxes.delete(id).catch(() => false);
+      await this.discardFailed(template);
+    }
+  }
+
+  /** Starts sandboxes in the background until the template's pool is full again. */
+  refill(template: string): void {
+    const target = this.sizes[template] ?? 0;
+    if (this.closed || target <= 0 || this.refilling.has(template)) return;
+    this.refilling.add(template);
+    void (async () => {
+      try {
+        while (!this.closed && this.list(template).length < target) {
+          try {
+            const record = await this.deps.sandboxes.createFresh(
+              template,
+              { ...DEFAULT_RESOURCES },
+              { ...DEFAULT_LIFECYCLE },
+              {},
+              {},
+              template,
+            );
+            if (this.closed) return;
+            this.list(template).push(record.id);
+          } catch (err) {
+            this.deps.logger.warn({ template, err: String(err) }, "warm pool refill failed; retrying later");
+            await this.discardFailed(template);
+            await new Promise((r) => setTimeout(r, REFILL_BACKOFF_MS));
+          }
+        }
+      } finally {
+        this.refilling.delete(template);
+      }
+    })();
+  }
+}

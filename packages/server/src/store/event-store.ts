@@ -1,0 +1,58 @@
+import type { SandboxEvent, SandboxState } from "@burrow/core";
+import type { Db } from "./db.js";
+
+interface Row {
+  id: number;
+  sandbox_id: string;
+  at: string;
+  type: string;
+  from_state: string | null;
+  to_state: string | null;
+  reason: string;
+  duration_ms: number | null;
+}
+
+export type NewEvent = Omit<SandboxEvent, "id">;
+
+/** Every lifecycle transition of every sandbox, with time and reason. */
+export class EventStore {
+  constructor(private readonly db: Db) {}
+
+  add(event: NewEvent): void {
+    this.db
+      .prepare(
+        "INSERT INTO events (sandbox_id, at, type, from_state, to_state, reason, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        event.sandboxId,
+        event.at,
+        event.type,
+        event.from ?? null,
+        event.to ?? null,
+        event.reason,
+        event.durationMs ?? null,
+      );
+  }
+
+  /** The type of the sandbox's latest event, if any. */
+  lastType(sandboxId: string): string | undefined {
+    return this.db
+      .prepare("SELECT type FROM events WHERE sandbox_id = ? ORDER BY id DESC LIMIT 1")
+      .pluck()
+      .get(sandboxId) as string | undefined;
+  }
+
+  /** A sandbox's events, oldest first; at most `limit`, after event id `after`. */
+  list(sandboxId: string, after = 0, limit = 1000): SandboxEvent[] {
+    const rows = this.db
+      .prepare("SELECT * FROM events WHERE sandbox_id = ? AND id > ? ORDER BY id LIMIT ?")
+      .all(sandboxId, after, limit) as Row[];
+    return rows.map((r) => {
+      const e: SandboxEvent = { id: r.id, sandboxId: r.sandbox_id, at: r.at, type: r.type, reason: r.reason };
+      if (r.from_state) e.from = r.from_state as SandboxState;
+      if (r.to_state) e.to = r.to_state as SandboxState;
+      if (r.duration_ms !== null) e.durationMs = r.duration_ms;
+      return e;
+    });
+  }
+}
