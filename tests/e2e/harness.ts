@@ -48,6 +48,8 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
       BURROW_MONITOR_INTERVAL_MS: "1000",
       // No warm pool unless a suite asks for one: each suite's sandboxes are its own.
       BURROW_WARM_POOL: "",
+      // Each test server gets its own /16 so servers never share addresses on this host.
+      BURROW_NETWORK_PREFIX: networkPrefixFor(dir),
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -116,6 +118,13 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
     },
   };
   return server;
+}
+
+/** A /16 per data dir (stable across restarts of the same server), away from the default 10.200. */
+function networkPrefixFor(dataDir: string): string {
+  let hash = 0;
+  for (const ch of dataDir) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return `10.${201 + (hash % 50)}`;
 }
 
 /** Removes any runsc container and overlay mount left under a test data dir. */

@@ -71,7 +71,10 @@ describe("burrow mcp against a real server", () => {
   });
 
   it("creates a sandbox", async () => {
-    const created = await callTool(stdio, "sandbox_create", { metadata: { suite: "mcp-e2e" }, env: { GREETING: "hi" } });
+    const created = await callTool(stdio, "sandbox_create", {
+      metadata: { suite: "mcp-e2e" },
+      env: { GREETING: "hi" },
+    });
     expect(created.isError, created.text).toBe(false);
     expect(created.structured).toMatchObject({ state: "running", template: "base", metadata: { suite: "mcp-e2e" } });
     sandboxId = created.structured?.sandboxId as string;
@@ -210,7 +213,7 @@ describe("burrow mcp against a real server", () => {
     await expectError("read_file", { sandboxId, path: "../../etc/passwd" }, "leads outside /home/user");
     await expectError("read_file", { sandboxId, path: "/home/user/missing.txt" }, "(not_found)");
     await expectError("read_file", { sandboxId, path: "proj" }, "is a directory");
-    await expectError("write_file", { sandboxId, path: "/etc/burrow-test", content: "x" }, "Hint:");
+    await expectError("write_file", { sandboxId, path: "proj/app.py/inside.txt", content: "x" }, "Hint:");
     await expectError("sandbox_create", { template: "pyhton" }, "(template_not_found)");
     const good = await callTool(stdio, "run_command", { sandboxId, cmd: "cat /etc/hostname >/dev/null && echo ok" });
     expect(good.structured?.stdout).toBe("ok\n");
@@ -235,7 +238,9 @@ describe("burrow mcp against a real server", () => {
     const badClient = new Client({ name: "bad", version: "1" });
     await expect(
       badClient.connect(
-        new StreamableHTTPClientTransport(new URL(httpUrl), { requestInit: { headers: { Authorization: "Bearer no" } } }),
+        new StreamableHTTPClientTransport(new URL(httpUrl), {
+          requestInit: { headers: { Authorization: "Bearer no" } },
+        }),
       ),
     ).rejects.toThrow();
   });

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { API_KEY, FakeBurrow } from "../../sdk/test/fake-server.js";
 import { runCli } from "../src/cli.js";
 import type { CliInput, CliIo, CliOutput } from "../src/context.js";
@@ -127,5 +127,41 @@ describe("burrow against a server", () => {
     const result = await cli(["shell", id, ...globals], input(["echo hi\n"]));
     // The fake terminal echoes input and ends when it receives Ctrl-D.
     expect(result.stdout).toBe("echo hi\n\u0004");
+  });
+});
+
+describe("burrow mcp", () => {
+  it("rejects options that do not fit together", async () => {
+    expect(await cli(["mcp", "--host", "0.0.0.0"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--host needs --http"),
+    });
+    expect(await cli(["mcp", "--http", "0", ...globals])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--api-key does not apply to --http"),
+    });
+    expect(await cli(["mcp", "--http", "70000"])).toMatchObject({ code: 2 });
+  });
+
+  it("serves Streamable HTTP with bearer auth until SIGTERM", async () => {
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const handlers = new Map<string, () => void>();
+    const io: CliIo = {
+      stdout,
+      stderr,
+      stdin: input([]),
+      onSignal: (signal, handler) => {
+        handlers.set(signal, handler);
+        return () => handlers.delete(signal);
+      },
+    };
+    const running = runCli(["mcp", "--http", "0", "--api-url", fake.url], io, "9.9.9");
+    await vi.waitFor(() => expect(stdout.text).toContain("Burrow MCP server listening on http://127.0.0.1:"));
+    const url = /listening on (\S+)/.exec(stdout.text)?.[1] as string;
+    const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    expect(res.status).toBe(401);
+    handlers.get("SIGTERM")?.();
+    expect(await running).toBe(0);
   });
 });

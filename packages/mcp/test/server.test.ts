@@ -72,7 +72,7 @@ describe("Burrow MCP server (fake Burrow)", () => {
     expect(failed.structured).toMatchObject({ exitCode: 3, stderr: "boom\n" });
 
     const listed = await callTool(client, "sandbox_list", { metadata: { suite: "mcp" } });
-    expect((listed.structured?.sandboxes as unknown[]).length).toBe(1);
+    expect(listed.structured?.sandboxes).toHaveLength(1);
     expect((await callTool(client, "sandbox_delete", { sandboxId })).structured).toMatchObject({ deleted: true });
     expect((await callTool(client, "sandbox_delete", { sandboxId })).structured).toMatchObject({ deleted: false });
   });

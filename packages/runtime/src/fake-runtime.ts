@@ -59,7 +59,7 @@ export class FakeRuntime implements Runtime {
   /** When set, the next checkpoint fails with this message. */
   failNextCheckpoint: string | undefined;
 
-  async checkpoint(id: string, imageDir: string): Promise<void> {
+  async checkpoint(id: string, _networkIndex: number, imageDir: string): Promise<void> {
     const sb = this.require(id);
     if (this.failNextCheckpoint !== undefined) {
       const message = this.failNextCheckpoint;

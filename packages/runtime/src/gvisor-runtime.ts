@@ -31,10 +31,13 @@ export interface GvisorRuntimeOptions {
   /** Timeout of each runsc call. */
   runscTimeoutMs?: number;
   agentPort?: number;
+  /** First two octets of the /16 sandbox networks come from (default "10.200"). */
+  networkPrefix?: string;
 }
 
 const DEFAULT_RUNSC_TIMEOUT_MS = 30_000;
 const MOUNT_TIMEOUT_MS = 10_000;
+const QUIET_NETWORK_TIMEOUT_MS = 2_000;
 
 /**
  * Runs sandboxes with gVisor: an overlay rootfs (template lower + per-sandbox upper on the host
@@ -96,7 +99,7 @@ export class GvisorRuntime implements Runtime {
 
   async create(spec: SandboxSpec): Promise<void> {
     const dir = this.dir(spec.id);
-    const addr = sandboxAddresses(spec.id, spec.networkIndex);
+    const addr = sandboxAddresses(spec.id, spec.networkIndex, this.options.networkPrefix);
     const paths = {
       upper: join(dir, "upper"),
       work: join(dir, "work"),
@@ -165,7 +168,7 @@ export class GvisorRuntime implements Runtime {
       // A busy mount is detached lazily so the directory can still be removed.
       await this.options.runner.run(["umount", "-l", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
     }
-    await this.network.teardown(sandboxAddresses(id, networkIndex));
+    await this.network.teardown(sandboxAddresses(id, networkIndex, this.options.networkPrefix));
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -200,8 +203,15 @@ export class GvisorRuntime implements Runtime {
    * mount and network so it can be restored. runsc's container record is removed so the same id
    * can be restored.
    */
-  async checkpoint(id: string, imageDir: string): Promise<void> {
+  async checkpoint(id: string, networkIndex: number, imageDir: string): Promise<void> {
     if ((await this.freezer.state(id)) !== "THAWED") await this.freezer.thaw(id).catch(() => undefined);
+    const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
+    if (!(await this.network.waitConnectionsClosed(addr, QUIET_NETWORK_TIMEOUT_MS))) {
+      throw new BurrowError(
+        ErrorCode.Conflict,
+        `sandbox ${id} still has open connections from the host; a checkpoint now could not be restored`,
+      );
+    }
     await mkdir(imageDir, { recursive: true });
     const result = await this.runRunsc(["checkpoint", `--image-path=${imageDir}`, id], "checkpoint");
     if (result.exitCode !== 0) throw this.failure("checkpoint", result, "");
@@ -235,7 +245,7 @@ export class GvisorRuntime implements Runtime {
   /** Makes sure the overlay is mounted and the network exists (both vanish on a host reboot). */
   private async ensureHostResources(spec: RestartSpec): Promise<SandboxAddresses> {
     const dir = this.dir(spec.id);
-    const addr = sandboxAddresses(spec.id, spec.networkIndex);
+    const addr = sandboxAddresses(spec.id, spec.networkIndex, this.options.networkPrefix);
     const rootfs = join(dir, "rootfs");
     const mounts = await readFile("/proc/mounts", "utf8");
     if (!mounts.split("\n").some((line) => line.split(" ")[1] === rootfs)) {
@@ -277,7 +287,7 @@ export class GvisorRuntime implements Runtime {
   }
 
   agentEndpoint(id: string, networkIndex: number): AgentEndpoint {
-    return { host: sandboxAddresses(id, networkIndex).sandboxIp, port: this.agentPort };
+    return { host: sandboxAddresses(id, networkIndex, this.options.networkPrefix).sandboxIp, port: this.agentPort };
   }
 
   async agentLogTail(id: string): Promise<string> {

@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
 
-/** Sandboxes get /30 subnets from 10.200.0.0/16: host side .1, sandbox side .2. */
+/** Sandboxes get /30 subnets from a /16 (default 10.200.0.0/16): host side .1, sandbox side .2. */
 export const MAX_NETWORK_INDEX = 16_383;
+export const DEFAULT_NETWORK_PREFIX = "10.200";
 const TIMEOUT_MS = 10_000;
 
 export interface SandboxAddresses {
@@ -16,18 +17,22 @@ export interface SandboxAddresses {
   sandboxIp: string;
 }
 
-export function sandboxAddresses(id: string, index: number): SandboxAddresses {
+/**
+ * Addresses of a sandbox. `prefix` is the first two octets of the /16 this server uses; the host
+ * interface name comes from the id, so two servers (or leftovers) never collide on names.
+ */
+export function sandboxAddresses(id: string, index: number, prefix = DEFAULT_NETWORK_PREFIX): SandboxAddresses {
   if (!Number.isInteger(index) || index < 0 || index > MAX_NETWORK_INDEX) {
     throw new BurrowError(ErrorCode.Internal, `network index ${index} out of range`);
   }
   const offset = index * 4;
-  const prefix = `10.200.${offset >> 8}.`;
+  const net = `${prefix}.${offset >> 8}.`;
   const low = offset & 255;
   return {
     netns: `burrow-${id}`,
-    hostInterface: `bw${index}`,
-    hostIp: `${prefix}${low + 1}`,
-    sandboxIp: `${prefix}${low + 2}`,
+    hostInterface: `bw${id.slice(3, 16)}`,
+    hostIp: `${net}${low + 1}`,
+    sandboxIp: `${net}${low + 2}`,
   };
 }
 
@@ -93,6 +98,24 @@ export class SandboxNetwork {
   async exists(addr: SandboxAddresses): Promise<boolean> {
     const result = await this.runner.run(["ip", "netns", "list"], { timeoutMs: TIMEOUT_MS });
     return result.stdout.split("\n").some((line) => line.split(" ")[0] === addr.netns);
+  }
+
+  /**
+   * Waits until no TCP connection between the host and the sandbox is open any more (host side
+   * closed or in TIME_WAIT). gVisor here restores a sandbox whose checkpoint was taken with an
+   * established connection on eth0 with a dead network, --net-disconnect-ok or not.
+   */
+  async waitConnectionsClosed(addr: SandboxAddresses, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const result = await this.runner.run(["ss", "-Htn", "state", "connected", "dst", addr.sandboxIp], {
+        timeoutMs: TIMEOUT_MS,
+      });
+      const open = result.stdout.split("\n").filter((l) => l.trim() !== "" && !/TIME-WAIT/.test(l));
+      if (result.exitCode === 0 && open.length === 0) return true;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return false;
   }
 
   /** Removes the namespace and veth pair. Idempotent. */

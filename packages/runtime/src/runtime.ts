@@ -65,8 +65,11 @@ export interface Runtime {
   /** Freezes every process of the sandbox; memory stays resident, CPU use drops to zero. */
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
-  /** Writes memory and processes to `imageDir` and stops the sandbox; files, mount and network stay. */
-  checkpoint(id: string, imageDir: string): Promise<void>;
+  /**
+   * Writes memory and processes to `imageDir` and stops the sandbox; files, mount and network
+   * stay. The caller must have closed its own connections to the sandbox first.
+   */
+  checkpoint(id: string, networkIndex: number, imageDir: string): Promise<void>;
   /** Starts a checkpointed sandbox from its image: the same processes with the same memory. */
   restore(spec: RestoreSpec): Promise<void>;
   /** Starts a stopped sandbox afresh on its files (new processes). */

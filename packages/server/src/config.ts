@@ -21,6 +21,8 @@ export interface ServerConfig {
   lifecycleTickMs: number;
   /** Warm pool size per template. */
   warmPool: Record<string, number>;
+  /** First two octets of the /16 that sandbox networks are carved from. */
+  networkPrefix: string;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -43,6 +45,13 @@ const EnvSchema = z.object({
   BURROW_RUNSC: z.string().min(1).default("runsc"),
   BURROW_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BURROW_MONITOR_INTERVAL_MS: intFromEnv("BURROW_MONITOR_INTERVAL_MS", 100, 3_600_000).optional(),
+  BURROW_NETWORK_PREFIX: z
+    .string()
+    .regex(
+      /^(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/,
+      "BURROW_NETWORK_PREFIX must be two octets like 10.200",
+    )
+    .default("10.200"),
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
   BURROW_WARM_POOL: z
     .string()
@@ -87,6 +96,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     monitorIntervalMs: e.BURROW_MONITOR_INTERVAL_MS ?? 5_000,
     lifecycleTickMs: e.BURROW_LIFECYCLE_TICK_MS ?? 1_000,
     warmPool: parsePool(e.BURROW_WARM_POOL),
+    networkPrefix: e.BURROW_NETWORK_PREFIX,
   };
 }
 

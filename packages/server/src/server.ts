@@ -74,6 +74,7 @@ export async function startServer(
       runner,
       logger,
       runscPath: config.runscPath,
+      networkPrefix: config.networkPrefix,
     });
   }
   const db: Db = openDb(join(config.dataDir, "burrow.db"));

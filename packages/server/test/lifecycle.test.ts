@@ -134,7 +134,6 @@ describe("lifecycle with a fake runtime", () => {
     const id = await create({ lifecycle: { hibernateAfterMs: 0 } });
     await call("POST", `/v1/sandboxes/${id}/pause`);
     runtime.failNextCheckpoint = "no space left on device";
-    runtime.sandboxes.get(id)!.status = "paused";
     const res = await call("POST", `/v1/sandboxes/${id}/hibernate`);
     expect(res.status).toBe(500);
     expect(await state(id)).toBe("standby");

@@ -80,7 +80,9 @@ func (r *reaper) start(argv []string, files []uintptr) (int, chan syscall.WaitSt
 	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: files,
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		// No Setpgid: a sandbox started in a process group of its own cannot be restored
+		// from a checkpoint (runsc restore then boots a kernel without the saved tasks).
+		Sys: &syscall.SysProcAttr{},
 	})
 	if err != nil {
 		return 0, nil, err
@@ -131,15 +133,29 @@ func run(r *reaper, req request) reply {
 		return out
 	}
 	argv := append([]string{lookPath(req.Argv[0])}, req.Argv[1:]...)
-	devnull, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	// Separate /dev/null files for stdin (read) and stdout/stderr (write), as a shell would
+	// give them; a detached sandbox keeps these as its stdio.
+	nullIn, err := os.Open("/dev/null")
 	if err != nil {
 		out.ExitCode, out.Error = -1, err.Error()
 		return out
 	}
-	defer devnull.Close()
+	defer nullIn.Close()
+	nullOut, err := os.OpenFile("/dev/null", os.O_WRONLY, 0)
+	if err != nil {
+		out.ExitCode, out.Error = -1, err.Error()
+		return out
+	}
+	defer nullOut.Close()
+	nullErr, err := os.OpenFile("/dev/null", os.O_WRONLY, 0)
+	if err != nil {
+		out.ExitCode, out.Error = -1, err.Error()
+		return out
+	}
+	defer nullErr.Close()
 	var stdout, stderr tail
 	var drained sync.WaitGroup
-	files := []uintptr{devnull.Fd(), devnull.Fd(), devnull.Fd()}
+	files := []uintptr{nullIn.Fd(), nullOut.Fd(), nullErr.Fd()}
 	var writers []*os.File
 	if req.Stdio != "null" {
 		for i, t := range []*tail{&stdout, &stderr} {
@@ -171,7 +187,6 @@ func run(r *reaper, req request) reply {
 			timer.Stop()
 		case <-timer.C:
 			out.TimedOut = true
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			status = <-exited
 		}

@@ -86,7 +86,9 @@ const readFile = defineTool({
     const selected = selectLines(text, args.offset, args.limit);
     if (selected.range !== undefined) {
       const { first, last, total } = selected.range;
-      notes.push(`lines ${first}-${last} of ${total}`);
+      notes.push(
+        first > total ? `no line ${first}: the file has ${total} lines` : `lines ${first}-${last} of ${total}`,
+      );
     }
     let body = selected.text;
     if (body.length > MAX_FILE_CHARS) {

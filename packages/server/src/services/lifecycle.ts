@@ -164,7 +164,9 @@ export class LifecycleService {
       const imageDir = this.deps.imageDirOf(id);
       try {
         await rm(imageDir, { recursive: true, force: true });
-        await this.deps.runtime.checkpoint(id, imageDir);
+        // Our pooled keep-alive connections must be closed before the checkpoint (see runtime).
+        agentPools.reset(this.agentHost(record));
+        await this.deps.runtime.checkpoint(id, record.networkIndex, imageDir);
       } catch (err) {
         await this.afterFailedHibernate(record, previous, err);
         throw err;
