@@ -91,4 +91,51 @@ describe("failures and restarts", () => {
     );
     expect(list.trim()).toBe("");
   });
+
+  it("SIGKILL mid-checkpoint, then restart: the sandbox keeps its processes and memory", async () => {
+    const sandbox = await Sandbox.create({ ...opts(), lifecycle: { standbyAfterMs: 0 } });
+    const counter = await sandbox.commands.run("i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done", {
+      background: true,
+      timeoutMs: 0,
+    });
+    await counter.disconnect();
+    const pending = server.request("POST", `/v1/sandboxes/${sandbox.sandboxId}/hibernate`).catch(() => null);
+    await new Promise((r) => setTimeout(r, 40));
+    await server.stop("SIGKILL");
+    await pending;
+    server = await startTestServer(server.dataDir);
+    const again = await Sandbox.connect(sandbox.sandboxId, opts());
+    expect(["running", "standby", "hibernated"]).toContain((await again.getInfo()).state);
+    expect((await again.commands.list()).map((p) => p.pid)).toContain(counter.pid);
+    const a = Number((await again.files.read("/tmp/n")).trim());
+    await new Promise((r) => setTimeout(r, 300));
+    const b = Number((await again.files.read("/tmp/n")).trim());
+    expect(b).toBeGreaterThan(a);
+    expect(await again.kill()).toBe(true);
+  });
+
+  it("SIGKILL mid-restore, then restart: the sandbox wakes with the same processes", async () => {
+    const sandbox = await Sandbox.create({ ...opts(), lifecycle: { standbyAfterMs: 0 } });
+    const sleeper = await sandbox.commands.run("sleep 1000", { background: true, timeoutMs: 0 });
+    await sleeper.disconnect();
+    await sandbox.hibernate();
+    const pending = server.request("POST", `/v1/sandboxes/${sandbox.sandboxId}/resume`).catch(() => null);
+    await new Promise((r) => setTimeout(r, 60));
+    await server.stop("SIGKILL");
+    await pending;
+    server = await startTestServer(server.dataDir);
+    const again = await Sandbox.connect(sandbox.sandboxId, opts());
+    expect(["running", "hibernated"]).toContain((await again.getInfo()).state);
+    expect((await again.commands.list()).map((p) => p.pid)).toContain(sleeper.pid);
+    expect((await again.getInfo()).state).toBe("running");
+    const runscIds = execFileSync(
+      "timeout",
+      ["10", "runsc", `--root=${join(server.dataDir, "runsc")}`, "list", "--quiet"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(runscIds.trim().split("\n")).toEqual([sandbox.sandboxId]);
+    expect(await again.kill()).toBe(true);
+  });
 });

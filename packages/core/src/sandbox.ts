@@ -99,6 +99,8 @@ export interface ListSandboxesResponse {
 export interface HealthResponse {
   status: "ok";
   version: string;
+  /** Warm pool fill per template. */
+  warmPool?: Record<string, { ready: number; target: number }>;
 }
 
 export const DEFAULT_TEMPLATE = "base";

@@ -135,7 +135,17 @@ export async function startServer(
   ticker.unref();
 
   const server: Server = createServer(
-    createApp({ sandboxes, lifecycle, activity, events, runtime, keys, logger, version: VERSION }),
+    createApp({
+      sandboxes,
+      lifecycle,
+      activity,
+      events,
+      runtime,
+      keys,
+      logger,
+      version: VERSION,
+      poolStatus: () => pool.status(),
+    }),
   );
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;

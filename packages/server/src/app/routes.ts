@@ -18,6 +18,7 @@ export interface RouteDeps {
   runtime: Runtime;
   logger: Logger;
   version: string;
+  poolStatus: () => Record<string, { ready: number; target: number }>;
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -37,9 +38,12 @@ function sandboxIdParam(params: Record<string, string>): string {
 export function registerRoutes(router: Router, deps: RouteDeps): void {
   const { sandboxes, lifecycle, activity } = deps;
 
-  router.add("GET", "/v1/health", ({ res }) => sendJson(res, 200, { status: "ok", version: deps.version }), {
-    public: true,
-  });
+  router.add(
+    "GET",
+    "/v1/health",
+    ({ res }) => sendJson(res, 200, { status: "ok", version: deps.version, warmPool: deps.poolStatus() }),
+    { public: true },
+  );
   router.add("GET", "/v1/openapi.json", ({ res }) => sendJson(res, 200, openApiDocument(deps.version)), {
     public: true,
   });

@@ -73,6 +73,13 @@ export class WarmPool {
     return this.list(template).length;
   }
 
+  /** Ready and target sizes per template, for the health endpoint. */
+  status(): Record<string, { ready: number; target: number }> {
+    const out: Record<string, { ready: number; target: number }> = {};
+    for (const [template, target] of Object.entries(this.sizes)) out[template] = { ready: this.size(template), target };
+    return out;
+  }
+
   /** A running pool sandbox handed to the caller with its metadata and env, or undefined. */
   async claim(
     template: string,

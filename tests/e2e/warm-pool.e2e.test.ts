@@ -1,0 +1,56 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { Sandbox } from "@burrow/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./harness.js";
+
+async function waitForPool(server: TestServer, ready: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const health = (await (await fetch(`${server.url}/v1/health`)).json()) as {
+      warmPool: Record<string, { ready: number }>;
+    };
+    if ((health.warmPool.base?.ready ?? 0) >= ready) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`warm pool did not reach ${ready}`);
+}
+
+// A warm pool of pre-started gVisor sandboxes: create hands one out with the caller's settings.
+describe("warm pool", () => {
+  let server: TestServer;
+  const opts = () => ({ apiUrl: server.url, apiKey: server.apiKey });
+
+  beforeAll(async () => {
+    server = await startTestServer(undefined, { env: { BURROW_WARM_POOL: "base=2" } });
+  });
+
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it("hands out a running sandbox with the caller's env and metadata, then refills", async () => {
+    await waitForPool(server, 2);
+    const sandbox = await Sandbox.create({ ...opts(), envs: { FROM_POOL: "yes" }, metadata: { case: "pool" } });
+    const events = (await sandbox.events()).map((e) => e.type);
+    expect(events).toContain("claimed");
+    expect((await sandbox.commands.run("echo $FROM_POOL")).stdout).toBe("yes\n");
+    const listed = await Sandbox.list({ ...opts(), metadata: { case: "pool" } });
+    expect(listed.map((s) => s.id)).toEqual([sandbox.sandboxId]);
+    await waitForPool(server, 2);
+    expect(await sandbox.kill()).toBe(true);
+  });
+
+  it("does not list pool sandboxes, and a graceful stop removes them", async () => {
+    expect(await Sandbox.list(opts())).toEqual([]);
+    await server.stop("SIGTERM");
+    const left = execFileSync(
+      "timeout",
+      ["10", "runsc", `--root=${join(server.dataDir, "runsc")}`, "list", "--quiet"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(left.trim()).toBe("");
+  });
+});
