@@ -7,13 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
 import { openDb } from "../src/store/db.js";
+import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 // Component test: the real HTTP app and SQLite store, with an in-memory runtime.
 describe("REST API with a fake runtime", () => {
-  let dataDir: string;
+  let fake: FakeServer;
   let server: RunningServer;
   let key: string;
-  const runtime = new FakeRuntime();
+  let runtime: FakeRuntime;
 
   const call = (method: string, path: string, body?: unknown, auth = true) =>
     fetch(`${server.url}${path}`, {
@@ -26,20 +27,12 @@ describe("REST API with a fake runtime", () => {
     });
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "burrow-api-"));
-    mkdirSync(join(dataDir, "templates", "base", "rootfs"), { recursive: true });
-    const config = {
-      ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }),
-      monitorIntervalMs: 3_600_000,
-      warmPool: {},
-    };
-    server = await startServer(config, silentLogger, { runtime });
-    key = readFileSync(server.adminKeyPath, "utf8").trim();
+    fake = await startFakeServer();
+    ({ server, key, runtime } = fake);
   });
 
   afterAll(async () => {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await fake.close();
   });
 
   it("answers health without a key and writes the admin key 0600", async () => {

@@ -6,13 +6,15 @@ import { FakeRuntime } from "@burrow/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
+import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 // Component test of sleep and wake: the real app, store and lifecycle service, a fake runtime.
 describe("lifecycle with a fake runtime", () => {
+  let fake: FakeServer;
   let dataDir: string;
   let server: RunningServer;
   let key: string;
-  const runtime = new FakeRuntime();
+  let runtime: FakeRuntime;
 
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${server.url}${path}`, {
@@ -27,21 +29,12 @@ describe("lifecycle with a fake runtime", () => {
   const create = async (body: unknown = {}) => (await call("POST", "/v1/sandboxes", body)).body.id as string;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "burrow-life-"));
-    mkdirSync(join(dataDir, "templates", "base", "rootfs"), { recursive: true });
-    const config = {
-      ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }),
-      monitorIntervalMs: 3_600_000,
-      lifecycleTickMs: 50,
-      warmPool: {},
-    };
-    server = await startServer(config, silentLogger, { runtime });
-    key = readFileSync(server.adminKeyPath, "utf8").trim();
+    fake = await startFakeServer({ lifecycleTickMs: 50 });
+    ({ server, key, runtime, dataDir } = fake);
   });
 
   afterAll(async () => {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await fake.close();
   });
 
   it("pauses to standby and resumes", async () => {
