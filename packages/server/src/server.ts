@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -49,6 +49,26 @@ function preflight(config: ServerConfig): void {
   }
 }
 
+/**
+ * The /16 that sandbox addresses come from is fixed when a data dir is first used: existing
+ * sandboxes keep their addresses across restarts even if BURROW_NETWORK_PREFIX changes.
+ */
+function networkPrefixFor(config: ServerConfig, logger: Logger): string {
+  const path = join(config.dataDir, "network-prefix");
+  if (existsSync(path)) {
+    const stored = readFileSync(path, "utf8").trim();
+    if (stored !== config.networkPrefix) {
+      logger.warn(
+        { stored, configured: config.networkPrefix },
+        "BURROW_NETWORK_PREFIX differs from the prefix this data dir was created with; keeping the stored one",
+      );
+    }
+    return stored;
+  }
+  writeFileSync(path, `${config.networkPrefix}\n`);
+  return config.networkPrefix;
+}
+
 export interface StartOptions {
   /** Use this runtime instead of gVisor (component tests). */
   runtime?: Runtime;
@@ -74,7 +94,7 @@ export async function startServer(
       runner,
       logger,
       runscPath: config.runscPath,
-      networkPrefix: config.networkPrefix,
+      networkPrefix: networkPrefixFor(config, logger),
     });
   }
   const db: Db = openDb(join(config.dataDir, "burrow.db"));
