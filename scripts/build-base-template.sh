@@ -12,7 +12,7 @@ PACKAGES="bash,coreutils,python3,python3-pip,python3-venv,nodejs,npm,git,curl,ca
 # Bump when the recipe below changes so existing builds are replaced.
 # /etc/profile is patched to read bash's $EUID instead of forking `id -u`: every command runs
 # through `bash -l`, and a fork+exec costs ~30 ms under gVisor here.
-RECIPE_VERSION="2:${PACKAGES}"
+RECIPE_VERSION="3:${PACKAGES}"
 
 DEST="$TEMPLATES_DIR/base"
 if [[ -f "$DEST/template.json" ]] && grep -qF "\"recipe\": \"$RECIPE_VERSION\"" "$DEST/template.json"; then
@@ -28,6 +28,8 @@ mmdebstrap --mode=root --variant=minbase --include="$PACKAGES" \
   --customize-hook='chroot "$1" useradd --create-home --uid 1000 --user-group --shell /bin/bash user' \
   --customize-hook='mkdir -p "$1/opt/burrow/bin" "$1/opt/burrow/run" && touch "$1/opt/burrow/bin/burrow-agent"' \
   --customize-hook='rm -rf "$1/var/cache/apt/archives/"*.deb "$1/var/lib/apt/lists/"*' \
+  --customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n" > "$1/etc/hosts"' \
+  --customize-hook='printf "# Sandboxes have no DNS server yet: fail lookups at once instead of timing out.\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n" > "$1/etc/resolv.conf"' \
   --customize-hook='sed -i "s/\"\$(id -u)\"/\"\${EUID:-\$(id -u)}\"/g" "$1/etc/profile"' \
   bookworm "$WORK/rootfs" http://deb.debian.org/debian 2>&1 | while IFS= read -r line; do
     case "$line" in I:*) log "${line#I: }" ;; E:*|W:*) log "$line" ;; esac

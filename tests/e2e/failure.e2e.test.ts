@@ -1,20 +1,6 @@
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./harness.js";
-
-function runscState(dataDir: string, id: string): { status: string; pid: number } | null {
-  try {
-    const out = execFileSync("timeout", ["10", "runsc", `--root=${join(dataDir, "runsc")}`, "state", id], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    return JSON.parse(out) as { status: string; pid: number };
-  } catch {
-    return null;
-  }
-}
+import { runscContainers, runscState, startTestServer, type TestServer } from "./harness.js";
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -82,13 +68,7 @@ describe("failures and restarts", () => {
       else expect(state?.status).toBe("running");
       expect((await server.request("DELETE", `/v1/sandboxes/${sb.id}`)).status).toBe(204);
     }
-    const list = execFileSync(
-      "timeout",
-      ["10", "runsc", `--root=${join(server.dataDir, "runsc")}`, "list", "--quiet"],
-      {
-        encoding: "utf8",
-      },
-    );
+    const list = runscContainers(server.dataDir).join("\n");
     expect(list.trim()).toBe("");
   });
 
@@ -128,13 +108,7 @@ describe("failures and restarts", () => {
     expect(["running", "hibernated"]).toContain((await again.getInfo()).state);
     expect((await again.commands.list()).map((p) => p.pid)).toContain(sleeper.pid);
     expect((await again.getInfo()).state).toBe("running");
-    const runscIds = execFileSync(
-      "timeout",
-      ["10", "runsc", `--root=${join(server.dataDir, "runsc")}`, "list", "--quiet"],
-      {
-        encoding: "utf8",
-      },
-    );
+    const runscIds = runscContainers(server.dataDir).join("\n");
     expect(runscIds.trim().split("\n")).toEqual([sandbox.sandboxId]);
     expect(await again.kill()).toBe(true);
   });

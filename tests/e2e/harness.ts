@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -127,18 +127,46 @@ function networkPrefixFor(dataDir: string): string {
   return `10.${201 + (hash % 50)}`;
 }
 
-/** Removes any runsc container and overlay mount left under a test data dir. */
-export function cleanupRunsc(dataDir: string): string[] {
-  const root = join(dataDir, "runsc");
-  const leftovers: string[] = [];
-  if (existsSync(root)) {
-    const list = execFileSync("timeout", ["20", "runsc", `--root=${root}`, "list", "--format=json"], {
+/** runsc keeps one state root per sandbox under `<data>/runsc/<id>`. */
+export function runscRoots(dataDir: string): string[] {
+  const base = join(dataDir, "runsc");
+  return existsSync(base) ? readdirSync(base).map((id) => join(base, id)) : [];
+}
+
+/** Ids of containers runsc still knows about under a data dir (frozen ones are thawed first). */
+export function runscContainers(dataDir: string): string[] {
+  const ids: string[] = [];
+  for (const root of runscRoots(dataDir)) {
+    const id = root.split("/").at(-1) as string;
+    const freezer = `/sys/fs/cgroup/freezer/burrow/${id}/freezer.state`;
+    if (existsSync(freezer)) writeFileSync(freezer, "THAWED");
+    const list = execFileSync("timeout", ["20", "runsc", `--root=${root}`, "list", "--quiet"], { encoding: "utf8" });
+    ids.push(...list.split("\n").filter(Boolean));
+  }
+  return ids;
+}
+
+/** `runsc state` of one sandbox, or null when runsc does not know it. */
+export function runscState(dataDir: string, id: string): { status: string; pid: number } | null {
+  try {
+    const out = execFileSync("timeout", ["10", "runsc", `--root=${join(dataDir, "runsc", id)}`, "state", id], {
       encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
     });
-    for (const c of (JSON.parse(list || "[]") ?? []) as Array<{ id: string }>) {
-      leftovers.push(c.id);
-      execFileSync("timeout", ["20", "runsc", `--root=${root}`, "delete", "--force", c.id], { stdio: "ignore" });
-    }
+    return JSON.parse(out) as { status: string; pid: number };
+  } catch {
+    return null;
+  }
+}
+
+/** Removes any runsc container, overlay mount and network namespace left under a test data dir. */
+export function cleanupRunsc(dataDir: string): string[] {
+  const leftovers: string[] = [];
+  for (const id of runscContainers(dataDir)) {
+    leftovers.push(id);
+    execFileSync("timeout", ["20", "runsc", `--root=${join(dataDir, "runsc", id)}`, "delete", "--force", id], {
+      stdio: "ignore",
+    });
   }
   const mounts = readFileSync("/proc/mounts", "utf8")
     .split("\n")
@@ -147,6 +175,16 @@ export function cleanupRunsc(dataDir: string): string[] {
   for (const m of mounts) {
     leftovers.push(m);
     execFileSync("umount", ["-l", m]);
+  }
+  const sandboxesDir = join(dataDir, "sandboxes");
+  const known = existsSync(sandboxesDir) ? readdirSync(sandboxesDir) : [];
+  const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter((n) => known.some((id) => n === `burrow-${id}`));
+  for (const ns of namespaces) {
+    leftovers.push(ns);
+    execFileSync("ip", ["netns", "del", ns]);
   }
   return leftovers;
 }

@@ -1,17 +1,13 @@
-import { execFileSync, spawn } from "node:child_process";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliMain, startTestServer, type TestServer } from "./harness.js";
+import { cliMain, runscContainers, startTestServer, type TestServer } from "./harness.js";
 
 const COUNTER =
   "i=0; while true; do i=$((i+1)); echo $i >> /home/user/count.log; echo $i > /tmp/count-now; sleep 0.05; done";
 
 function runscIds(dataDir: string): string[] {
-  const out = execFileSync("timeout", ["10", "runsc", `--root=${join(dataDir, "runsc")}`, "list", "--quiet"], {
-    encoding: "utf8",
-  });
-  return out.split("\n").filter(Boolean);
+  return runscContainers(dataDir);
 }
 
 async function counterValues(sandbox: Sandbox): Promise<number[]> {

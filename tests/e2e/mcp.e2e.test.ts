@@ -114,6 +114,38 @@ describe("burrow mcp against a real server", () => {
     expect(listed.text).toContain("/home/user/proj/app.py  (26 bytes)");
   });
 
+  it("checkpoints, changes, diffs, restores and forks", async () => {
+    const ck = await callTool(stdio, "checkpoint_create", { sandboxId, name: "before" });
+    expect(ck.isError, ck.text).toBe(false);
+    const checkpointId = ck.structured?.id as string;
+    expect(checkpointId).toMatch(/^ck_/);
+    await callTool(stdio, "write_file", { sandboxId, path: "proj/app.py", content: "print('changed')\n" });
+    const diff = await callTool(stdio, "checkpoint_diff", {
+      sandboxId,
+      from: checkpointId,
+      path: "/home/user/proj/app.py",
+    });
+    expect(diff.structured?.entries).toEqual([
+      expect.objectContaining({ path: "/home/user/proj/app.py", change: "modified" }),
+    ]);
+    expect(diff.structured?.unified as string).toContain("+print('changed')");
+    const restored = await callTool(stdio, "checkpoint_restore", { sandboxId, checkpointId });
+    expect(restored.isError, restored.text).toBe(false);
+    expect((await callTool(stdio, "read_file", { sandboxId, path: "proj/app.py" })).text).toBe(
+      "print(6 * 7)\nprint('bye')\n",
+    );
+    const listed = await callTool(stdio, "checkpoint_list", { sandboxId });
+    expect(listed.structured?.headId).toBe(checkpointId);
+    const fork = await callTool(stdio, "sandbox_fork", { sandboxId, checkpointId, count: 1 });
+    const [forkId] = (fork.structured?.sandboxIds ?? []) as string[];
+    const inFork = await callTool(stdio, "read_file", { sandboxId: forkId, path: "proj/app.py" });
+    expect(inFork.text).toBe("print(6 * 7)\nprint('bye')\n");
+    expect((await callTool(stdio, "sandbox_delete", { sandboxId: forkId })).isError).toBe(false);
+    const unknown = await callTool(stdio, "checkpoint_restore", { sandboxId, checkpointId: "ck_aaaaaaaaaaaaaaaaaaaa" });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toContain("checkpoint_not_found");
+  });
+
   it("returns exit codes, env, users and truncated output as normal results", async () => {
     const failing = await callTool(stdio, "run_command", { sandboxId, cmd: "echo oops >&2; exit 7", env: { A: "1" } });
     expect(failing.isError).toBe(false);

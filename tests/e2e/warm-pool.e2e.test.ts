@@ -1,8 +1,6 @@
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./harness.js";
+import { runscContainers, startTestServer, type TestServer } from "./harness.js";
 
 async function waitForPool(server: TestServer, ready: number): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -44,13 +42,7 @@ describe("warm pool", () => {
   it("does not list pool sandboxes, and a graceful stop removes them", async () => {
     expect(await Sandbox.list(opts())).toEqual([]);
     await server.stop("SIGTERM");
-    const left = execFileSync(
-      "timeout",
-      ["10", "runsc", `--root=${join(server.dataDir, "runsc")}`, "list", "--quiet"],
-      {
-        encoding: "utf8",
-      },
-    );
+    const left = runscContainers(server.dataDir).join("\n");
     expect(left.trim()).toBe("");
   });
 });

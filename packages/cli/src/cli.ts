@@ -1,5 +1,6 @@
 /** `burrow` entry: global options, dispatch to commands, help, and the one error formatter. */
 import { type CommandSpec, checkPositionals, type OptionSpec, parseArgs, stringOption, UsageError } from "./args.js";
+import { checkpoint, checkpoints, diff, fork, restore } from "./commands/checkpoints.js";
 import { cp } from "./commands/cp.js";
 import { exec } from "./commands/exec.js";
 import { events, hibernate, keepalive, pause, restart, resume } from "./commands/lifecycle.js";
@@ -23,6 +24,11 @@ export const COMMANDS: readonly Command[] = [
   restart,
   keepalive,
   events,
+  checkpoint,
+  checkpoints,
+  restore,
+  fork,
+  diff,
   mcp,
 ];
 

@@ -1,3 +1,4 @@
+export * from "./checkpoint.js";
 export * from "./envd/index.js";
 export * from "./errors.js";
 export * from "./ids.js";

@@ -2,8 +2,9 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
 /** A result whose text is `value` as JSON, also given as structuredContent. */
-export function jsonResult(value: Record<string, unknown>): CallToolResult {
-  return { content: [{ type: "text", text: JSON.stringify(value, null, 2) }], structuredContent: value };
+export function jsonResult(value: object): CallToolResult {
+  const structured: Record<string, unknown> = { ...value };
+  return { content: [{ type: "text", text: JSON.stringify(value, null, 2) }], structuredContent: structured };
 }
 
 /** A plain-text result, optionally with structured content. */

@@ -47,6 +47,11 @@ describe("Burrow MCP server (fake Burrow)", () => {
       "write_file",
       "list_files",
       "edit_file",
+      "checkpoint_create",
+      "checkpoint_list",
+      "checkpoint_restore",
+      "checkpoint_diff",
+      "sandbox_fork",
     ]);
     for (const tool of tools) {
       expect(tool.description?.length, tool.name).toBeGreaterThan(40);

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type {
@@ -87,6 +88,21 @@ export class FakeRuntime implements Runtime {
 
   async restart(spec: RestartSpec): Promise<void> {
     this.require(spec.id).status = "running";
+  }
+
+  async stop(id: string): Promise<void> {
+    const sb = this.sandboxes.get(id);
+    if (sb) sb.status = "stopped";
+  }
+
+  /** Fake sandboxes keep their files under the OS temp dir. */
+  upperDir(id: string): string {
+    return join(tmpdir(), "burrow-fake-runtime", id, "upper");
+  }
+
+  async replaceUpper(id: string, newUpper: string): Promise<void> {
+    await rm(this.upperDir(id), { recursive: true, force: true });
+    await rename(newUpper, this.upperDir(id));
   }
 
   private require(id: string) {

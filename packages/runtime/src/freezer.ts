@@ -34,6 +34,16 @@ export class Freezer {
     }
   }
 
+  /** PIDs in the sandbox's cgroup, or null when the cgroup does not exist. */
+  async processes(id: string): Promise<number[] | null> {
+    try {
+      const text = await readFile(join(this.root, "burrow", id, "cgroup.procs"), "utf8");
+      return text.split("\n").filter(Boolean).map(Number);
+    } catch {
+      return null;
+    }
+  }
+
   async freeze(id: string): Promise<void> {
     await writeFile(this.stateFile(id), "FROZEN");
     const deadline = Date.now() + FREEZE_TIMEOUT_MS;

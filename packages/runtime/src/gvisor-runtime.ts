@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
@@ -38,6 +39,8 @@ export interface GvisorRuntimeOptions {
 const DEFAULT_RUNSC_TIMEOUT_MS = 30_000;
 const MOUNT_TIMEOUT_MS = 10_000;
 const QUIET_NETWORK_TIMEOUT_MS = 2_000;
+/** Per-sandbox file naming the extra lower layer (forks), so remounts use the same layers. */
+const EXTRA_LOWER_FILE = "extra-lower.json";
 
 /**
  * Runs sandboxes with gVisor: an overlay rootfs (template lower + per-sandbox upper on the host
@@ -66,10 +69,19 @@ export class GvisorRuntime implements Runtime {
     return join(this.options.sandboxesDir, id);
   }
 
-  private runscArgv(args: string[]): string[] {
+  /**
+   * runsc state lives in one root per sandbox: runsc commands look at every container under
+   * their root, and a container whose sandbox is frozen (standby) makes them hang, so a shared
+   * root would let one sleeping sandbox block operations on all others.
+   */
+  private stateRoot(id: string): string {
+    return join(this.options.runscStateDir, id);
+  }
+
+  private runscArgv(id: string, args: string[]): string[] {
     return [
       this.runsc,
-      `--root=${this.options.runscStateDir}`,
+      `--root=${this.stateRoot(id)}`,
       "--platform=systrap",
       "--network=sandbox",
       // Lets checkpoints proceed while TCP connections exist; those connections are dropped.
@@ -79,8 +91,13 @@ export class GvisorRuntime implements Runtime {
     ];
   }
 
-  private async runRunsc(args: string[], what: string, stdio: "pipe" | "null" = "pipe"): Promise<CommandResult> {
-    const result = await this.options.runner.run(this.runscArgv(args), { timeoutMs: this.timeoutMs, stdio });
+  private async runRunsc(
+    id: string,
+    args: string[],
+    what: string,
+    stdio: "pipe" | "null" = "pipe",
+  ): Promise<CommandResult> {
+    const result = await this.options.runner.run(this.runscArgv(id, args), { timeoutMs: this.timeoutMs, stdio });
     if (result.timedOut) {
       throw new BurrowError(ErrorCode.RuntimeFailed, `runsc ${what} timed out after ${this.timeoutMs} ms`, {
         details: { stderrTail: tailLines(result.stderr, 10) },
@@ -109,7 +126,10 @@ export class GvisorRuntime implements Runtime {
     };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
-      await this.mountOverlay(spec.templateRootfs, paths);
+      if (spec.extraLower !== undefined) {
+        await writeFile(join(dir, EXTRA_LOWER_FILE), JSON.stringify({ path: spec.extraLower }));
+      }
+      await this.mountOverlay(spec.id, spec.templateRootfs, paths);
       await this.network.setup(addr, dir);
       await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
       const ociSpec = buildOciSpec({
@@ -136,7 +156,7 @@ export class GvisorRuntime implements Runtime {
   private async startInNamespace(id: string, addr: SandboxAddresses, args: string[], what: string): Promise<void> {
     const logPath = join(this.dir(id), "runsc.log");
     await writeFile(logPath, "");
-    const argv = SandboxNetwork.inNamespace(addr, this.runscArgv([`--log=${logPath}`, ...args]));
+    const argv = SandboxNetwork.inNamespace(addr, this.runscArgv(id, [`--log=${logPath}`, ...args]));
     const result = await this.options.runner.run(argv, { timeoutMs: this.timeoutMs, stdio: "null" });
     if (result.timedOut) {
       throw new BurrowError(ErrorCode.RuntimeFailed, `runsc ${what} timed out after ${this.timeoutMs} ms`);
@@ -144,7 +164,23 @@ export class GvisorRuntime implements Runtime {
     if (result.exitCode !== 0) throw this.failure(what, result, await readTail(logPath));
   }
 
-  private async mountOverlay(lower: string, p: { upper: string; work: string; rootfs: string }): Promise<void> {
+  /** The sandbox's extra lower layer, if it was created with one (forks). */
+  private async extraLowerOf(id: string): Promise<string | undefined> {
+    try {
+      const raw = JSON.parse(await readFile(join(this.dir(id), EXTRA_LOWER_FILE), "utf8")) as { path?: unknown };
+      return typeof raw.path === "string" ? raw.path : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async mountOverlay(
+    id: string,
+    template: string,
+    p: { upper: string; work: string; rootfs: string },
+  ): Promise<void> {
+    const extra = await this.extraLowerOf(id);
+    const lower = extra === undefined ? template : `${extra}:${template}`;
     const result = await this.options.runner.run(
       ["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${p.upper},workdir=${p.work}`, p.rootfs],
       { timeoutMs: MOUNT_TIMEOUT_MS },
@@ -158,7 +194,7 @@ export class GvisorRuntime implements Runtime {
     const dir = this.dir(id);
     // A frozen sandbox cannot be killed cleanly; thaw it first.
     if ((await this.freezer.state(id)) === "FROZEN") await this.freezer.thaw(id).catch(() => undefined);
-    const del = await this.runRunsc(["delete", "--force", id], "delete");
+    const del = await this.runRunsc(id, ["delete", "--force", id], "delete");
     if (del.exitCode !== 0 && !/not exist|not found|cannot load container/i.test(del.stderr)) {
       throw this.failure("delete", del, "");
     }
@@ -170,31 +206,42 @@ export class GvisorRuntime implements Runtime {
     }
     await this.network.teardown(sandboxAddresses(id, networkIndex, this.options.networkPrefix));
     await rm(dir, { recursive: true, force: true });
+    await rm(this.stateRoot(id), { recursive: true, force: true });
   }
 
+  /**
+   * Reads the sandbox's state from its cgroup (the sandbox, gofer and stub processes live in
+   * `freezer/burrow/<id>`), not from runsc: `runsc state` hangs on a frozen sandbox.
+   */
   async status(id: string): Promise<RuntimeSandbox> {
-    const result = await this.runRunsc(["state", id], "state");
-    if (result.exitCode !== 0) return { id, status: "absent" };
-    const state = JSON.parse(result.stdout) as { status?: string; pid?: number };
-    let status = toStatus(state.status);
-    if (status === "running" && (await this.freezer.state(id)) === "FROZEN") status = "paused";
-    return { id, status, ...(state.pid ? { pid: state.pid } : {}) };
+    const procs = await this.freezer.processes(id);
+    if (procs !== null && procs.length > 0) {
+      const frozen = (await this.freezer.state(id)) === "FROZEN";
+      return { id, status: frozen ? "paused" : "running", pid: procs[0] as number };
+    }
+    if (procs === null && !existsSync(this.stateRoot(id))) return { id, status: "absent" };
+    if (procs === null) {
+      // No cgroup (runsc without cgroups, or not started yet): ask runsc, which is safe here.
+      const result = await this.runRunsc(id, ["state", id], "state");
+      if (result.exitCode !== 0) return { id, status: "absent" };
+      const state = JSON.parse(result.stdout) as { status?: string; pid?: number };
+      return { id, status: toStatus(state.status), ...(state.pid ? { pid: state.pid } : {}) };
+    }
+    return { id, status: "stopped" };
   }
 
   async pause(id: string): Promise<void> {
     if (await this.freezer.available(id)) return this.freezer.freeze(id);
-    const result = await this.runRunsc(["pause", id], "pause");
+    const result = await this.runRunsc(id, ["pause", id], "pause");
     if (result.exitCode !== 0) throw this.failure("pause", result, "");
   }
 
   async resume(id: string): Promise<void> {
     if (await this.freezer.available(id)) {
       await this.freezer.thaw(id);
-      // A sandbox paused with `runsc pause` (no freezer then) needs runsc to resume it.
-      const state = await this.runRunsc(["state", id], "state");
-      if (!state.stdout.includes('"paused"')) return;
+      return;
     }
-    const result = await this.runRunsc(["resume", id], "resume");
+    const result = await this.runRunsc(id, ["resume", id], "resume");
     if (result.exitCode !== 0) throw this.failure("resume", result, "");
   }
 
@@ -213,17 +260,17 @@ export class GvisorRuntime implements Runtime {
       );
     }
     await mkdir(imageDir, { recursive: true });
-    const result = await this.runRunsc(["checkpoint", `--image-path=${imageDir}`, id], "checkpoint");
+    const result = await this.runRunsc(id, ["checkpoint", `--image-path=${imageDir}`, id], "checkpoint");
     if (result.exitCode !== 0) throw this.failure("checkpoint", result, "");
     await this.waitStopped(id);
-    const del = await this.runRunsc(["delete", "--force", id], "delete");
+    const del = await this.runRunsc(id, ["delete", "--force", id], "delete");
     if (del.exitCode !== 0) throw this.failure("delete after checkpoint", del, "");
   }
 
   /** Starts a checkpointed sandbox again from `imageDir`: same processes, same memory. */
   async restore(spec: RestoreSpec): Promise<void> {
     // A container record left by an interrupted checkpoint would block the restore.
-    await this.runRunsc(["delete", "--force", spec.id], "delete");
+    await this.runRunsc(spec.id, ["delete", "--force", spec.id], "delete");
     const addr = await this.ensureHostResources(spec);
     const bundle = join(this.dir(spec.id), "bundle");
     await this.startInNamespace(
@@ -236,10 +283,38 @@ export class GvisorRuntime implements Runtime {
 
   /** Starts a stopped or failed sandbox afresh on the files it has (no memory, new processes). */
   async restart(spec: RestartSpec): Promise<void> {
-    await this.runRunsc(["delete", "--force", spec.id], "delete");
+    await this.runRunsc(spec.id, ["delete", "--force", spec.id], "delete");
     const addr = await this.ensureHostResources(spec);
     const bundle = join(this.dir(spec.id), "bundle");
     await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${bundle}`, spec.id], "run");
+  }
+
+  async stop(id: string): Promise<void> {
+    if ((await this.freezer.state(id)) === "FROZEN") await this.freezer.thaw(id).catch(() => undefined);
+    const del = await this.runRunsc(id, ["delete", "--force", id], "delete");
+    if (del.exitCode !== 0 && !/not exist|not found|cannot load container/i.test(del.stderr)) {
+      throw this.failure("delete", del, "");
+    }
+  }
+
+  upperDir(id: string): string {
+    return join(this.dir(id), "upper");
+  }
+
+  async replaceUpper(id: string, newUpper: string): Promise<void> {
+    const dir = this.dir(id);
+    const rootfs = join(dir, "rootfs");
+    const umount = await this.options.runner.run(["umount", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
+    if (umount.exitCode !== 0 && !/not mounted|no mount point|No such file/i.test(umount.stderr)) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `unmounting the sandbox rootfs failed: ${umount.stderr.trim()}`);
+    }
+    const old = join(dir, `upper.old-${Date.now()}`);
+    await rename(join(dir, "upper"), old);
+    await rename(newUpper, join(dir, "upper"));
+    // The overlay workdir must not carry state from the previous upper dir.
+    await rm(join(dir, "work"), { recursive: true, force: true });
+    await mkdir(join(dir, "work"), { recursive: true });
+    await rm(old, { recursive: true, force: true });
   }
 
   /** Makes sure the overlay is mounted and the network exists (both vanish on a host reboot). */
@@ -249,7 +324,11 @@ export class GvisorRuntime implements Runtime {
     const rootfs = join(dir, "rootfs");
     const mounts = await readFile("/proc/mounts", "utf8");
     if (!mounts.split("\n").some((line) => line.split(" ")[1] === rootfs)) {
-      await this.mountOverlay(spec.templateRootfs, { upper: join(dir, "upper"), work: join(dir, "work"), rootfs });
+      await this.mountOverlay(spec.id, spec.templateRootfs, {
+        upper: join(dir, "upper"),
+        work: join(dir, "work"),
+        rootfs,
+      });
     }
     if (!(await this.network.exists(addr))) await this.network.setup(addr, dir);
     else await this.network.readdAddress(addr);
@@ -267,10 +346,14 @@ export class GvisorRuntime implements Runtime {
   }
 
   async list(): Promise<RuntimeSandbox[]> {
-    const result = await this.runRunsc(["list", "--format=json"], "list");
-    if (result.exitCode !== 0) throw this.failure("list", result, "");
-    const parsed = JSON.parse(result.stdout || "[]") as Array<{ id: string; status?: string; pid?: number }> | null;
-    return (parsed ?? []).map((c) => ({ id: c.id, status: toStatus(c.status), ...(c.pid ? { pid: c.pid } : {}) }));
+    let ids: string[];
+    try {
+      ids = await readdir(this.options.runscStateDir);
+    } catch {
+      return [];
+    }
+    const found = await Promise.all(ids.filter((id) => !id.startsWith(".")).map((id) => this.status(id)));
+    return found.filter((s) => s.status !== "absent");
   }
 
   async exec(id: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -279,7 +362,7 @@ export class GvisorRuntime implements Runtime {
     if (options.cwd) args.push(`--cwd=${options.cwd}`);
     for (const [k, v] of Object.entries(options.env ?? {})) args.push(`--env=${k}=${v}`);
     args.push(id, ...argv);
-    const result = await this.options.runner.run(this.runscArgv(args), {
+    const result = await this.options.runner.run(this.runscArgv(id, args), {
       timeoutMs: options.timeoutMs ?? this.timeoutMs,
     });
     if (result.timedOut) throw new BurrowError(ErrorCode.Timeout, `command timed out in sandbox ${id}`);

@@ -10,6 +10,11 @@ export interface SandboxSpec {
   agentToken: string;
   /** Allocated by the server, unique among live sandboxes; picks the sandbox's /30 subnet. */
   networkIndex: number;
+  /**
+   * Optional read-only layer between the template and the sandbox's upper dir (a fork's
+   * checkpoint snapshot). Kept with the sandbox so restarts and restores mount it again.
+   */
+  extraLower?: string;
 }
 
 export interface RestartSpec {
@@ -74,6 +79,16 @@ export interface Runtime {
   restore(spec: RestoreSpec): Promise<void>;
   /** Starts a stopped sandbox afresh on its files (new processes). */
   restart(spec: RestartSpec): Promise<void>;
+  /** Stops the sandbox's processes (memory is lost); files, mount and network stay. Idempotent. */
+  stop(id: string): Promise<void>;
+  /** The host directory holding the sandbox's own files (the overlay upper dir). */
+  upperDir(id: string): string;
+  /**
+   * Replaces the upper dir of a stopped sandbox with `newUpper` (a directory on the same file
+   * system, which is moved into place) and unmounts the overlay; the next restart or restore
+   * mounts it again over the new files.
+   */
+  replaceUpper(id: string, newUpper: string): Promise<void>;
   list(signal?: AbortSignal): Promise<RuntimeSandbox[]>;
   /** Runs a command in the sandbox without the agent (fallback and diagnostics). */
   exec(id: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;

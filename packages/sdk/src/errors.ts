@@ -30,6 +30,9 @@ export class SandboxNotFoundError extends NotFoundError {
 export class TemplateNotFoundError extends NotFoundError {
   override name = "TemplateNotFoundError";
 }
+export class CheckpointNotFoundError extends NotFoundError {
+  override name = "CheckpointNotFoundError";
+}
 /** A path inside the sandbox does not exist. */
 export class FileNotFoundError extends NotFoundError {
   override name = "FileNotFoundError";
@@ -101,6 +104,8 @@ function typedError(code: ErrorCode, message: string, opts: BurrowErrorOptions, 
       return new SandboxNotFoundError(code, message, opts);
     case ErrorCode.TemplateNotFound:
       return new TemplateNotFoundError(code, message, opts);
+    case ErrorCode.CheckpointNotFound:
+      return new CheckpointNotFoundError(code, message, opts);
     case ErrorCode.NotFound:
       if (subject === "file") return new FileNotFoundError(code, message, opts);
       if (subject === "sandbox") return new SandboxNotFoundError(ErrorCode.SandboxNotFound, message, opts);

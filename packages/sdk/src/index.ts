@@ -1,7 +1,13 @@
 export type {
+  CheckpointInfo,
+  CheckpointMode,
   CreateSandboxRequest,
+  DiffEntry,
+  DiffResponse,
+  ForkResponse,
   HealthResponse,
   LifecyclePolicy,
+  ListCheckpointsResponse,
   SandboxEvent,
   SandboxInfo,
   SandboxResources,
@@ -9,6 +15,7 @@ export type {
   UpdateSandboxRequest,
 } from "@burrow/core";
 export { BurrowError, ErrorCode } from "@burrow/core";
+export { type CheckpointCreateOptions, type CheckpointDiffOptions, Checkpoints } from "./checkpoints.js";
 export { type CommandChunk, CommandHandle, type OutputCallback } from "./command-handle.js";
 export {
   type CommandConnectOptions,
@@ -30,6 +37,7 @@ export type { EntryInfo, FileType, WriteInfo } from "./entry.js";
 export type { UserRequestOptions } from "./envd.js";
 export {
   AuthenticationError,
+  CheckpointNotFoundError,
   CommandExitError,
   type CommandResult,
   ConflictError,

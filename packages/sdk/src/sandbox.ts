@@ -9,6 +9,7 @@ import type {
   SandboxResources,
   UpdateSandboxRequest,
 } from "@burrow/core";
+import { Checkpoints } from "./checkpoints.js";
 import { Commands } from "./commands.js";
 import { type ConnectionOptions, resolveConfig } from "./config.js";
 import { EnvdClient } from "./envd.js";
@@ -50,6 +51,7 @@ export class Sandbox {
   readonly commands: Commands;
   readonly files: Filesystem;
   readonly pty: Pty;
+  readonly checkpoints: Checkpoints;
 
   private constructor(
     readonly sandboxId: string,
@@ -59,6 +61,7 @@ export class Sandbox {
     this.commands = new Commands(envd);
     this.files = new Filesystem(envd);
     this.pty = new Pty(envd, this.commands);
+    this.checkpoints = new Checkpoints(api, sandboxId);
   }
 
   /** Creates a sandbox and resolves once it is running. */

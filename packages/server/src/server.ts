@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import { type CommandRunner, GvisorRuntime, type Runtime, ShimRunner, SpawnRunner } from "@burrow/runtime";
 import { createApp } from "./app/app.js";
+import { setupE2b } from "./app/e2b/index.js";
+import { DiffService } from "./checkpoints/diff-service.js";
+import { CheckpointService } from "./checkpoints/service.js";
 import type { ServerConfig } from "./config.js";
 import { ActivityTracker } from "./services/activity.js";
 import { KeyedMutex } from "./services/keyed-mutex.js";
@@ -15,6 +18,8 @@ import { Templates } from "./services/templates.js";
 import { Transitions } from "./services/transitions.js";
 import { WarmPool } from "./services/warm-pool.js";
 import { ApiKeyStore } from "./store/api-key-store.js";
+import { LocalBlobStore } from "./store/blob-store.js";
+import { CheckpointStore } from "./store/checkpoint-store.js";
 import { type Db, openDb } from "./store/db.js";
 import { EventStore } from "./store/event-store.js";
 import { SandboxStore } from "./store/sandbox-store.js";
@@ -100,6 +105,7 @@ export async function startServer(
   const db: Db = openDb(join(config.dataDir, "burrow.db"));
   const keys = new ApiKeyStore(db);
   const adminKeyPath = bootstrapAdminKey(keys, config.dataDir, logger);
+  const e2b = setupE2b(db, keys, config.dataDir, logger);
   const store = new SandboxStore(db);
   const events = new EventStore(db);
   const templates = new Templates(config.templatesDir);
@@ -130,9 +136,36 @@ export async function startServer(
     logger,
     agentsEnabled,
   });
+  const checkpointStore = new CheckpointStore(db);
+  const blobs = new LocalBlobStore(join(config.dataDir, "blobs"));
+  const checkpoints = new CheckpointService({
+    store,
+    checkpoints: checkpointStore,
+    blobs,
+    runtime,
+    templates,
+    transitions,
+    locks,
+    lifecycle,
+    sandboxes,
+    imageDirOf,
+    snapshotsDir: join(config.dataDir, "snapshots"),
+    logger,
+    agentsEnabled,
+  });
   await runtime.prepareHost();
+  await checkpoints.thawInterrupted();
   await reconcileAtStart({ store, events, runtime, transitions, sandboxes, imageDirOf, logger });
   await sandboxes.checkAll();
+  await checkpoints.reconcile();
+  const diffs = new DiffService({
+    store,
+    checkpoints: checkpointStore,
+    service: checkpoints,
+    blobs,
+    runtime,
+    templates,
+  });
   const pool = new WarmPool(config.warmPool, { sandboxes, store, transitions, locks, logger, agentsEnabled });
   sandboxes.usePool(pool);
   pool.start();
@@ -154,19 +187,21 @@ export async function startServer(
   }, config.lifecycleTickMs);
   ticker.unref();
 
-  const server: Server = createServer(
-    createApp({
-      sandboxes,
-      lifecycle,
-      activity,
-      events,
-      runtime,
-      keys,
-      logger,
-      version: VERSION,
-      poolStatus: () => pool.status(),
-    }),
-  );
+  const app = createApp({
+    sandboxes,
+    lifecycle,
+    activity,
+    events,
+    runtime,
+    keys,
+    logger,
+    version: VERSION,
+    poolStatus: () => pool.status(),
+    checkpoints: { checkpoints, diffs },
+    e2bStore: e2b.store,
+  });
+  const server: Server = createServer(app);
+  server.on("upgrade", app.upgrade);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {

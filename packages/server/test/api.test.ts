@@ -109,6 +109,16 @@ describe("REST API with a fake runtime", () => {
     expect((await call("PUT", "/v1/sandboxes")).status).toBe(400);
   });
 
+  it("refuses client calls to the agent's /init, which only the server may make", async () => {
+    const sb = (await (await call("POST", "/v1/sandboxes", {})).json()) as { id: string };
+    for (const path of ["init", "init/", "/init?x=1"]) {
+      const res = await call("POST", `/v1/sandboxes/${sb.id}/envd/${path}`, { accessToken: "x" });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("forbidden");
+    }
+    expect((await call("DELETE", `/v1/sandboxes/${sb.id}`)).status).toBe(204);
+  });
+
   it("marks a sandbox whose runtime died as error, refuses envd calls, and still deletes it", async () => {
     const sb = (await (await call("POST", "/v1/sandboxes", {})).json()) as { id: string };
     runtime.kill(sb.id);

@@ -1,26 +1,42 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import type { ApiKeyStore } from "../store/api-key-store.js";
+import type { E2bStore } from "../store/e2b-store.js";
 import { authenticate } from "./auth.js";
+import { E2bService, registerE2bRoutes, SandboxPlane } from "./e2b/index.js";
 import { sendError } from "./http.js";
 import { Router } from "./router.js";
 import { type RouteDeps, registerRoutes } from "./routes.js";
 
 export interface AppDeps extends RouteDeps {
   keys: ApiKeyStore;
+  e2bStore: E2bStore;
 }
 
-/** The request handler of the REST API: route, authenticate, run, translate errors. */
-export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
+/** The request handler, plus the handler of HTTP upgrades (WebSockets to sandbox ports). */
+export type App = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+};
+
+/**
+ * The request handler of the REST API: route, authenticate, run, translate errors. Requests
+ * for a sandbox's ports (E2B's sandbox plane) are told apart first and forwarded.
+ */
+export function createApp(deps: AppDeps): App {
   const router = new Router();
   registerRoutes(router, deps);
+  registerE2bRoutes(router, new E2bService({ ...deps, store: deps.e2bStore }), deps.keys, deps.logger);
+  const plane = new SandboxPlane(deps);
   const log: Logger = deps.logger;
 
-  return (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const url = new URL(req.url ?? "/", "http://burrow.local");
     const method = req.method ?? "GET";
+    const sandboxRoute = plane.route(req, url);
     const run = async () => {
+      if (sandboxRoute) return plane.serve(req, res, url, sandboxRoute);
       const match = router.match(method, url.pathname);
       if (match === null) {
         throw new BurrowError(ErrorCode.NotFound, `no route for ${method} ${url.pathname}`);
@@ -46,4 +62,5 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
         );
       });
   };
+  return Object.assign(handle, { upgrade: plane.upgrade.bind(plane) });
 }

@@ -100,6 +100,19 @@ export function proxyToAgent(
   });
 }
 
+/**
+ * Agent paths clients may not reach: `/init` sets the agent's access token, default user and
+ * sandbox-wide env; only the server calls it (a client could otherwise lock the server out).
+ */
+export function assertClientMayCall(method: string, agentPath: string): void {
+  const path = agentPath.split("?")[0]?.replace(/\/+/g, "/").replace(/\/$/, "") ?? "";
+  if (path.toLowerCase() === "/init") {
+    throw new BurrowError(ErrorCode.Forbidden, `${method} ${path} is reserved for the Burrow server`, {
+      details: { path },
+    });
+  }
+}
+
 export function unreachableError(sandboxId: string, err: Error): BurrowError {
   return new BurrowError(ErrorCode.SandboxUnreachable, `sandbox ${sandboxId} agent is unreachable: ${err.message}`, {
     details: { sandboxId },

@@ -4,6 +4,10 @@ const errorResponse = (description: string) => ({
   description,
   content: { "application/json": { schema: errorRef } },
 });
+const sandboxResponse = {
+  description: "The sandbox",
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Sandbox" } } },
+};
 const idParam = { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^sb_[a-z2-7]{20}$" } };
 
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -43,6 +47,29 @@ export function openApiDocument(version: string): Record<string, unknown> {
             pids: { type: "integer", minimum: 16, maximum: 1048576, default: 4096 },
           },
         },
+        Lifecycle: {
+          type: "object",
+          description: "When the sandbox sleeps, in milliseconds; 0 = never.",
+          properties: {
+            standbyAfterMs: { type: "integer", minimum: 0, default: 15000 },
+            hibernateAfterMs: { type: "integer", minimum: 0, default: 600000 },
+            deleteAfterMs: { type: "integer", minimum: 0, default: 0 },
+          },
+        },
+        Event: {
+          type: "object",
+          required: ["id", "sandboxId", "at", "type", "reason"],
+          properties: {
+            id: { type: "integer" },
+            sandboxId: { type: "string" },
+            at: { type: "string", format: "date-time" },
+            type: { type: "string", examples: ["created", "standby", "hibernated", "woken", "died"] },
+            from: { type: "string" },
+            to: { type: "string" },
+            reason: { type: "string" },
+            durationMs: { type: "integer" },
+          },
+        },
         CreateSandbox: {
           type: "object",
           additionalProperties: false,
@@ -51,19 +78,45 @@ export function openApiDocument(version: string): Record<string, unknown> {
             env: { type: "object", additionalProperties: { type: "string" } },
             metadata: { type: "object", additionalProperties: { type: "string" } },
             resources: { $ref: "#/components/schemas/Resources" },
+            lifecycle: { $ref: "#/components/schemas/Lifecycle" },
           },
         },
         Sandbox: {
           type: "object",
-          required: ["id", "template", "state", "metadata", "resources", "createdAt", "updatedAt"],
+          required: [
+            "id",
+            "template",
+            "state",
+            "metadata",
+            "resources",
+            "lifecycle",
+            "createdAt",
+            "updatedAt",
+            "lastActivityAt",
+          ],
           properties: {
             id: { type: "string" },
             template: { type: "string" },
-            state: { type: "string", enum: ["starting", "running", "error", "deleting", "deleted"] },
+            state: {
+              type: "string",
+              enum: [
+                "starting",
+                "running",
+                "standby",
+                "hibernating",
+                "hibernated",
+                "waking",
+                "error",
+                "deleting",
+                "deleted",
+              ],
+            },
             metadata: { type: "object", additionalProperties: { type: "string" } },
             resources: { $ref: "#/components/schemas/Resources" },
             createdAt: { type: "string", format: "date-time" },
             updatedAt: { type: "string", format: "date-time" },
+            lastActivityAt: { type: "string", format: "date-time" },
+            lifecycle: { $ref: "#/components/schemas/Lifecycle" },
             error: { type: "string" },
           },
         },
@@ -112,18 +165,74 @@ export function openApiDocument(version: string): Record<string, unknown> {
             "404": errorResponse("sandbox_not_found"),
           },
         },
+        patch: {
+          summary: "Change the sleep policy and/or replace the metadata",
+          requestBody: {
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  additionalProperties: false,
+                  properties: {
+                    lifecycle: { $ref: "#/components/schemas/Lifecycle" },
+                    metadata: { type: "object", additionalProperties: { type: "string" } },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            "200": sandboxResponse,
+            "400": errorResponse("validation_failed"),
+            "404": errorResponse("sandbox_not_found"),
+          },
+        },
         delete: {
           summary: "Delete a sandbox and all its files",
           responses: { "204": { description: "Deleted" }, "404": errorResponse("sandbox_not_found") },
         },
       },
+      "/v1/sandboxes/{id}/events": {
+        parameters: [idParam],
+        get: {
+          summary: "Lifecycle events, oldest first",
+          parameters: [
+            { name: "after", in: "query", schema: { type: "integer" }, description: "only events after this id" },
+          ],
+          responses: { "200": { description: "`{ events: Event[] }`" }, "404": errorResponse("sandbox_not_found") },
+        },
+      },
+      ...Object.fromEntries(
+        (
+          [
+            ["pause", "Standby now: processes frozen, memory kept"],
+            ["hibernate", "Hibernate now: memory and processes written to disk"],
+            ["resume", "Wake a sleeping sandbox (any call that needs it does this too)"],
+            ["restart", "Start afresh on the sandbox's files (from error, or dropping its processes)"],
+            ["keepalive", "Keep awake for `durationMs` (body, optional) without other activity"],
+          ] as const
+        ).map(([action, summary]) => [
+          `/v1/sandboxes/{id}/${action}`,
+          {
+            parameters: [idParam],
+            post: {
+              summary,
+              responses: {
+                "200": sandboxResponse,
+                "404": errorResponse("sandbox_not_found"),
+                "409": errorResponse("sandbox_not_running / conflict"),
+              },
+            },
+          },
+        ]),
+      ),
       "/v1/sandboxes/{id}/envd/{path}": {
         parameters: [idParam, { name: "path", in: "path", required: true, schema: { type: "string" } }],
         post: {
-          summary: "envd protocol passthrough to the sandbox agent",
+          summary: "envd protocol passthrough to the sandbox agent (any method; wakes a sleeping sandbox)",
           description:
             "Forwards the request to the in-sandbox agent (E2B envd protocol: Connect RPC JSON, /files, /health). " +
-            "Send the user as `X-Burrow-User`.",
+            "Send the user as `X-Burrow-User`. `/init` is reserved for the server (403).",
           responses: { "200": { description: "Agent response" }, "409": errorResponse("sandbox_not_running") },
         },
       },

@@ -4,7 +4,8 @@ import type { ActivityTracker } from "../services/activity.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
 import type { EventStore } from "../store/event-store.js";
-import { proxyToAgent, unreachableError } from "./envd-proxy.js";
+import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint-routes.js";
+import { assertClientMayCall, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import { openApiDocument } from "./openapi.js";
 import type { Router } from "./router.js";
@@ -19,6 +20,8 @@ export interface RouteDeps {
   logger: Logger;
   version: string;
   poolStatus: () => Record<string, { ready: number; target: number }>;
+  /** Checkpoint routes are served when given. */
+  checkpoints?: CheckpointRouteDeps;
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -103,6 +106,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   lifecycleAction("hibernate", (id) => lifecycle.hibernate(id));
   lifecycleAction("resume", (id) => lifecycle.ensureAwake(id));
   lifecycleAction("restart", (id) => lifecycle.restart(id));
+  if (deps.checkpoints) registerCheckpointRoutes(router, deps.checkpoints);
 
   router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
     const id = sandboxIdParam(params);
@@ -111,6 +115,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     await activity.track(id, async () => {
       const record = await lifecycle.ensureAwake(id);
       const path = `${params.rest || "/"}${url.search}`;
+      assertClientMayCall(req.method ?? "GET", path);
       await proxyToAgent(
         req,
         res,

@@ -1,4 +1,5 @@
 import { Agent, request } from "node:http";
+import type { Duplex } from "node:stream";
 import { BurrowError, ErrorCode } from "@burrow/core";
 
 /**
@@ -7,6 +8,7 @@ import { BurrowError, ErrorCode } from "@burrow/core";
  */
 class AgentPools {
   private readonly pools = new Map<string, Agent>();
+  private readonly adopted = new Map<string, Set<Duplex>>();
 
   get(host: string): Agent {
     let agent = this.pools.get(host);
@@ -17,9 +19,22 @@ class AgentPools {
     return agent;
   }
 
+  /** A connection taken out of the pool (an upgraded one) that must still close with it. */
+  adopt(host: string, socket: Duplex): void {
+    let set = this.adopted.get(host);
+    if (!set) {
+      set = new Set();
+      this.adopted.set(host, set);
+    }
+    set.add(socket);
+    socket.once("close", () => set.delete(socket));
+  }
+
   reset(host: string): void {
     this.pools.get(host)?.destroy();
     this.pools.delete(host);
+    for (const socket of this.adopted.get(host) ?? []) socket.destroy();
+    this.adopted.delete(host);
   }
 }
 

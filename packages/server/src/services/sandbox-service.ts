@@ -15,6 +15,7 @@ import {
 import { type AgentEndpoint, MAX_NETWORK_INDEX, type Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { ActivityTracker } from "./activity.js";
+import { agentPools } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { LifecycleService } from "./lifecycle.js";
 import type { Templates } from "./templates.js";
@@ -42,6 +43,13 @@ export function toInfo(record: SandboxRecord): SandboxInfo {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+export interface CreateFreshOptions {
+  /** Read-only layer between the template and the new sandbox's files (a fork's snapshot). */
+  extraLower?: string;
+  /** Called right after the sandbox row is written, before the runtime starts it. */
+  onInserted?: (id: string) => void;
 }
 
 /** Sandbox lifecycle: create, look up, list, update, delete, and noticing sandboxes that died. */
@@ -81,6 +89,7 @@ export class SandboxService {
     metadata: Record<string, string>,
     env: Record<string, string>,
     pool: string | null,
+    options: CreateFreshOptions = {},
   ): Promise<SandboxRecord> {
     const templateRootfs = this.deps.templates.resolve(template);
     const started = performance.now();
@@ -104,6 +113,7 @@ export class SandboxService {
       },
       MAX_NETWORK_INDEX,
     );
+    options.onInserted?.(record.id);
     this.deps.activity.touch(record.id);
     const log = this.deps.logger.child({ sandboxId: record.id });
     try {
@@ -113,6 +123,7 @@ export class SandboxService {
         resources: record.resources,
         agentToken: record.agentToken,
         networkIndex: record.networkIndex,
+        ...(options.extraLower === undefined ? {} : { extraLower: options.extraLower }),
       });
       if (this.agentsEnabled) await this.deps.lifecycle.initAgent(record);
       this.deps.transitions.move(record, "running", {
@@ -165,6 +176,8 @@ export class SandboxService {
       const started = performance.now();
       if (record.state !== "deleting") this.deps.transitions.move(record, "deleting", { reason: "delete requested" });
       try {
+        // Pooled connections go with it: its address is handed to the next sandbox.
+        agentPools.reset(this.agentEndpoint(record).host);
         await this.deps.runtime.destroy(id, record.networkIndex);
       } catch (err) {
         this.deps.transitions.move(record, "error", {

@@ -6,6 +6,8 @@ export interface ApiKey {
   name: string;
 }
 
+export type ApiKeyKind = "burrow" | "e2b";
+
 export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex");
 }
@@ -18,9 +20,12 @@ export class ApiKeyStore {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM api_keys").get() as { n: number }).n;
   }
 
-  /** Creates a key and returns its plaintext; only the hash is stored. */
-  create(name: string, now: string): { key: string; id: string } {
-    const key = `burrow_${randomBytes(24).toString("hex")}`;
+  /**
+   * Creates a key and returns its plaintext; only the hash is stored. Both kinds work on every
+   * API; `e2b` keys look like E2B's (`e2b_<hex>`), which the e2b SDK checks before sending them.
+   */
+  create(name: string, now: string, kind: ApiKeyKind = "burrow"): { key: string; id: string } {
+    const key = `${kind}_${randomBytes(24).toString("hex")}`;
     const id = `key_${randomBytes(8).toString("hex")}`;
     this.db
       .prepare("INSERT INTO api_keys (id, name, key_hash, created_at) VALUES (?, ?, ?, ?)")

@@ -58,6 +58,8 @@ function fromRow(row: Row): SandboxRecord {
   return record;
 }
 
+const NETWORK_REUSE_DELAY_MS = 180_000;
+
 /** Sandbox rows in SQLite. Every state change is written here before the runtime acts on it. */
 export class SandboxStore {
   constructor(private readonly db: Db) {}
@@ -92,12 +94,16 @@ export class SandboxStore {
   /** Inserts a new sandbox with the lowest network index no live sandbox uses, atomically. */
   insertWithNetworkIndex(record: Omit<SandboxRecord, "networkIndex">, maxIndex: number): SandboxRecord {
     return this.db.transaction(() => {
+      // Addresses of sandboxes deleted in the last minutes are not reused yet: the host may still
+      // hold closing TCP connections to them, which would be mistaken for the new sandbox's.
+      const quarantineSince = new Date(Date.now() - NETWORK_REUSE_DELAY_MS).toISOString();
       const used = this.db
         .prepare(
-          "SELECT net_index FROM sandboxes WHERE state != 'deleted' AND net_index IS NOT NULL ORDER BY net_index",
+          `SELECT DISTINCT net_index FROM sandboxes WHERE net_index IS NOT NULL
+             AND (state != 'deleted' OR updated_at > ?) ORDER BY net_index`,
         )
         .pluck()
-        .all() as number[];
+        .all(quarantineSince) as number[];
       let index = 0;
       for (const n of used) {
         if (n !== index) break;

@@ -1,0 +1,206 @@
+import { type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { agentPools } from "../../services/agent-client.js";
+
+/** Where a sandbox-plane request goes. */
+export interface Upstream {
+  host: string;
+  port: number;
+  /** The agent's port: the client's X-Access-Token and Authorization (envd's user) go along. */
+  envd: boolean;
+  clientAddress: string;
+}
+
+export interface ErrorAnswer {
+  status: number;
+  body(): string;
+}
+
+/** Hop-by-hop headers, and the routing and credential headers meant for Burrow alone. */
+const DROPPED = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "e2b-sandbox-id",
+  "e2b-sandbox-port",
+  "x-api-key",
+]);
+const DROPPED_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding"]);
+
+/**
+ * The headers sent on. Requests for the agent lose their Host; requests for the sandbox's own
+ * services keep it (dev servers check it), gain X-Forwarded-*, and never carry the agent's token,
+ * which processes in the sandbox must not see.
+ */
+export function upstreamHeaders(
+  headers: IncomingHttpHeaders,
+  upstream: Upstream,
+  upgrade: boolean,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || DROPPED.has(name)) continue;
+    if (upstream.envd && name === "host") continue;
+    if (!upstream.envd && name === "x-access-token") continue;
+    out[name] = value;
+  }
+  if (upgrade) {
+    out.connection = "Upgrade";
+    const protocol = headers.upgrade;
+    if (protocol) out.upgrade = protocol;
+  }
+  if (!upstream.envd) {
+    const prior = headers["x-forwarded-for"];
+    out["x-forwarded-for"] = prior ? `${prior}, ${upstream.clientAddress}` : upstream.clientAddress;
+    if (headers.host) out["x-forwarded-host"] = headers.host;
+    out["x-forwarded-proto"] = "http";
+  }
+  return out;
+}
+
+function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !DROPPED_RESPONSE.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Forwards one HTTP request to the sandbox, streaming both ways (Connect server-streams, file
+ * transfers). Keep-alive connections come from the sandbox's pool, which the lifecycle closes
+ * before a checkpoint.
+ */
+export function forwardHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: Upstream,
+  path: string,
+  onUnreachable: (err: Error) => Promise<ErrorAnswer>,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const up = request(
+      {
+        host: upstream.host,
+        port: upstream.port,
+        path,
+        method: req.method,
+        headers: upstreamHeaders(req.headers, upstream, false),
+        agent: agentPools.get(upstream.host),
+      },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, responseHeaders(upRes.headers));
+        res.flushHeaders();
+        upRes.pipe(res);
+        upRes.on("end", () => resolve());
+        upRes.on("error", () => {
+          res.destroy();
+          resolve();
+        });
+      },
+    );
+    up.setNoDelay?.(true);
+    // A client that goes away ends the upstream request too (and with it, e.g., a stream).
+    res.on("close", () => {
+      if (!res.writableFinished) up.destroy();
+      resolve();
+    });
+    up.on("error", (err) => {
+      if (res.headersSent) {
+        res.destroy();
+        resolve();
+        return;
+      }
+      void onUnreachable(err).then((answer) => {
+        if (!res.headersSent) {
+          const body = answer.body();
+          res.writeHead(answer.status, {
+            "Content-Type": "application/json",
+            "Content-Length": Buffer.byteLength(body),
+          });
+          res.end(body);
+        }
+        resolve();
+      });
+    });
+    req.pipe(up);
+  });
+}
+
+/** A response head for a raw socket; `close` drops framing headers, as the body then ends with the connection. */
+function rawHead(statusCode: number, statusMessage: string, rawHeaders: string[], close = false): string {
+  let head = `HTTP/1.1 ${statusCode} ${statusMessage}\r\n`;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] ?? "";
+    if (close && DROPPED_RESPONSE.has(name.toLowerCase())) continue;
+    head += `${name}: ${rawHeaders[i + 1]}\r\n`;
+  }
+  return `${head}${close ? "Connection: close\r\n" : ""}\r\n`;
+}
+
+/**
+ * Forwards an HTTP upgrade (WebSocket) and then the raw bytes both ways until either side
+ * closes. The upstream socket is handed to the sandbox's pool so a checkpoint closes it too.
+ */
+export function forwardUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  upstream: Upstream,
+  path: string,
+  onUnreachable: (err: Error) => Promise<ErrorAnswer>,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const up = request({
+      host: upstream.host,
+      port: upstream.port,
+      path,
+      method: req.method,
+      headers: upstreamHeaders(req.headers, upstream, true),
+      agent: agentPools.get(upstream.host),
+    });
+    socket.on("error", () => up.destroy());
+    up.on("upgrade", (upRes, upSocket, upHead) => {
+      agentPools.adopt(upstream.host, upSocket);
+      socket.write(rawHead(upRes.statusCode ?? 101, upRes.statusMessage ?? "Switching Protocols", upRes.rawHeaders));
+      if (upHead.length > 0) socket.write(upHead);
+      if (head.length > 0) upSocket.write(head);
+      upSocket.pipe(socket);
+      socket.pipe(upSocket);
+      const done = () => {
+        upSocket.destroy();
+        socket.destroy();
+        resolve();
+      };
+      upSocket.on("close", done);
+      socket.on("close", done);
+      upSocket.on("error", done);
+    });
+    up.on("response", (upRes) => {
+      // The service answered without upgrading: pass its answer on and close.
+      socket.write(rawHead(upRes.statusCode ?? 502, upRes.statusMessage ?? "", upRes.rawHeaders, true));
+      upRes.pipe(socket);
+      upRes.on("end", () => {
+        socket.end();
+        resolve();
+      });
+    });
+    up.on("error", (err) => {
+      void onUnreachable(err).then((answer) => {
+        const body = answer.body();
+        if (socket.writable) {
+          socket.end(
+            `HTTP/1.1 ${answer.status} Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          );
+        }
+        resolve();
+      });
+    });
+    up.end();
+  });
+}

@@ -1,0 +1,252 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { BurrowError, isSandboxId, type Logger } from "@burrow/core";
+import type { ActivityTracker } from "../../services/activity.js";
+import type { LifecycleService } from "../../services/lifecycle.js";
+import type { SandboxService } from "../../services/sandbox-service.js";
+import type { ApiKeyStore } from "../../store/api-key-store.js";
+import type { SandboxRecord } from "../../store/sandbox-store.js";
+import { forwardHttp, forwardUpgrade, type Upstream } from "./forward.js";
+import { ENVD_PORT, e2bState } from "./wire.js";
+
+/**
+ * E2B's sandbox plane: requests for a port inside a sandbox, named by the `E2b-Sandbox-Id` and
+ * `E2b-Sandbox-Port` headers (what the e2b SDK sends to `E2B_SANDBOX_URL`), by a
+ * `<port>-<sandboxId>.<domain>` Host, or — for signed `/files` URLs, which carry neither — by
+ * the signature itself. Each is forwarded to `<sandbox address>:<port>`, waking the sandbox first
+ * and counting as activity until the response or connection ends.
+ */
+
+export interface SandboxPlaneDeps {
+  sandboxes: SandboxService;
+  lifecycle: LifecycleService;
+  activity: ActivityTracker;
+  keys: ApiKeyStore;
+  logger: Logger;
+}
+
+type Route = { kind: "sandbox"; id: string; port: number } | { kind: "signed-files" };
+
+const HOST_PATTERN = /^(\d{1,5})-(sb_[a-z2-7]{20})\./;
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** envd's `/files` signature: "v1_" + unpadded base64 of sha256("path:operation:user:token[:exp]"). */
+export function filesSignature(
+  path: string,
+  operation: string,
+  user: string,
+  token: string,
+  expiration: string | null,
+): string {
+  const raw = `${path}:${operation}:${user}:${token}${expiration ? `:${expiration}` : ""}`;
+  return `v1_${createHash("sha256").update(raw).digest("base64").replace(/=+$/, "")}`;
+}
+
+function signatureMatches(url: URL, method: string, token: string): boolean {
+  const q = url.searchParams;
+  const signature = q.get("signature");
+  if (!signature) return false;
+  const operation = method === "GET" || method === "HEAD" ? "read" : "write";
+  const want = filesSignature(
+    q.get("path") ?? "",
+    operation,
+    q.get("username") ?? "",
+    token,
+    q.get("signature_expiration"),
+  );
+  return safeEqual(want, signature);
+}
+
+class PlaneError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly sandboxId?: string,
+  ) {
+    super(message);
+  }
+
+  body(): string {
+    return JSON.stringify({
+      code: this.status,
+      message: this.message,
+      ...(this.sandboxId ? { sandboxId: this.sandboxId } : {}),
+    });
+  }
+}
+
+export class SandboxPlane {
+  constructor(private readonly deps: SandboxPlaneDeps) {}
+
+  /** Where a request goes, or null when it is for the control plane. */
+  route(req: IncomingMessage, url: URL): Route | null {
+    const id = header(req.headers, "e2b-sandbox-id");
+    if (id !== undefined) {
+      const portHeader = header(req.headers, "e2b-sandbox-port");
+      return { kind: "sandbox", id, port: portHeader === undefined ? ENVD_PORT : Number(portHeader) };
+    }
+    const m = HOST_PATTERN.exec(header(req.headers, "host") ?? "");
+    if (m?.[1] && m[2]) return { kind: "sandbox", id: m[2], port: Number(m[1]) };
+    if (url.pathname === "/files" && url.searchParams.has("signature")) return { kind: "signed-files" };
+    return null;
+  }
+
+  /** Serves a sandbox-plane request (after `route` said it is one). */
+  async serve(req: IncomingMessage, res: ServerResponse, url: URL, route: Route): Promise<void> {
+    try {
+      const { record, port } = this.resolve(req, url, route);
+      await this.deps.activity.track(record.id, async () => {
+        const upstream = await this.upstream(record, port, req);
+        await forwardHttp(req, res, upstream, `${url.pathname}${url.search}`, (err) =>
+          this.unreachable(record, port, err),
+        );
+      });
+    } catch (err) {
+      const error = this.planeError(err);
+      if (res.headersSent) res.destroy();
+      else {
+        const body = error.body();
+        res.writeHead(error.status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+        res.end(body);
+      }
+    }
+  }
+
+  /** Serves an HTTP upgrade (WebSocket) for a sandbox port; anything else is refused. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? "/", "http://burrow.local");
+    const route = this.route(req, url);
+    const fail = (error: PlaneError) => {
+      const body = error.body();
+      socket.end(
+        `HTTP/1.1 ${error.status} ${error.status === 404 ? "Not Found" : "Error"}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    if (!route) {
+      fail(new PlaneError(404, "upgrades are only served for sandbox ports (E2b-Sandbox-Id or <port>-<id>.<domain>)"));
+      return;
+    }
+    void (async () => {
+      try {
+        const { record, port } = this.resolve(req, url, route);
+        await this.deps.activity.track(record.id, async () => {
+          const upstream = await this.upstream(record, port, req);
+          await forwardUpgrade(req, socket, head, upstream, `${url.pathname}${url.search}`, (err) =>
+            this.unreachable(record, port, err),
+          );
+        });
+      } catch (err) {
+        if (socket.writable) fail(this.planeError(err));
+        else socket.destroy();
+      }
+    })();
+  }
+
+  private resolve(req: IncomingMessage, url: URL, route: Route): { record: SandboxRecord; port: number } {
+    if (route.kind === "signed-files") {
+      const record = this.deps.sandboxes
+        .list()
+        .find((r) => r.state !== "deleting" && signatureMatches(url, req.method ?? "GET", r.agentToken));
+      if (!record)
+        throw new PlaneError(401, "the signature matches no sandbox (wrong, expired, or the sandbox is gone)");
+      return { record, port: ENVD_PORT };
+    }
+    const { id, port } = route;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new PlaneError(400, `E2b-Sandbox-Port must be a port number, not '${port}'`, id);
+    }
+    const record = isSandboxId(id) ? this.lookup(id) : undefined;
+    if (!record) throw new PlaneError(502, `sandbox ${id} not found`, id);
+    if (record.state === "error") {
+      throw new PlaneError(502, `sandbox ${id} is not running: ${record.error ?? "error"}`, id);
+    }
+    if (port === ENVD_PORT) {
+      // E2B's health probe of a paused sandbox says "not running" rather than waking it: the SDK's
+      // isRunning() depends on it, and so does its check after a stream a pause cut.
+      if (url.pathname === "/health" && e2bState(record.state) === "paused") {
+        throw new PlaneError(502, `sandbox ${id} is paused (${record.state}); any other request wakes it`, id);
+      }
+      this.authorizeEnvd(req, url, record);
+    }
+    return { record, port };
+  }
+
+  private lookup(id: string): SandboxRecord | undefined {
+    try {
+      const record = this.deps.sandboxes.get(id);
+      return record.state === "deleting" ? undefined : record;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The agent checks its token itself; checking here too keeps requests without it from waking
+   * the sandbox. `/health` and CORS preflights need none, a signed `/files` URL is its own proof,
+   * and a Burrow API key in `X-API-Key` stands in for the token (the proxy then adds it).
+   */
+  private authorizeEnvd(req: IncomingMessage, url: URL, record: SandboxRecord): void {
+    if (url.pathname === "/health" || req.method === "OPTIONS") return;
+    const token = header(req.headers, "x-access-token");
+    if (token !== undefined) {
+      if (safeEqual(token, record.agentToken)) return;
+      throw new PlaneError(401, "X-Access-Token does not match the sandbox's envdAccessToken", record.id);
+    }
+    if (url.pathname === "/files" && signatureMatches(url, req.method ?? "GET", record.agentToken)) return;
+    const apiKey = header(req.headers, "x-api-key");
+    if (apiKey && this.deps.keys.verify(apiKey)) {
+      req.headers["x-access-token"] = record.agentToken;
+      return;
+    }
+    throw new PlaneError(
+      401,
+      "missing X-Access-Token (the envdAccessToken returned when the sandbox was created)",
+      record.id,
+    );
+  }
+
+  private async upstream(record: SandboxRecord, port: number, req: IncomingMessage): Promise<Upstream> {
+    let awake: SandboxRecord;
+    try {
+      awake = await this.deps.lifecycle.ensureAwake(record.id);
+    } catch (err) {
+      throw new PlaneError(502, `sandbox ${record.id} could not be woken: ${(err as Error).message}`, record.id);
+    }
+    const { host } = this.deps.sandboxes.agentEndpoint(awake);
+    return { host, port, envd: port === ENVD_PORT, clientAddress: req.socket.remoteAddress ?? "" };
+  }
+
+  private async unreachable(record: SandboxRecord, port: number, err: Error): Promise<PlaneError> {
+    if (port !== ENVD_PORT) {
+      return new PlaneError(502, `nothing answers on port ${port} in sandbox ${record.id}: ${err.message}`, record.id);
+    }
+    const alive = await this.deps.sandboxes.checkAlive(record).catch(() => true);
+    this.deps.logger.warn({ sandboxId: record.id, err: err.message }, "agent unreachable");
+    return new PlaneError(
+      502,
+      alive
+        ? `sandbox ${record.id} agent is unreachable: ${err.message}`
+        : `sandbox ${record.id} is not running: ${record.error ?? ""}`,
+      record.id,
+    );
+  }
+
+  private planeError(err: unknown): PlaneError {
+    if (err instanceof PlaneError) return err;
+    if (err instanceof BurrowError) return new PlaneError(err.status, err.message);
+    this.deps.logger.error({ err: String((err as Error)?.stack ?? err) }, "sandbox proxy error");
+    return new PlaneError(500, "internal error");
+  }
+}

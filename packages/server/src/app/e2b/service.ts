@@ -1,0 +1,240 @@
+import { BurrowError, DEFAULT_LIFECYCLE, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
+import type { ActivityTracker } from "../../services/activity.js";
+import { agentRequest } from "../../services/agent-client.js";
+import type { LifecycleService } from "../../services/lifecycle.js";
+import type { SandboxService } from "../../services/sandbox-service.js";
+import type { E2bStore } from "../../store/e2b-store.js";
+import type { SandboxRecord } from "../../store/sandbox-store.js";
+import { encodeNextToken, type ListQuery, type NewSandbox } from "./schemas.js";
+import {
+  type AgentMetrics,
+  DEFAULT_TIMEOUT_S,
+  type E2bListedSandbox,
+  type E2bMetric,
+  type E2bSandbox,
+  type E2bSandboxDetail,
+  e2bState,
+  type OnTimeout,
+  onTimeoutOf,
+  policyFor,
+  timeoutMsOf,
+  timeoutSecondsToMs,
+  toE2bDetail,
+  toE2bListed,
+  toE2bMetric,
+  toE2bSandbox,
+  withTimeout,
+} from "./wire.js";
+
+export interface E2bDeps {
+  sandboxes: SandboxService;
+  lifecycle: LifecycleService;
+  activity: ActivityTracker;
+  store: E2bStore;
+  logger: Logger;
+  now?: () => number;
+}
+
+const ASLEEP = new Set(["standby", "hibernating", "hibernated", "waking"]);
+
+function notFound(id: string): BurrowError {
+  return new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
+}
+
+/** E2B's sandbox operations, expressed with Burrow's services. */
+export class E2bService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: E2bDeps) {
+    this.now = deps.now ?? (() => Date.now());
+  }
+
+  /** The sandbox, or 404 for ids that are not Burrow's, deleted, or being deleted. */
+  get(id: string): SandboxRecord {
+    if (!isSandboxId(id)) throw notFound(id);
+    const record = this.deps.sandboxes.get(id);
+    if (record.state === "deleting") throw notFound(id);
+    return record;
+  }
+
+  private onTimeoutOf(record: SandboxRecord): OnTimeout {
+    return this.deps.store.onTimeout(record.id) ?? onTimeoutOf(record.lifecycle);
+  }
+
+  async create(req: NewSandbox, domain: string | null): Promise<E2bSandbox> {
+    const onTimeout: OnTimeout = req.autoPause ? "pause" : "kill";
+    const timeoutMs = timeoutSecondsToMs(req.timeout ?? DEFAULT_TIMEOUT_S);
+    const record = await this.deps.sandboxes.create({
+      template: req.templateID,
+      env: req.envVars ?? {},
+      metadata: req.metadata ?? {},
+      lifecycle: policyFor(onTimeout, timeoutMs, DEFAULT_LIFECYCLE),
+    });
+    this.deps.store.setOnTimeout(record.id, onTimeout);
+    return toE2bSandbox(record, domain);
+  }
+
+  detail(id: string, domain: string | null): E2bSandboxDetail {
+    const record = this.get(id);
+    const detail = toE2bDetail(record, this.deps.activity.idleMs(id), this.now(), domain);
+    detail.lifecycle.onTimeout = this.onTimeoutOf(record);
+    return detail;
+  }
+
+  /**
+   * Wakes the sandbox if it sleeps and extends its timeout to at least `timeoutS` from now,
+   * restoring the kill-on-timeout policy a pause suspended. With `memory: false` the sandbox is
+   * started afresh on its files (E2B's "reboot"), which is also how an `error` sandbox comes back.
+   */
+  async connect(
+    id: string,
+    opts: { timeoutS?: number | undefined; memory?: boolean | undefined },
+    domain: string | null,
+  ): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
+    const record = this.get(id);
+    const resumed = ASLEEP.has(record.state) || record.state === "error";
+    if (opts.memory === false && record.state !== "running") await this.deps.lifecycle.restart(id);
+    else if (record.state === "error") {
+      throw new BurrowError(
+        ErrorCode.SandboxNotRunning,
+        `sandbox ${id} is error: ${record.error ?? "unknown"}; connect with onResume 'reboot' to start it afresh on its files`,
+        { details: { sandboxId: id, state: record.state } },
+      );
+    }
+    const awake = await this.deps.lifecycle.ensureAwake(id);
+    const currentMs = timeoutMsOf(awake.lifecycle);
+    const requestedMs = timeoutSecondsToMs(opts.timeoutS ?? DEFAULT_TIMEOUT_S);
+    // Only ever extended; 0 (a Burrow sandbox that never times out) stays so.
+    const timeoutMs = currentMs === 0 ? 0 : Math.max(currentMs, requestedMs);
+    const policy = policyFor(this.onTimeoutOf(awake), timeoutMs, awake.lifecycle);
+    this.deps.sandboxes.update(id, { lifecycle: policy });
+    return { resumed, sandbox: toE2bSandbox(awake, domain) };
+  }
+
+  /** E2B's deprecated resume: like connect, but 409 when the sandbox is already running. */
+  async resume(id: string, timeoutS: number | undefined, domain: string | null): Promise<E2bSandbox> {
+    const record = this.get(id);
+    if (record.state === "running" || record.state === "starting") {
+      throw new BurrowError(ErrorCode.Conflict, `sandbox ${id} is already running`, { details: { sandboxId: id } });
+    }
+    return (await this.connect(id, { timeoutS }, domain)).sandbox;
+  }
+
+  /**
+   * E2B pause = Burrow hibernation: memory, processes and files written to disk. A sandbox that
+   * E2B would kill on timeout stops being deleted while paused (its timeout becomes the idle time
+   * before it sleeps again after an implicit wake); connect turns deletion back on.
+   */
+  async pause(id: string): Promise<void> {
+    const record = this.get(id);
+    if (record.state === "hibernated" || record.state === "hibernating") {
+      throw new BurrowError(ErrorCode.Conflict, `sandbox ${id} is already paused`, { details: { sandboxId: id } });
+    }
+    if (record.state !== "running" && record.state !== "standby") {
+      throw new BurrowError(ErrorCode.Conflict, `sandbox ${id} is ${record.state} and cannot be paused`, {
+        details: { sandboxId: id, state: record.state },
+      });
+    }
+    const timeoutMs = timeoutMsOf(record.lifecycle) || timeoutSecondsToMs(DEFAULT_TIMEOUT_S);
+    const killMode = onTimeoutOf(record.lifecycle) === "kill";
+    if (killMode) {
+      this.deps.store.setOnTimeout(id, "kill");
+      this.deps.sandboxes.update(id, { lifecycle: policyFor("pause", timeoutMs, record.lifecycle) });
+    }
+    try {
+      await this.deps.lifecycle.hibernate(id, "paused through the E2B API");
+    } catch (err) {
+      if (killMode) this.deps.sandboxes.update(id, { lifecycle: record.lifecycle });
+      // E2B clients read 409 as "already paused"; a pause that could not happen now is not that.
+      if (err instanceof BurrowError && err.status === 409) {
+        throw new BurrowError(ErrorCode.ServiceUnavailable, `sandbox ${id} could not be paused now: ${err.message}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  setTimeout(id: string, timeoutS: number): void {
+    const record = this.get(id);
+    // update() also counts as activity, so the timeout runs from now, as E2B's does.
+    this.deps.sandboxes.update(id, { lifecycle: withTimeout(record.lifecycle, timeoutSecondsToMs(timeoutS)) });
+  }
+
+  /** E2B's refresh: keeps the sandbox from timing out for `durationS` more seconds. */
+  refresh(id: string, durationS: number | undefined): void {
+    const record = this.get(id);
+    const ms = durationS === undefined ? timeoutMsOf(record.lifecycle) : durationS * 1000;
+    if (ms > 0) this.deps.activity.keepAlive(id, ms);
+    else this.deps.activity.touch(id);
+  }
+
+  async kill(id: string): Promise<boolean> {
+    if (!isSandboxId(id)) return false;
+    try {
+      this.deps.sandboxes.get(id);
+    } catch (err) {
+      if (err instanceof BurrowError && err.code === ErrorCode.SandboxNotFound) return false;
+      throw err;
+    }
+    const deleted = await this.deps.sandboxes.delete(id);
+    this.deps.store.forget(id);
+    return deleted;
+  }
+
+  /** One page of sandboxes matching the query, and the token of the next page, if any. */
+  list(query: ListQuery): { page: E2bListedSandbox[]; nextToken: string | undefined; running: number } {
+    const now = this.now();
+    const sign = query.order === "asc" ? 1 : -1;
+    const compare = (a: { createdAt: string; id: string }, b: { createdAt: string; id: string }) =>
+      sign * (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    const matching = this.deps.sandboxes
+      .list(query.metadata)
+      .filter(
+        (r) =>
+          r.state !== "deleting" &&
+          query.states.has(e2bState(r.state)) &&
+          (query.template === undefined || r.template === query.template) &&
+          (query.startedAfter === undefined || Date.parse(r.createdAt) >= query.startedAfter),
+      )
+      .sort(compare);
+    const after = query.after;
+    const rest = after ? matching.filter((r) => compare(r, after) > 0) : matching;
+    const page = rest.slice(0, query.limit);
+    const last = page[page.length - 1];
+    const nextToken = rest.length > page.length && last ? encodeNextToken(last.createdAt, last.id) : undefined;
+    return {
+      page: page.map((r) => toE2bListed(r, this.deps.activity.idleMs(r.id), now)),
+      nextToken,
+      running: matching.filter((r) => e2bState(r.state) === "running").length,
+    };
+  }
+
+  /**
+   * The sandbox's current CPU, memory and disk use, sampled by its agent. A sleeping sandbox has
+   * no current sample (reading metrics must not wake it), so its list is empty.
+   */
+  async metrics(id: string, startS?: number, endS?: number): Promise<E2bMetric[]> {
+    const record = this.get(id);
+    if (record.state !== "running") return [];
+    const res = await agentRequest(
+      this.deps.sandboxes.agentEndpoint(record),
+      record.agentToken,
+      "GET",
+      "/metrics",
+    ).catch((err: unknown) => {
+      this.deps.logger.warn({ sandboxId: id, err: String(err) }, "agent metrics failed");
+      return null;
+    });
+    if (res?.status !== 200) return [];
+    let metric: E2bMetric;
+    try {
+      metric = toE2bMetric(JSON.parse(res.body) as AgentMetrics);
+    } catch {
+      return [];
+    }
+    if (startS !== undefined && metric.timestampUnix < startS) return [];
+    if (endS !== undefined && metric.timestampUnix > endS) return [];
+    return [metric];
+  }
+}

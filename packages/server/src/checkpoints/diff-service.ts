@@ -1,0 +1,139 @@
+import { lstat, readFile, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import { BurrowError, type DiffEntry, type DiffResponse, ErrorCode } from "@burrow/core";
+import type { Runtime } from "@burrow/runtime";
+import type { Templates } from "../services/templates.js";
+import type { BlobStore } from "../store/blob-store.js";
+import type { CheckpointStore } from "../store/checkpoint-store.js";
+import type { SandboxStore } from "../store/sandbox-store.js";
+import { diffViews, type TemplateLayer, unifiedDiff } from "./diff.js";
+import { buildManifest, chunkFile, hashOnly, type ManifestEntry, mergeLayers } from "./manifest.js";
+import { loadManifest, mergedEntries } from "./manifest-io.js";
+import type { CheckpointService } from "./service.js";
+
+/** Largest file (bytes) a unified diff is made of. */
+const MAX_TEXT_DIFF_BYTES = 8 * 1024 * 1024;
+
+export interface DiffDeps {
+  store: SandboxStore;
+  checkpoints: CheckpointStore;
+  service: CheckpointService;
+  blobs: BlobStore;
+  runtime: Runtime;
+  templates: Templates;
+}
+
+/** One side of a diff: its merged entries and how to read a file's bytes. */
+interface Side {
+  entries: ManifestEntry[];
+  /** Where the sandbox's own layer lives on the host ("now" only: its files were hashed, not stored). */
+  upperDir?: string;
+}
+
+function fileType(st: { isDirectory(): boolean; isSymbolicLink(): boolean; isFile(): boolean }): DiffEntry["type"] {
+  if (st.isDirectory()) return "dir";
+  if (st.isSymbolicLink()) return "symlink";
+  return st.isFile() ? "file" : "other";
+}
+
+function templateLayer(root: string): TemplateLayer {
+  return {
+    async stat(path) {
+      try {
+        const st = await lstat(join(root, path));
+        return { type: fileType(st), size: st.isFile() ? st.size : 0 };
+      } catch {
+        return null;
+      }
+    },
+    async chunks(path) {
+      return (await chunkFile(join(root, path), hashOnly)).chunks;
+    },
+    readlink: (path) => readlink(join(root, path)),
+  };
+}
+
+/** Files added, modified and removed between two checkpoints of a sandbox, or a checkpoint and now. */
+export class DiffService {
+  constructor(private readonly deps: DiffDeps) {}
+
+  private async side(id: string, ref: string): Promise<Side> {
+    if (ref !== "now") {
+      const ck = this.deps.service.get(id, ref);
+      return { entries: await mergedEntries(this.deps.blobs, await loadManifest(this.deps.blobs, ck.manifestHash)) };
+    }
+    const head = this.deps.checkpoints.head(id);
+    const headCk = head === null ? undefined : this.deps.checkpoints.get(head);
+    const previous = headCk
+      ? new Map((await loadManifest(this.deps.blobs, headCk.manifestHash)).entries.map((e) => [e.path, e]))
+      : undefined;
+    const upperDir = this.deps.runtime.upperDir(id);
+    const { entries } = await buildManifest(upperDir, hashOnly, previous);
+    const base = this.deps.checkpoints.base(id);
+    if (!base) return { entries, upperDir };
+    const baseEntries = (await loadManifest(this.deps.blobs, base.manifestHash)).entries;
+    return { entries: mergeLayers(baseEntries, entries), upperDir };
+  }
+
+  async diff(id: string, from: string, to: string, path?: string): Promise<DiffResponse> {
+    const record = this.deps.store.get(id);
+    if (!record || record.state === "deleted") {
+      throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
+    }
+    if (from === "now") throw new BurrowError(ErrorCode.BadRequest, "'from' must be a checkpoint id; 'to' may be now");
+    const template = templateLayer(this.deps.templates.rootfs(record.template));
+    const a = await this.side(id, from);
+    const b = await this.side(id, to);
+    const entries = await diffViews(a.entries, b.entries, template);
+    const response: DiffResponse = { from, to, entries };
+    if (path !== undefined) {
+      const rel = path.replace(/^\/+/, "");
+      const oldText = await this.text(a, rel, template, this.deps.templates.rootfs(record.template));
+      const newText = await this.text(b, rel, template, this.deps.templates.rootfs(record.template));
+      try {
+        response.unified = unifiedDiff(oldText, newText, `a/${rel}`, `b/${rel}`);
+      } catch (err) {
+        throw new BurrowError(ErrorCode.BadRequest, (err as Error).message);
+      }
+    }
+    return response;
+  }
+
+  /** The text of `rel` in one side ("" when absent or not a regular file). */
+  private async text(side: Side, rel: string, template: TemplateLayer, templateRoot: string): Promise<string> {
+    const entry = side.entries.find((e) => e.path === rel);
+    let data: Buffer;
+    if (entry) {
+      if (entry.type !== "file") return "";
+      if (entry.size > MAX_TEXT_DIFF_BYTES) throw tooLarge(rel, entry.size);
+      data =
+        side.upperDir !== undefined
+          ? await this.readLayerFile(side, entry)
+          : Buffer.concat(await Promise.all((entry.chunks ?? []).map((h) => this.deps.blobs.get(h))));
+    } else {
+      const hidden = side.entries.some((e) => rel.startsWith(`${e.path}/`) && (e.type !== "dir" || e.opaque === true));
+      const st = hidden ? null : await template.stat(rel);
+      if (st?.type !== "file") return "";
+      if (st.size > MAX_TEXT_DIFF_BYTES) throw tooLarge(rel, st.size);
+      data = await readFile(join(templateRoot, rel));
+    }
+    if (data.includes(0)) throw new BurrowError(ErrorCode.BadRequest, `/${rel} is binary; no text diff`);
+    return data.toString("utf8");
+  }
+
+  /** "now": files of the sandbox's own layer are on disk; base-layer files are in the blob store. */
+  private async readLayerFile(side: Side, entry: ManifestEntry): Promise<Buffer> {
+    try {
+      return await readFile(join(side.upperDir as string, entry.path));
+    } catch {
+      return Buffer.concat(await Promise.all((entry.chunks ?? []).map((h) => this.deps.blobs.get(h))));
+    }
+  }
+}
+
+function tooLarge(rel: string, size: number): BurrowError {
+  return new BurrowError(
+    ErrorCode.BadRequest,
+    `/${rel} is ${size} bytes; text diffs are limited to ${MAX_TEXT_DIFF_BYTES}`,
+  );
+}

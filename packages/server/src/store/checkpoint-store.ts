@@ -1,0 +1,232 @@
+import type { CheckpointInfo, CheckpointMode } from "@burrow/core";
+import type { Db } from "./db.js";
+
+/**
+ * Checkpoint tables. Created here (IF NOT EXISTS) rather than in db.ts's numbered migrations so
+ * the feature owns its schema. A checkpoint row and its blob references are written in one
+ * transaction after every blob is stored, so a crash leaves a checkpoint complete or absent.
+ *
+ * `blob_refs.owner` is a checkpoint id, or a sandbox id for a fork's base layer (kept while the
+ * fork lives even when the checkpoint it came from is deleted).
+ */
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS checkpoints (
+    id TEXT PRIMARY KEY,
+    sandbox_id TEXT NOT NULL,
+    name TEXT,
+    mode TEXT NOT NULL,
+    parent_id TEXT,
+    manifest_hash TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    stored_bytes INTEGER NOT NULL,
+    file_count INTEGER NOT NULL,
+    paused_ms INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS checkpoints_sandbox ON checkpoints(sandbox_id, created_at);
+  CREATE TABLE IF NOT EXISTS blob_refs (
+    owner TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (owner, hash)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS blob_refs_hash ON blob_refs(hash);
+  CREATE TABLE IF NOT EXISTS checkpoint_heads (
+    sandbox_id TEXT PRIMARY KEY,
+    checkpoint_id TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS sandbox_bases (
+    sandbox_id TEXT PRIMARY KEY,
+    checkpoint_id TEXT NOT NULL,
+    manifest_hash TEXT NOT NULL
+  );
+`;
+
+export interface CheckpointRecord extends CheckpointInfo {
+  manifestHash: string;
+}
+
+interface Row {
+  id: string;
+  sandbox_id: string;
+  name: string | null;
+  mode: string;
+  parent_id: string | null;
+  manifest_hash: string;
+  size_bytes: number;
+  stored_bytes: number;
+  file_count: number;
+  paused_ms: number;
+  created_at: string;
+}
+
+function fromRow(r: Row): CheckpointRecord {
+  return {
+    id: r.id,
+    sandboxId: r.sandbox_id,
+    name: r.name,
+    mode: r.mode as CheckpointMode,
+    parentId: r.parent_id,
+    manifestHash: r.manifest_hash,
+    sizeBytes: r.size_bytes,
+    storedBytes: r.stored_bytes,
+    fileCount: r.file_count,
+    pausedMs: r.paused_ms,
+    createdAt: r.created_at,
+  };
+}
+
+export interface SandboxBase {
+  checkpointId: string;
+  manifestHash: string;
+}
+
+export class CheckpointStore {
+  constructor(private readonly db: Db) {
+    db.exec(SCHEMA);
+  }
+
+  /** Writes the row, its blob references and the sandbox's new head, atomically. */
+  insert(record: CheckpointRecord, hashes: Iterable<string>): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO checkpoints (id, sandbox_id, name, mode, parent_id, manifest_hash, size_bytes, stored_bytes,
+             file_count, paused_ms, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          record.id,
+          record.sandboxId,
+          record.name,
+          record.mode,
+          record.parentId,
+          record.manifestHash,
+          record.sizeBytes,
+          record.storedBytes,
+          record.fileCount,
+          record.pausedMs,
+          record.createdAt,
+        );
+      this.addRefs(record.id, hashes);
+      this.setHead(record.sandboxId, record.id);
+    })();
+  }
+
+  addRefs(owner: string, hashes: Iterable<string>): void {
+    const stmt = this.db.prepare("INSERT OR IGNORE INTO blob_refs (owner, hash) VALUES (?, ?)");
+    this.db.transaction(() => {
+      for (const h of hashes) stmt.run(owner, h);
+    })();
+  }
+
+  get(id: string): CheckpointRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM checkpoints WHERE id = ?").get(id) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  list(sandboxId: string): CheckpointRecord[] {
+    const rows = this.db
+      .prepare("SELECT * FROM checkpoints WHERE sandbox_id = ? ORDER BY created_at, rowid")
+      .all(sandboxId) as Row[];
+    return rows.map(fromRow);
+  }
+
+  head(sandboxId: string): string | null {
+    const id = this.db
+      .prepare("SELECT checkpoint_id FROM checkpoint_heads WHERE sandbox_id = ?")
+      .pluck()
+      .get(sandboxId);
+    return typeof id === "string" ? id : null;
+  }
+
+  setHead(sandboxId: string, checkpointId: string | null): void {
+    if (checkpointId === null) this.db.prepare("DELETE FROM checkpoint_heads WHERE sandbox_id = ?").run(sandboxId);
+    else {
+      this.db
+        .prepare(
+          "INSERT INTO checkpoint_heads (sandbox_id, checkpoint_id) VALUES (?, ?) ON CONFLICT DO UPDATE SET checkpoint_id = excluded.checkpoint_id",
+        )
+        .run(sandboxId, checkpointId);
+    }
+  }
+
+  base(sandboxId: string): SandboxBase | undefined {
+    const row = this.db
+      .prepare("SELECT checkpoint_id, manifest_hash FROM sandbox_bases WHERE sandbox_id = ?")
+      .get(sandboxId) as { checkpoint_id: string; manifest_hash: string } | undefined;
+    return row ? { checkpointId: row.checkpoint_id, manifestHash: row.manifest_hash } : undefined;
+  }
+
+  /** Records a fork's base layer and the blobs it needs, owned by the fork. */
+  setBase(sandboxId: string, base: SandboxBase, hashes: Iterable<string>): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare("INSERT OR REPLACE INTO sandbox_bases (sandbox_id, checkpoint_id, manifest_hash) VALUES (?, ?, ?)")
+        .run(sandboxId, base.checkpointId, base.manifestHash);
+      this.addRefs(sandboxId, hashes);
+    })();
+  }
+
+  /**
+   * Deletes a checkpoint and its references; its children and any head pointing at it move to
+   * its parent, so the tree stays connected. Returns the hashes it referenced.
+   */
+  delete(id: string): string[] {
+    return this.db.transaction(() => {
+      const record = this.get(id);
+      if (!record) return [];
+      const hashes = this.db.prepare("SELECT hash FROM blob_refs WHERE owner = ?").pluck().all(id) as string[];
+      this.db.prepare("DELETE FROM blob_refs WHERE owner = ?").run(id);
+      this.db.prepare("UPDATE checkpoints SET parent_id = ? WHERE parent_id = ?").run(record.parentId, id);
+      if (record.parentId === null) this.db.prepare("DELETE FROM checkpoint_heads WHERE checkpoint_id = ?").run(id);
+      else
+        this.db
+          .prepare("UPDATE checkpoint_heads SET checkpoint_id = ? WHERE checkpoint_id = ?")
+          .run(record.parentId, id);
+      this.db.prepare("DELETE FROM checkpoints WHERE id = ?").run(id);
+      return hashes;
+    })();
+  }
+
+  /** Checkpoint ids of sandboxes that were deleted (their checkpoints go with them). */
+  orphanedCheckpoints(): string[] {
+    return this.db
+      .prepare("SELECT c.id FROM checkpoints c JOIN sandboxes s ON s.id = c.sandbox_id WHERE s.state = 'deleted'")
+      .pluck()
+      .all() as string[];
+  }
+
+  /** Drops base-layer references of forks that were deleted; returns the hashes they held. */
+  releaseDeletedForks(): string[] {
+    return this.db.transaction(() => {
+      const owners = this.db
+        .prepare(
+          "SELECT b.sandbox_id FROM sandbox_bases b JOIN sandboxes s ON s.id = b.sandbox_id WHERE s.state = 'deleted'",
+        )
+        .pluck()
+        .all() as string[];
+      const hashes: string[] = [];
+      for (const owner of owners) {
+        hashes.push(...(this.db.prepare("SELECT hash FROM blob_refs WHERE owner = ?").pluck().all(owner) as string[]));
+        this.db.prepare("DELETE FROM blob_refs WHERE owner = ?").run(owner);
+        this.db.prepare("DELETE FROM sandbox_bases WHERE sandbox_id = ?").run(owner);
+      }
+      return hashes;
+    })();
+  }
+
+  isReferenced(hash: string): boolean {
+    return this.db.prepare("SELECT 1 FROM blob_refs WHERE hash = ? LIMIT 1").get(hash) !== undefined;
+  }
+
+  /** Manifest hashes of live forks' base layers (their snapshot directories are in use). */
+  liveBaseManifests(): Set<string> {
+    const rows = this.db
+      .prepare(
+        "SELECT DISTINCT b.manifest_hash FROM sandbox_bases b JOIN sandboxes s ON s.id = b.sandbox_id WHERE s.state != 'deleted'",
+      )
+      .pluck()
+      .all() as string[];
+    return new Set(rows);
+  }
+}
