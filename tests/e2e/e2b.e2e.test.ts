@@ -251,6 +251,18 @@ while True:
     });
     expect(noToken.status).toBe(401);
     expect(token.envdAccessToken).toMatch(/^[0-9a-f]{48}$/);
+    // Holding the agent token does not let a client re-initialise the agent (and lock the server out).
+    const init = await fetch(`${server.url}/init`, {
+      method: "POST",
+      headers: {
+        "E2b-Sandbox-Id": sandbox.sandboxId,
+        "X-Access-Token": token.envdAccessToken,
+        "Content-Type": "application/json",
+      },
+      body: JSON.stringify({ accessToken: "stolen" }),
+    });
+    expect(init.status).toBe(403);
+    expect((await sandbox.commands.run("echo still-mine")).stdout).toBe("still-mine\n");
   });
 
   it("runs examples/e2b-quickstart.mjs", async () => {

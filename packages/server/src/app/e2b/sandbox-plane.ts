@@ -179,6 +179,10 @@ export class SandboxPlane {
         throw new PlaneError(502, `sandbox ${id} is paused (${record.state}); any other request wakes it`, id);
       }
       this.authorizeEnvd(req, url, record);
+      // /init sets the agent's token, default user and env: only the Burrow server calls it.
+      if (url.pathname.replace(/\/+/g, "/").replace(/\/$/, "").toLowerCase() === "/init") {
+        throw new PlaneError(403, "/init is reserved for the Burrow server", id);
+      }
     }
     return { record, port };
   }
