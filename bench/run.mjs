@@ -1,112 +1,115 @@
 #!/usr/bin/env node
-// `npm run bench`: Burrow vs raw runsc in the same run. Writes bench/results/latest.json.
+// `npm run bench`: Burrow vs raw runsc in the same run, suite by suite. Writes one JSON report
+// (bench/results/latest.json when every suite runs). See docs/benchmarks.md.
+//
+//   BENCH_SUITES=slice,lifecycle,density   which suites (default: all, in this order)
+//   BENCH_OUT=path                         where to write the report
+//   iteration knobs: see each suite's header and docs/benchmarks.md
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, homedir } from "node:os";
-import { join } from "node:path";
-import { Sandbox } from "@burrow/sdk";
-import { AgentDirect } from "./lib/agent-direct.mjs";
-import { RawRunsc } from "./lib/raw-runsc.mjs";
-import { startServer } from "./lib/server.mjs";
-import { repeat, summarize, timeIt } from "./lib/stats.mjs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, homedir, loadavg } from "node:os";
+import { dirname, join } from "node:path";
 
-const N_CREATE = Number(process.env.BENCH_N_CREATE ?? 15);
-const N_EXEC = Number(process.env.BENCH_N_EXEC ?? 50);
+const ALL_SUITES = ["slice", "lifecycle", "density"];
 const root = join(import.meta.dirname, "..");
-const templates = process.env.BURROW_TEMPLATES_DIR ?? join(homedir(), ".burrow", "templates");
-const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-
-const server = await startServer();
-const opts = { apiUrl: server.url, apiKey: server.apiKey };
-const rawDir = mkdtempSync("/tmp/br-");
-const raw = new RawRunsc(rawDir, join(templates, "base", "rootfs"), join(root, "packages/agent/bin/burrow-agent"));
-const results = {};
-
-try {
-  log(`create → first exec output (n=${N_CREATE})`);
-  const rawCreate = [];
-  const rawTeardown = [];
-  for (let i = 0; i < N_CREATE; i++) {
-    const id = `raw${String(i).padStart(4, "0")}${Date.now()}`;
-    rawCreate.push(
-      await timeIt(async () => {
-        await raw.create(id);
-        await raw.exec(id, ["echo", "hi"]);
-      }),
-    );
-    rawTeardown.push(await timeIt(() => raw.destroy(id)));
+const selected = (process.env.BENCH_SUITES ?? ALL_SUITES.join(","))
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const name of selected) {
+  if (!ALL_SUITES.includes(name)) {
+    process.stderr.write(`unknown suite '${name}'; suites: ${ALL_SUITES.join(", ")}\n`);
+    process.exit(2);
   }
-  const burrowCreate = [];
-  const burrowTeardown = [];
-  for (let i = 0; i < N_CREATE; i++) {
-    let sandbox;
-    burrowCreate.push(
-      await timeIt(async () => {
-        sandbox = await Sandbox.create(opts);
-        await new Promise((resolve, reject) => {
-          sandbox.commands.run("echo hi", { onStdout: resolve }).catch(reject);
-        });
-      }),
-    );
-    burrowTeardown.push(await timeIt(() => sandbox.kill()));
-  }
-  results.createToFirstExec = { burrow: summarize(burrowCreate), rawRunsc: summarize(rawCreate) };
-  results.teardown = { burrow: summarize(burrowTeardown), rawRunscKillDelete: summarize(rawTeardown) };
-
-  log(`exec round trip (n=${N_EXEC})`);
-  const sandbox = await Sandbox.create(opts);
-  const direct = new AgentDirect(server.dataDir, sandbox.sandboxId);
-  const rawId = `rawexec${Date.now()}`;
-  await raw.create(rawId);
-  for (let i = 0; i < 5; i++) await sandbox.commands.run("true");
-  results.execTrue = {
-    burrowSdk: await repeat(N_EXEC, () => timeIt(() => sandbox.commands.run("true"))),
-    agentDirectSameCommand: await repeat(N_EXEC, () => timeIt(() => direct.start("/bin/bash", ["-l", "-c", "true"]))),
-    agentDirectBinTrue: await repeat(N_EXEC, () => timeIt(() => direct.start("/bin/true", []))),
-    rawRunscExecTrue: await repeat(20, () => timeIt(() => raw.exec(rawId, ["true"]))),
-  };
-  await raw.destroy(rawId);
-
-  log("file write + read, 1 MB (n=20)");
-  const mb = Buffer.alloc(1024 * 1024, 7);
-  results.file1MbWriteRead = {
-    burrowSdk: await repeat(20, (i) =>
-      timeIt(async () => {
-        await sandbox.files.write(`/home/user/f${i}.bin`, mb);
-        await sandbox.files.read(`/home/user/f${i}.bin`, { format: "bytes" });
-      }),
-    ),
-  };
-  await sandbox.kill();
-} finally {
-  await server.stop();
-  rmSync(server.dataDir, { recursive: true, force: true });
-  rmSync(rawDir, { recursive: true, force: true });
 }
 
-const ratio = (a, b) => Math.round((a / b) * 100) / 100;
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const ctx = {
+  root,
+  templatesDir: process.env.BURROW_TEMPLATES_DIR ?? join(homedir(), ".burrow", "templates"),
+  agentBinary: join(root, "packages/agent/bin/burrow-agent"),
+  log,
+  /** Cleanups registered by the running suite, run on SIGINT/SIGTERM too. */
+  cleanups: new Set(),
+};
+
+let interrupted = false;
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, async () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${sig}: cleaning up`);
+    for (const fn of [...ctx.cleanups].reverse()) await fn().catch((e) => log(`cleanup failed: ${e}`));
+    process.exit(130);
+  });
+}
+
+function meminfoMb() {
+  const m = Object.fromEntries(
+    readFileSync("/proc/meminfo", "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => {
+        const [k, v] = l.split(":");
+        return [k, Number.parseInt(v, 10)];
+      }),
+  );
+  return { totalMb: Math.round(m.MemTotal / 1024), availableMb: Math.round(m.MemAvailable / 1024) };
+}
+
+const started = Date.now();
 const report = {
   date: new Date().toISOString(),
   host: {
     cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memory: meminfoMb(),
     kernel: execFileSync("uname", ["-r"], { encoding: "utf8" }).trim(),
-    runsc: execFileSync("runsc", ["--version"], { encoding: "utf8" }).split("\n")[0],
+    runsc: execFileSync("timeout", ["10", "runsc", "--version"], { encoding: "utf8" }).split("\n")[0],
+    platform: "systrap",
+    loadAvgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
   },
-  results,
-  ratios: {
-    createToFirstExecP50VsRaw: ratio(results.createToFirstExec.burrow.p50, results.createToFirstExec.rawRunsc.p50),
-    teardownP50VsRawKillDelete: ratio(results.teardown.burrow.p50, results.teardown.rawRunscKillDelete.p50),
-    execTrueP50VsRawRunscExec: ratio(results.execTrue.burrowSdk.p50, results.execTrue.rawRunscExecTrue.p50),
-  },
-  goals: {
-    createToFirstExecP50Ms: { goal: 250, actual: results.createToFirstExec.burrow.p50 },
-    execOverheadAboveAgentSpawnP50Ms: {
-      goal: 10,
-      actual: Math.round((results.execTrue.burrowSdk.p50 - results.execTrue.agentDirectSameCommand.p50) * 100) / 100,
-    },
-  },
+  suitesRun: selected,
+  suites: {},
+  goals: [],
 };
-const out = process.env.BENCH_OUT ?? join(root, "bench", "results", "latest.json");
+
+let failed = false;
+for (const name of selected) {
+  const t0 = Date.now();
+  log(`suite ${name}`);
+  try {
+    const suite = await import(`./suites/${name}.mjs`);
+    report.suites[name] = await suite.run(ctx);
+  } catch (err) {
+    failed = true;
+    log(`suite ${name} failed: ${err?.stack ?? err}`);
+    report.suites[name] = { error: String(err?.stack ?? err) };
+  } finally {
+    for (const fn of [...ctx.cleanups].reverse()) await fn().catch((e) => log(`cleanup failed: ${e}`));
+    ctx.cleanups.clear();
+  }
+  report.suites[name].durationS = Math.round((Date.now() - t0) / 100) / 10;
+  for (const [goalName, g] of Object.entries(report.suites[name].goals ?? {})) {
+    report.goals.push({ suite: name, name: goalName, ...g });
+  }
+}
+report.host.loadAvgAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+report.durationS = Math.round((Date.now() - started) / 100) / 10;
+
+const all = selected.length === ALL_SUITES.length;
+const out =
+  process.env.BENCH_OUT ?? join(root, "bench", "results", all ? "latest.json" : `partial-${selected.join("-")}.json`);
+mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-console.log(JSON.stringify(report, null, 2));
-log(`wrote ${out}`);
+
+const width = Math.max(...report.goals.map((g) => `${g.suite}.${g.name}`.length), 10);
+console.log(`\n${"goal".padEnd(width)}  ${"actual".padStart(10)}  ${"target".padStart(12)}  met`);
+for (const g of report.goals) {
+  const target = `${g.comparison} ${g.goal} ${g.unit}`;
+  console.log(
+    `${`${g.suite}.${g.name}`.padEnd(width)}  ${String(g.actual).padStart(10)}  ${target.padStart(12)}  ${g.met ? "yes" : "NO"}`,
+  );
+}
+log(`wrote ${out} in ${report.durationS} s`);
+process.exit(failed ? 1 : 0);

@@ -11,13 +11,18 @@ function envelope(obj) {
   return Buffer.concat([head, json]);
 }
 
-/** Talks to a sandbox's agent straight over its unix socket, bypassing the server (the floor). */
+/**
+ * Talks to a sandbox's agent straight over TCP on the sandbox's address, bypassing the server
+ * (the floor for the server's proxy). Token and address come from the sandbox's files.
+ */
 export class AgentDirect {
-  constructor(dataDir, sandboxId) {
+  constructor(dataDir, sandboxId, port = 49983) {
     const dir = join(dataDir, "sandboxes", sandboxId);
     const spec = JSON.parse(readFileSync(join(dir, "bundle", "config.json"), "utf8"));
     this.token = spec.process.env.find((e) => e.startsWith("BURROW_AGENT_TOKEN=")).split("=")[1];
-    this.socketPath = join(dir, "run", "agent.sock");
+    const batch = readFileSync(join(dir, "net-ns.batch"), "utf8");
+    this.host = /addr add ([\d.]+)\//.exec(batch)[1];
+    this.port = port;
   }
 
   /** Runs a process via the envd Start stream and resolves when its end event arrives. */
@@ -26,7 +31,8 @@ export class AgentDirect {
     return new Promise((resolve, reject) => {
       const req = request(
         {
-          socketPath: this.socketPath,
+          host: this.host,
+          port: this.port,
           path: "/process.Process/Start",
           method: "POST",
           agent,
@@ -46,5 +52,10 @@ export class AgentDirect {
       req.on("error", reject);
       req.end(body);
     });
+  }
+
+  /** Closes the pooled connections (needed before the sandbox is checkpointed). */
+  close() {
+    agent.destroy();
   }
 }
