@@ -45,8 +45,8 @@ describe("sandbox network isolation", () => {
 
   it("cannot reach a host service listening on all interfaces, via its gateway address", async () => {
     const [ownIp, gateway] = (await a.commands.run(OWN_ADDRESSES)).stdout.trim().split("\n");
-    expect(ownIp).toMatch(/^10\.200\./);
-    expect(gateway).toMatch(/^10\.200\./);
+    expect(ownIp).toMatch(/^10\.\d+\.\d+\.\d+$/);
+    expect(gateway).toMatch(/^10\.\d+\.\d+\.\d+$/);
     const result = await a.commands.run(PROBE(gateway as string, hostPort));
     expect(result.stdout).toContain("refused");
   });
