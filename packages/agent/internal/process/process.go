@@ -185,6 +185,10 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	}
 	if err := syscall.Kill(-p.Pid, sig); err != nil {
 		if err := syscall.Kill(p.Pid, sig); err != nil {
+			// Exited and reaped, while its last output is still being delivered.
+			if err == syscall.ESRCH {
+				return connect.Errorf(connect.NotFound, "process %d has already exited", p.Pid)
+			}
 			return connect.Errorf(connect.Internal, "signal process %d: %v", p.Pid, err)
 		}
 	}
