@@ -2,7 +2,7 @@
 // `npm run bench`: Burrow vs raw runsc in the same run, suite by suite. Writes one JSON report
 // (bench/results/latest.json when every suite runs). See docs/benchmarks.md.
 //
-//   BENCH_SUITES=slice,lifecycle,density   which suites (default: all, in this order)
+//   BENCH_SUITES=slice,lifecycle,density,checkpoints   which suites (default: all, in this order)
 //   BENCH_OUT=path                         where to write the report
 //   iteration knobs: see each suite's header and docs/benchmarks.md
 import { execFileSync } from "node:child_process";
@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 
-const ALL_SUITES = ["slice", "lifecycle", "density"];
+const ALL_SUITES = ["slice", "lifecycle", "density", "checkpoints"];
 const root = join(import.meta.dirname, "..");
 const selected = (process.env.BENCH_SUITES ?? ALL_SUITES.join(","))
   .split(",")

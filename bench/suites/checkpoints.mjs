@@ -1,0 +1,318 @@
+// Suite "checkpoints" (issue 4): live full and fs checkpoints with changed files, restore, fork
+// ×N and the bytes stored when nothing changed; against raw runsc in the same run.
+//
+//   BENCH_CK_MB        touched memory of the background process in MB (default 100)
+//   BENCH_CK_FILES     files changed before each checkpoint (default 1000)
+//   BENCH_N_CK_FULL    live full checkpoints (each after changing the files; default 3)
+//   BENCH_N_CK_FS      fs checkpoints (each after changing the files; default 5)
+//   BENCH_N_CK_RESTORE restores per mode (default 3)
+//   BENCH_CK_FORKS     forks in one call (default 10)
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Sandbox } from "@burrow/sdk";
+import { RawRunsc, rawId } from "../lib/raw-runsc.mjs";
+import { startServer } from "../lib/server.mjs";
+import { goal, ratio, round, sleep, summarize, timeIt } from "../lib/stats.mjs";
+
+const MB = Number(process.env.BENCH_CK_MB ?? 100);
+const FILES = Number(process.env.BENCH_CK_FILES ?? 1000);
+const N_FULL = Number(process.env.BENCH_N_CK_FULL ?? 3);
+const N_FS = Number(process.env.BENCH_N_CK_FS ?? 5);
+const N_RESTORE = Number(process.env.BENCH_N_CK_RESTORE ?? 3);
+const FORKS = Number(process.env.BENCH_CK_FORKS ?? 10);
+/** A larger unchanged file in the source, so the fork disk comparison has something to share. */
+const BIG_MB = 20;
+const NO_AUTO_SLEEP = { standbyAfterMs: 0, hibernateAfterMs: 0 };
+
+/** Holds N MiB with every page written, writes its pid to /tmp/alloc-ready, then sleeps. */
+const ALLOC_PY = `import os, sys, time
+n = int(sys.argv[1]) * 1024 * 1024
+b = bytearray(n)
+for i in range(0, n, 4096):
+    b[i] = 1
+with open("/tmp/alloc-ready.tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename("/tmp/alloc-ready.tmp", "/tmp/alloc-ready")
+while True:
+    time.sleep(3600)
+`;
+
+/** Rewrites FILES files of 1 KiB (new random contents each time) under a directory. */
+const CHANGE_PY = `import os, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+for i in range(int(sys.argv[2])):
+    with open(f"{d}/f{i:04d}.txt", "w") as f:
+        f.write(os.urandom(512).hex())
+`;
+
+const duKb = (path) => Number(execFileSync("du", ["-sk", path], { encoding: "utf8" }).split("\t")[0]);
+
+function dirSizeMb(dir) {
+  let total = 0;
+  for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size;
+  return round(total / 1024 / 1024, 1);
+}
+
+async function until(what, fn, timeoutMs = 60_000, everyMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Checkpoint create, retried on a 409 "open connections" refusal (counted), timed. */
+async function timedCheckpoint(sb, mode, stats) {
+  for (let attempt = 0; ; attempt++) {
+    const t0 = performance.now();
+    try {
+      const ck = await sb.checkpoints.create({ mode });
+      return { ms: performance.now() - t0, ck };
+    } catch (err) {
+      if (err?.name !== "ConflictError" || attempt >= 10) throw err;
+      stats.conflicts++;
+      await sleep(1000);
+    }
+  }
+}
+
+const kib = (b) => round(b / 1024, 1);
+
+export async function run({ templatesDir, agentBinary, log, cleanups }) {
+  const results = {};
+  const ratios = {};
+  const goals = {};
+  const raw = new RawRunsc(mkdtempSync("/tmp/br-"), join(templatesDir, "base", "rootfs"), agentBinary, {
+    networkPrefix: "10.255",
+  });
+  cleanups.add(() => raw.cleanupAll());
+  const server = await startServer({ BURROW_WARM_POOL: "", BURROW_NETWORK_PREFIX: "10.199" });
+  const created = [];
+  cleanups.add(() => server.dispose(created));
+  const opts = { apiUrl: server.url, apiKey: server.apiKey };
+  const retries = { conflicts: 0 };
+
+  // ── source sandbox: MB touched by a background process, a BIG_MB file, FILES small files ──
+  log(`checkpoints: source sandbox with ${MB} MB touched, ${FILES} files`);
+  const sb = await Sandbox.create({ ...opts, lifecycle: NO_AUTO_SLEEP });
+  created.push(sb.sandboxId);
+  await sb.files.write("/tmp/alloc.py", ALLOC_PY);
+  await sb.files.write("/tmp/change.py", CHANGE_PY);
+  const handle = await sb.commands.run(`exec python3 /tmp/alloc.py ${MB}`, { background: true, timeoutMs: 0 });
+  await handle.disconnect();
+  await until(`${MB} MB allocated`, () => sb.files.exists("/tmp/alloc-ready"), 120_000);
+  const pid = (await sb.files.read("/tmp/alloc-ready")).trim();
+  await sb.commands.run(`head -c ${BIG_MB}M /dev/urandom > /home/user/big.bin`);
+  const change = () => sb.commands.run(`python3 /tmp/change.py /home/user/changes ${FILES}`);
+  await change();
+
+  // ── 1. live full checkpoints, each after changing FILES files ──────────────────────────────
+  log(`checkpoints: live full checkpoint (n=${N_FULL} + first)`);
+  const first = await timedCheckpoint(sb, "full", retries);
+  const full = [];
+  const fullPaused = [];
+  const fullStored = [];
+  let fullCk;
+  for (let i = 0; i < N_FULL; i++) {
+    await change();
+    const { ms, ck } = await timedCheckpoint(sb, "full", retries);
+    full.push(ms);
+    fullPaused.push(ck.pausedMs);
+    fullStored.push(ck.storedBytes);
+    fullCk = ck;
+  }
+  // A full checkpoint right after another: what does the memory image add?
+  const fullAgain = await timedCheckpoint(sb, "full", retries);
+
+  // ── 2. fs checkpoints, each after changing FILES files; then one with nothing changed ──────
+  log(`checkpoints: fs checkpoint (n=${N_FS})`);
+  const fs = [];
+  const fsPaused = [];
+  const fsStored = [];
+  let fsCk;
+  for (let i = 0; i < N_FS; i++) {
+    await change();
+    const { ms, ck } = await timedCheckpoint(sb, "fs", retries);
+    fs.push(ms);
+    fsPaused.push(ck.pausedMs);
+    fsStored.push(ck.storedBytes);
+    fsCk = ck;
+  }
+  const fsUnchanged = await timedCheckpoint(sb, "fs", retries);
+  const fsUnchanged2 = await timedCheckpoint(sb, "fs", retries);
+
+  // ── 3. restore, fs and full ─────────────────────────────────────────────────────────────────
+  log(`checkpoints: restore fs / full (n=${N_RESTORE} each)`);
+  const restoreFs = [];
+  const restoreFull = [];
+  const firstExecAfterFull = [];
+  for (let i = 0; i < N_RESTORE; i++) {
+    restoreFull.push(await timeIt(() => sb.checkpoints.restore(fullCk.id)));
+    firstExecAfterFull.push(await timeIt(() => sb.files.exists("/tmp/alloc-ready")));
+    restoreFs.push(await timeIt(() => sb.checkpoints.restore(fsCk.id)));
+  }
+  // Last: back to the full checkpoint, and the Python process must be the same one.
+  await sb.checkpoints.restore(fullCk.id);
+  const alive = await sb.commands.run(`kill -0 ${pid} && echo alive`).then(
+    (r) => r.stdout.trim() === "alive",
+    () => false,
+  );
+  const restoredFiles = Number(
+    (await sb.commands.run(`ls /home/user/changes | wc -l`).catch(() => ({ stdout: "" }))).stdout.trim(),
+  );
+
+  // ── 4. fork ×FORKS in one call ──────────────────────────────────────────────────────────────
+  log(`checkpoints: fork ×${FORKS}`);
+  let forkIds = [];
+  const forkMs = await timeIt(async () => {
+    forkIds = (await sb.checkpoints.fork(fsCk.id, { count: FORKS })).sandboxIds;
+  });
+  created.push(...forkIds);
+  const forkSeesFiles = Number(
+    (
+      await (
+        await Sandbox.connect(forkIds[0], opts)
+      ).commands
+        .run(`ls /home/user/changes | wc -l`)
+        .catch(() => ({ stdout: "" }))
+    ).stdout.trim(),
+  );
+  const sandboxesDir = join(server.dataDir, "sandboxes");
+  const forkUpperKb = forkIds.map((id) => duKb(join(sandboxesDir, id, "upper")));
+  const sourceUpperKb = duKb(join(sandboxesDir, sb.sandboxId, "upper"));
+  const snapshotsDir = join(server.dataDir, "snapshots");
+  const snapshotKb = duKb(snapshotsDir);
+  const blobsKb = duKb(join(server.dataDir, "blobs"));
+  for (const id of forkIds) await server.api("DELETE", `/v1/sandboxes/${id}`);
+  await sb.kill();
+
+  // ── raw: runsc checkpoint of the same touched memory, and a copy of FILES changed files ────
+  log(`checkpoints: raw runsc checkpoint with ${MB} MB (n=${N_FULL}) and cp of ${FILES} files`);
+  const id = rawId();
+  await raw.prepare(id, {
+    args: [
+      "/bin/sh",
+      "-c",
+      `python3 /tmp/alloc.py ${MB} </dev/null >/dev/null 2>&1 & exec /opt/burrow/bin/burrow-agent --port 49983`,
+    ],
+  });
+  writeFileSync(join(raw.dir(id), "rootfs", "tmp", "alloc.py"), ALLOC_PY);
+  await raw.start(id);
+  await raw.waitAgent(id);
+  const readyFile = join(raw.dir(id), "rootfs", "tmp", "alloc-ready");
+  await until(`raw ${MB} MB allocated`, () => {
+    try {
+      return readFileSync(readyFile, "utf8").length > 0;
+    } catch {
+      return false;
+    }
+  });
+  const image = join(raw.dir(id), "image");
+  const rawCheckpoint = [];
+  const rawRestoreToAgent = [];
+  let rawImageMb = null;
+  for (let i = 0; i < N_FULL; i++) {
+    await raw.waitNoConnections(id);
+    rawCheckpoint.push(await timeIt(() => raw.checkpoint(id, image)));
+    rawImageMb = dirSizeMb(image);
+    await raw.afterCheckpoint(id);
+    const t0 = performance.now();
+    await raw.restore(id, image);
+    await raw.waitAgent(id);
+    rawRestoreToAgent.push(performance.now() - t0);
+    rmSync(image, { recursive: true, force: true });
+  }
+  await raw.destroy(id);
+  // The copy floor: FILES freshly written 1 KiB files (in the page cache, as the sandbox's are)
+  // copied with `cp -a` to another directory on the same file system.
+  const copy = [];
+  const copyBase = join(raw.baseDir, "copy");
+  for (let i = 0; i < Math.max(N_FULL, N_FS); i++) {
+    const src = join(copyBase, `src${i}`);
+    mkdirSync(src, { recursive: true });
+    for (let f = 0; f < FILES; f++)
+      writeFileSync(join(src, `f${String(f).padStart(4, "0")}.txt`), randomBytes(512).toString("hex"));
+    copy.push(await timeIt(() => execFileSync("cp", ["-a", src, join(copyBase, `dst${i}`)])));
+  }
+  rmSync(copyBase, { recursive: true, force: true });
+
+  const s = (x) => summarize(x);
+  results.fullCheckpoint = {
+    burrow: {
+      api: s(full),
+      pausedMs: s(fullPaused),
+      storedKib: s(fullStored.map(kib)),
+      firstFullCheckpointMs: round(first.ms),
+      firstFullCheckpointPausedMs: first.ck.pausedMs,
+      firstFullCheckpointStoredMib: round(first.ck.storedBytes / 1048576, 1),
+      sizeMib: round(fullCk.sizeBytes / 1048576, 1),
+      fileCount: fullCk.fileCount,
+    },
+    raw: {
+      runscCheckpoint: s(rawCheckpoint),
+      runscRestoreToFirstAgentAnswer: s(rawRestoreToAgent),
+      imageMb: rawImageMb,
+      cpChangedFiles: s(copy),
+    },
+  };
+  const rawFloor = s(rawCheckpoint).p50 + s(copy).p50;
+  const rawLiveFloor = rawFloor + s(rawRestoreToAgent).p50;
+  results.fullCheckpoint.raw.checkpointPlusCopyP50 = round(rawFloor);
+  results.fullCheckpoint.raw.checkpointPlusCopyPlusRestoreToAgentP50 = round(rawLiveFloor);
+  results.fsCheckpoint = {
+    burrow: { api: s(fs), pausedMs: s(fsPaused), storedKib: s(fsStored.map(kib)) },
+    raw: { cpChangedFiles: s(copy) },
+  };
+  results.unchanged = {
+    fsSecondCheckpointStoredBytes: fsUnchanged2.ck.storedBytes,
+    fsSecondCheckpointMs: round(fsUnchanged2.ms),
+    fsSecondCheckpointPausedMs: fsUnchanged2.ck.pausedMs,
+    fsFirstAfterFsChangesStoredBytes: fsUnchanged.ck.storedBytes,
+    fullSecondCheckpointStoredKib: kib(fullAgain.ck.storedBytes),
+  };
+  results.restore = {
+    burrow: {
+      fs: s(restoreFs),
+      full: s(restoreFull),
+      firstEnvdCallAfterFullRestore: s(firstExecAfterFull),
+      sameProcessAfterFullRestores: alive,
+      filesAfterFullRestore: restoredFiles,
+    },
+    raw: { runscRestoreToFirstAgentAnswer: s(rawRestoreToAgent) },
+  };
+  results.fork = {
+    count: FORKS,
+    apiMs: round(forkMs),
+    perForkMs: round(forkMs / FORKS),
+    forkSeesChangedFiles: forkSeesFiles,
+    forkUpperKib: { total: forkUpperKb.reduce((a, b) => a + b, 0), max: Math.max(...forkUpperKb) },
+    sourceUpperKib: sourceUpperKb,
+    sharedSnapshotKib: snapshotKb,
+    blobStoreKib: blobsKb,
+  };
+  results.checkpointRefusedOpenConnections = retries.conflicts;
+
+  ratios.fullCheckpointP50VsRawCheckpointPlusCopy = ratio(s(full).p50, rawFloor);
+  ratios.fullCheckpointP50VsRawCheckpointPlusCopyPlusRestore = ratio(s(full).p50, rawLiveFloor);
+  ratios.fullPausedP50VsRawCheckpointPlusRestore = ratio(
+    s(fullPaused).p50,
+    s(rawCheckpoint).p50 + s(rawRestoreToAgent).p50,
+  );
+  ratios.fsCheckpointP50VsCp = ratio(s(fs).p50, s(copy).p50);
+  ratios.fullRestoreP50VsRawRestoreToAgent = ratio(s(restoreFull).p50, s(rawRestoreToAgent).p50);
+  ratios.forkDiskTotalVsSourceUpper = ratio(results.fork.forkUpperKib.total, sourceUpperKb);
+
+  goals.liveFullCheckpointVsRawCheckpointPlusCopy = goal(1.2, ratios.fullCheckpointP50VsRawCheckpointPlusCopy, {
+    unit: "x",
+    note: `full checkpoint API p50 (${MB} MB touched, ${FILES} changed files) ÷ (raw runsc checkpoint p50 + cp -a of ${FILES} files p50); Burrow's figure includes runsc restore of the sandbox so it keeps running`,
+  });
+  goals.unchangedCheckpointStoredBytes = goal(4096, fsUnchanged2.ck.storedBytes, {
+    unit: "B",
+    note: "storedBytes of an fs checkpoint taken right after another with nothing changed (≈ 0)",
+  });
+  return { results, ratios, goals };
+}
