@@ -1,6 +1,6 @@
-import { type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
-import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
-import { agentPools } from "../services/agent-client.js";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { BurrowError, ErrorCode } from "@burrow/core";
+import { forwardHttp } from "./forward.js";
 
 /** Request headers that belong to the client↔server hop, not to the agent. */
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -15,7 +15,6 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "upgrade",
   "te",
 ]);
-const DROPPED_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding"]);
 
 export interface ProxyTarget {
   sandboxId: string;
@@ -24,7 +23,8 @@ export interface ProxyTarget {
   agentToken: string;
 }
 
-function forwardHeaders(headers: IncomingHttpHeaders, token: string): Record<string, string | string[]> {
+/** Burrow's credentials out, the agent's in: its token, and the user as envd's Basic header. */
+function agentHeaders(headers: IncomingHttpHeaders, token: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || DROPPED_REQUEST_HEADERS.has(name)) continue;
@@ -38,77 +38,36 @@ function forwardHeaders(headers: IncomingHttpHeaders, token: string): Record<str
 }
 
 /**
- * Forwards one request to the sandbox agent's `path`, streaming both ways.
- * Calls `onUnreachable` when the agent cannot be reached, so the caller can check the sandbox.
+ * Forwards one `/v1/sandboxes/{id}/envd/<path>` request to the agent's `path`, streaming both
+ * ways. `onUnreachable` turns a failed connection into the error the client gets.
  */
 export function proxyToAgent(
   req: IncomingMessage,
   res: ServerResponse,
   target: ProxyTarget,
   path: string,
-  logger: Logger,
   onUnreachable: (err: Error) => Promise<BurrowError>,
 ): Promise<void> {
-  return new Promise((resolve) => {
-    const upstream = request(
-      {
-        host: target.host,
-        port: target.port,
-        path,
-        method: req.method,
-        headers: forwardHeaders(req.headers, target.agentToken),
-        agent: agentPools.get(target.host),
-      },
-      (up) => {
-        const headers: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(up.headers)) {
-          if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
-        }
-        res.writeHead(up.statusCode ?? 502, headers);
-        res.flushHeaders();
-        up.pipe(res);
-        up.on("end", () => resolve());
-        up.on("error", () => {
-          res.destroy();
-          resolve();
-        });
-      },
-    );
-    upstream.setNoDelay?.(true);
-    // A client that goes away ends the upstream request too (and with it, e.g., a stream).
-    res.on("close", () => {
-      if (!res.writableFinished) upstream.destroy();
-      resolve();
-    });
-    upstream.on("error", (err) => {
-      if (res.headersSent) {
-        res.destroy();
-        resolve();
-        return;
-      }
-      void onUnreachable(err).then((error) => {
-        logger.warn({ sandboxId: target.sandboxId, err: err.message }, "agent unreachable");
-        if (!res.headersSent) {
-          const body = JSON.stringify(error.toBody());
-          res.writeHead(error.status, { "Content-Type": "application/json" });
-          res.end(body);
-        }
-        resolve();
-      });
-    });
-    req.pipe(upstream);
+  return forwardHttp(req, res, target, path, agentHeaders(req.headers, target.agentToken), async (err) => {
+    const error = await onUnreachable(err);
+    return { status: error.status, body: () => JSON.stringify(error.toBody()) };
   });
 }
 
 /**
- * Agent paths clients may not reach: `/init` sets the agent's access token, default user and
- * sandbox-wide env; only the server calls it (a client could otherwise lock the server out).
+ * `/init` sets the agent's access token, default user and sandbox-wide env; only the server
+ * calls it (a client could otherwise lock the server out). Both ways into the agent — the envd
+ * passthrough and the E2B sandbox plane — refuse it.
  */
+export function isReservedAgentPath(agentPath: string): boolean {
+  const path = (agentPath.split("?")[0] ?? "").replace(/\/+/g, "/").replace(/\/$/, "");
+  return path.toLowerCase() === "/init";
+}
+
 export function assertClientMayCall(method: string, agentPath: string): void {
-  const path = agentPath.split("?")[0]?.replace(/\/+/g, "/").replace(/\/$/, "") ?? "";
-  if (path.toLowerCase() === "/init") {
-    throw new BurrowError(ErrorCode.Forbidden, `${method} ${path} is reserved for the Burrow server`, {
-      details: { path },
+  if (isReservedAgentPath(agentPath)) {
+    throw new BurrowError(ErrorCode.Forbidden, `${method} /init is reserved for the Burrow server`, {
+      details: { path: "/init" },
     });
   }
 }

@@ -111,24 +111,20 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
     const id = sandboxIdParam(params);
     sandboxes.get(id);
+    const path = `${params.rest || "/"}${url.search}`;
+    assertClientMayCall(req.method ?? "GET", path);
     // Counted as activity from before the wake until the response (or stream) ends.
     await activity.track(id, async () => {
       const record = await lifecycle.ensureAwake(id);
-      const path = `${params.rest || "/"}${url.search}`;
-      assertClientMayCall(req.method ?? "GET", path);
-      await proxyToAgent(
-        req,
-        res,
-        { sandboxId: record.id, ...sandboxes.agentEndpoint(record), agentToken: record.agentToken },
-        path,
-        deps.logger,
-        async (err) => {
-          const alive = await sandboxes.checkAlive(record).catch(() => true);
-          if (!alive)
-            return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${id} is error: ${record.error ?? ""}`);
-          return unreachableError(record.id, err);
-        },
-      );
+      const target = { sandboxId: record.id, ...sandboxes.agentEndpoint(record), agentToken: record.agentToken };
+      await proxyToAgent(req, res, target, path, async (err) => {
+        deps.logger.warn({ sandboxId: id, err: err.message }, "agent unreachable");
+        const alive = await sandboxes.checkAlive(record).catch(() => true);
+        if (!alive) {
+          return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${id} is error: ${record.error ?? ""}`);
+        }
+        return unreachableError(record.id, err);
+      });
     });
   });
 }

@@ -7,7 +7,9 @@ import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
 import type { ApiKeyStore } from "../../store/api-key-store.js";
 import type { SandboxRecord } from "../../store/sandbox-store.js";
-import { forwardHttp, forwardUpgrade, type Upstream } from "./forward.js";
+import { isReservedAgentPath } from "../envd-proxy.js";
+import { forwardHttp, forwardUpgrade } from "../forward.js";
+import { type Upstream, upstreamHeaders } from "./upstream-headers.js";
 import { ENVD_PORT, e2bState } from "./wire.js";
 
 /**
@@ -108,7 +110,8 @@ export class SandboxPlane {
       const { record, port } = this.resolve(req, url, route);
       await this.deps.activity.track(record.id, async () => {
         const upstream = await this.upstream(record, port, req);
-        await forwardHttp(req, res, upstream, `${url.pathname}${url.search}`, (err) =>
+        const headers = upstreamHeaders(req.headers, upstream, false);
+        await forwardHttp(req, res, upstream, `${url.pathname}${url.search}`, headers, (err) =>
           this.unreachable(record, port, err),
         );
       });
@@ -143,7 +146,8 @@ export class SandboxPlane {
         const { record, port } = this.resolve(req, url, route);
         await this.deps.activity.track(record.id, async () => {
           const upstream = await this.upstream(record, port, req);
-          await forwardUpgrade(req, socket, head, upstream, `${url.pathname}${url.search}`, (err) =>
+          const headers = upstreamHeaders(req.headers, upstream, true);
+          await forwardUpgrade(req, socket, head, upstream, `${url.pathname}${url.search}`, headers, (err) =>
             this.unreachable(record, port, err),
           );
         });
@@ -179,8 +183,7 @@ export class SandboxPlane {
         throw new PlaneError(502, `sandbox ${id} is paused (${record.state}); any other request wakes it`, id);
       }
       this.authorizeEnvd(req, url, record);
-      // /init sets the agent's token, default user and env: only the Burrow server calls it.
-      if (url.pathname.replace(/\/+/g, "/").replace(/\/$/, "").toLowerCase() === "/init") {
+      if (isReservedAgentPath(url.pathname)) {
         throw new PlaneError(403, "/init is reserved for the Burrow server", id);
       }
     }

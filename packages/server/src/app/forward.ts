@@ -1,67 +1,21 @@
 import { type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { agentPools } from "../../services/agent-client.js";
+import { agentPools } from "../services/agent-client.js";
 
-/** Where a sandbox-plane request goes. */
-export interface Upstream {
+/** Where a forwarded request goes: an address on a sandbox's network. */
+export interface ForwardTarget {
   host: string;
   port: number;
-  /** The agent's port: the client's X-Access-Token and Authorization (envd's user) go along. */
-  envd: boolean;
-  clientAddress: string;
 }
 
+/** The answer sent when the target cannot be reached. */
 export interface ErrorAnswer {
   status: number;
   body(): string;
 }
 
-/** Hop-by-hop headers, and the routing and credential headers meant for Burrow alone. */
-const DROPPED = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "e2b-sandbox-id",
-  "e2b-sandbox-port",
-  "x-api-key",
-]);
+/** Hop-by-hop response headers that belong to the upstream connection. */
 const DROPPED_RESPONSE = new Set(["connection", "keep-alive", "transfer-encoding"]);
-
-/**
- * The headers sent on. Requests for the agent lose their Host; requests for the sandbox's own
- * services keep it (dev servers check it), gain X-Forwarded-*, and never carry the agent's token,
- * which processes in the sandbox must not see.
- */
-export function upstreamHeaders(
-  headers: IncomingHttpHeaders,
-  upstream: Upstream,
-  upgrade: boolean,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || DROPPED.has(name)) continue;
-    if (upstream.envd && name === "host") continue;
-    if (!upstream.envd && name === "x-access-token") continue;
-    out[name] = value;
-  }
-  if (upgrade) {
-    out.connection = "Upgrade";
-    const protocol = headers.upgrade;
-    if (protocol) out.upgrade = protocol;
-  }
-  if (!upstream.envd) {
-    const prior = headers["x-forwarded-for"];
-    out["x-forwarded-for"] = prior ? `${prior}, ${upstream.clientAddress}` : upstream.clientAddress;
-    if (headers.host) out["x-forwarded-host"] = headers.host;
-    out["x-forwarded-proto"] = "http";
-  }
-  return out;
-}
 
 function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -72,15 +26,17 @@ function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | 
 }
 
 /**
- * Forwards one HTTP request to the sandbox, streaming both ways (Connect server-streams, file
- * transfers). Keep-alive connections come from the sandbox's pool, which the lifecycle closes
- * before a checkpoint.
+ * Forwards one HTTP request to a sandbox, streaming both ways (Connect server-streams, file
+ * transfers), with the `headers` the caller prepared. Keep-alive connections come from the
+ * sandbox's pool, which the lifecycle closes before a checkpoint. The envd passthrough and the
+ * E2B sandbox plane both forward through here.
  */
 export function forwardHttp(
   req: IncomingMessage,
   res: ServerResponse,
-  upstream: Upstream,
+  upstream: ForwardTarget,
   path: string,
+  headers: Record<string, string | string[]>,
   onUnreachable: (err: Error) => Promise<ErrorAnswer>,
 ): Promise<void> {
   return new Promise((resolve) => {
@@ -90,7 +46,7 @@ export function forwardHttp(
         port: upstream.port,
         path,
         method: req.method,
-        headers: upstreamHeaders(req.headers, upstream, false),
+        headers,
         agent: agentPools.get(upstream.host),
       },
       (upRes) => {
@@ -151,8 +107,9 @@ export function forwardUpgrade(
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
-  upstream: Upstream,
+  upstream: ForwardTarget,
   path: string,
+  headers: Record<string, string | string[]>,
   onUnreachable: (err: Error) => Promise<ErrorAnswer>,
 ): Promise<void> {
   return new Promise((resolve) => {
@@ -161,7 +118,7 @@ export function forwardUpgrade(
       port: upstream.port,
       path,
       method: req.method,
-      headers: upstreamHeaders(req.headers, upstream, true),
+      headers,
       agent: agentPools.get(upstream.host),
     });
     socket.on("error", () => up.destroy());
