@@ -31,7 +31,8 @@ describe("failures and restarts", () => {
     process.kill(state?.pid as number, "SIGKILL");
     const failed = await waitFor(async () => (await sandbox.getInfo()).state === "error", 10_000);
     expect(failed).toBe(true);
-    expect((await sandbox.getInfo()).error).toMatch(/exited unexpectedly/);
+    // The reason carries the tail of the agent's own log, written to the host through its run dir.
+    expect((await sandbox.getInfo()).error).toMatch(/exited unexpectedly.*agent log: .*serving on tcp/s);
     await expect(sandbox.commands.run("true")).rejects.toThrow(/error/);
     expect(await sandbox.kill()).toBe(true);
     expect(runscState(server.dataDir, sandbox.sandboxId)).toBeNull();
@@ -79,6 +80,10 @@ describe("failures and restarts", () => {
       timeoutMs: 0,
     });
     await counter.disconnect();
+    // The counter must have started counting before the checkpoint, or there is nothing to compare.
+    const deadline = Date.now() + 10_000;
+    while (!(await sandbox.files.exists("/tmp/n")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     const pending = server.request("POST", `/v1/sandboxes/${sandbox.sandboxId}/hibernate`).catch(() => null);
     await new Promise((r) => setTimeout(r, 40));
     await server.stop("SIGKILL");

@@ -48,7 +48,7 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      args: [IN_SANDBOX.agentBinary, "--port", String(input.agentPort)],
+      args: [IN_SANDBOX.agentBinary, "--port", String(input.agentPort), "--log-file", IN_SANDBOX.agentLog],
       env: [
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME=/root",

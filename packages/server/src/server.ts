@@ -156,7 +156,6 @@ export async function startServer(
   await runtime.prepareHost();
   await checkpoints.thawInterrupted();
   await reconcileAtStart({ store, events, runtime, transitions, sandboxes, imageDirOf, logger });
-  await sandboxes.checkAll();
   await checkpoints.reconcile();
   const diffs = new DiffService({
     store,

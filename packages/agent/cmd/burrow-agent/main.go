@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -41,7 +42,16 @@ func main() {
 	defaultWorkdir := flag.String("default-workdir", "", "working directory for requests without one (default: the user's home)")
 	passwd := flag.String("passwd", "/etc/passwd", "passwd file to resolve users from")
 	group := flag.String("group", "/etc/group", "group file to resolve groups from")
+	logFile := flag.String("log-file", "", "also log to this file, kept under 1 MiB (the host reads it when the sandbox dies)")
 	flag.Parse()
+
+	if *logFile != "" {
+		if f, err := openCappedLog(*logFile); err == nil {
+			logger.SetOutput(io.MultiWriter(os.Stderr, f))
+		} else {
+			logf("cannot open log file %s: %v", *logFile, err)
+		}
+	}
 
 	// A closed stderr pipe (control plane gone) must not kill PID 1, and
 	// SIGHUP's default action (exit) is wrong for an init process.

@@ -94,6 +94,8 @@ export class LifecycleService {
       await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
       if (this.deps.agentsEnabled) await waitForAgent(this.agent(record), record.agentToken, AGENT_READY_TIMEOUT_MS);
     } catch (err) {
+      // A restore that started but never answered must not keep running unseen.
+      await this.deps.runtime.stop(id).catch(() => undefined);
       this.deps.transitions.move(record, "error", {
         type: "wake_failed",
         reason: "restoring from hibernation failed",
@@ -214,6 +216,7 @@ export class LifecycleService {
         await rm(this.deps.imageDirOf(id), { recursive: true, force: true });
         if (this.deps.agentsEnabled) await this.initAgent(record);
       } catch (err) {
+        await this.deps.runtime.stop(id).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
           type: "restart_failed",
           reason: message(err),
