@@ -90,3 +90,8 @@ export function errorFromBody(body: unknown): BurrowError | null {
   if (typeof details === "object" && details !== null) opts.details = details as Record<string, unknown>;
   return new BurrowError(code, message, opts);
 }
+
+/** The message of any thrown value, for logs and error reasons. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

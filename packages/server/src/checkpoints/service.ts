@@ -7,6 +7,7 @@ import {
   type CheckpointInfo,
   type CheckpointMode,
   ErrorCode,
+  errorMessage,
   type ForkResponse,
   type Logger,
   newCheckpointId,
@@ -50,10 +51,6 @@ export interface CheckpointServiceDeps {
 export function toCheckpointInfo(record: CheckpointRecord): CheckpointInfo {
   const { manifestHash: _m, ...info } = record;
   return info;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -244,7 +241,7 @@ export class CheckpointService {
           // The image is still in the hibernation directory: the sandbox can be woken from it.
           this.deps.transitions.move(record, "hibernated", {
             type: "checkpoint_failed",
-            reason: `full checkpoint ${cid} failed after saving memory; the sandbox is hibernated: ${message(err)}`,
+            reason: `full checkpoint ${cid} failed after saving memory; the sandbox is hibernated: ${errorMessage(err)}`,
           });
           throw err;
         }
@@ -277,7 +274,7 @@ export class CheckpointService {
     if (status && (status.status === "running" || status.status === "paused")) {
       this.deps.transitions.move(record, wasStandby ? "standby" : "running", {
         type: "checkpoint_failed",
-        reason: `full checkpoint failed; the sandbox kept running: ${message(err)}`,
+        reason: `full checkpoint failed; the sandbox kept running: ${errorMessage(err)}`,
       });
       if (wasStandby) await this.deps.runtime.pause(record.id).catch(() => undefined);
       return;
@@ -285,7 +282,7 @@ export class CheckpointService {
     this.deps.transitions.move(record, "error", {
       type: "checkpoint_failed",
       reason: "full checkpoint failed and the sandbox stopped",
-      error: `checkpoint failed: ${message(err)}; the files are kept — restart or restore the sandbox`,
+      error: `checkpoint failed: ${errorMessage(err)}; the files are kept — restart or restore the sandbox`,
     });
   }
 
@@ -342,8 +339,8 @@ export class CheckpointService {
         await rm(newUpper, { recursive: true, force: true }).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
           type: "restore_failed",
-          reason: message(err),
-          error: `restoring checkpoint ${cid} failed: ${message(err)}`,
+          reason: errorMessage(err),
+          error: `restoring checkpoint ${cid} failed: ${errorMessage(err)}`,
         });
         throw err;
       }
@@ -466,7 +463,7 @@ export class CheckpointService {
           .resume(record.id)
           .catch((err: unknown) =>
             this.deps.logger.warn(
-              { sandboxId: record.id, err: message(err) },
+              { sandboxId: record.id, err: errorMessage(err) },
               "thawing after an interrupted checkpoint",
             ),
           );

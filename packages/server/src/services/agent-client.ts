@@ -1,6 +1,6 @@
 import { Agent, request } from "node:http";
 import type { Duplex } from "node:stream";
-import { BurrowError, ErrorCode } from "@burrow/core";
+import { BurrowError, ErrorCode, errorMessage } from "@burrow/core";
 
 /**
  * Keep-alive connection pools, one per sandbox address. A pool is dropped whenever its sandbox
@@ -99,7 +99,7 @@ export async function waitForAgent(target: AgentTarget, token: string, timeoutMs
       if (res.status >= 200 && res.status < 300) return;
       lastError = `health answered ${res.status}`;
     } catch (err) {
-      lastError = err instanceof Error ? err.message : String(err);
+      lastError = errorMessage(err);
     }
     // The agent is usually up within tens of ms of `runsc run`; a short fixed poll keeps
     // create latency close to that (a refused connect costs microseconds).

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { BurrowError, ErrorCode, type LifecyclePolicy, type Logger } from "@burrow/core";
+import { BurrowError, ErrorCode, errorMessage, type LifecyclePolicy, type Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { ActivityTracker } from "./activity.js";
@@ -25,10 +25,6 @@ export interface LifecycleDeps {
   /** Directory of a sandbox's checkpoint image while it hibernates. */
   imageDirOf: (id: string) => string;
   agentsEnabled: boolean;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -99,9 +95,9 @@ export class LifecycleService {
       this.deps.transitions.move(record, "error", {
         type: "wake_failed",
         reason: "restoring from hibernation failed",
-        error: `waking from hibernation failed: ${message(err)}; the files are kept — restart the sandbox to start it afresh on them`,
+        error: `waking from hibernation failed: ${errorMessage(err)}; the files are kept — restart the sandbox to start it afresh on them`,
       });
-      throw new BurrowError(ErrorCode.RuntimeFailed, `sandbox ${id} could not be woken: ${message(err)}`, {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `sandbox ${id} could not be woken: ${errorMessage(err)}`, {
         cause: err,
       });
     }
@@ -142,7 +138,7 @@ export class LifecycleService {
       try {
         await this.deps.runtime.pause(id);
       } catch (err) {
-        this.deps.transitions.move(record, "running", { type: "standby_failed", reason: message(err) });
+        this.deps.transitions.move(record, "running", { type: "standby_failed", reason: errorMessage(err) });
         throw err;
       }
       this.deps.transitions.record(id, {
@@ -190,7 +186,7 @@ export class LifecycleService {
       this.hibernateRetryAt.set(record.id, Date.now() + HIBERNATE_RETRY_MS);
       this.deps.transitions.move(record, previous, {
         type: "hibernate_failed",
-        reason: `hibernation failed, still ${previous}, retried later: ${message(err)}`,
+        reason: `hibernation failed, still ${previous}, retried later: ${errorMessage(err)}`,
       });
       if (previous === "standby") await this.deps.runtime.pause(record.id).catch(() => undefined);
       return;
@@ -198,7 +194,7 @@ export class LifecycleService {
     this.deps.transitions.move(record, "error", {
       type: "hibernate_failed",
       reason: "hibernation failed and the sandbox stopped",
-      error: `hibernation failed: ${message(err)}; the files are kept — restart the sandbox to start it afresh on them`,
+      error: `hibernation failed: ${errorMessage(err)}; the files are kept — restart the sandbox to start it afresh on them`,
     });
   }
 
@@ -219,8 +215,8 @@ export class LifecycleService {
         await this.deps.runtime.stop(id).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
           type: "restart_failed",
-          reason: message(err),
-          error: message(err),
+          reason: errorMessage(err),
+          error: errorMessage(err),
         });
         throw err;
       }
@@ -276,7 +272,7 @@ export class LifecycleService {
           );
         }
       } catch (err) {
-        this.deps.logger.warn({ sandboxId: record.id, err: message(err) }, "lifecycle step failed");
+        this.deps.logger.warn({ sandboxId: record.id, err: errorMessage(err) }, "lifecycle step failed");
       }
     }
   }

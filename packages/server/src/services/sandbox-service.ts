@@ -6,6 +6,7 @@ import {
   DEFAULT_RESOURCES,
   DEFAULT_TEMPLATE,
   ErrorCode,
+  errorMessage,
   type LifecyclePolicy,
   type Logger,
   newSandboxId,
@@ -39,10 +40,6 @@ export interface SandboxServiceDeps {
 export function toInfo(record: SandboxRecord): SandboxInfo {
   const { env: _env, agentToken: _token, networkIndex: _net, stateSince: _since, pool: _pool, ...info } = record;
   return info;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export interface CreateFreshOptions {
@@ -134,10 +131,16 @@ export class SandboxService {
       log.debug({ template }, "sandbox created");
       return record;
     } catch (err) {
-      log.error({ err: message(err) }, "sandbox create failed");
+      log.error({ err: errorMessage(err) }, "sandbox create failed");
       await this.deps.runtime.destroy(record.id, record.networkIndex).catch(() => undefined);
-      this.deps.transitions.move(record, "error", { type: "create_failed", reason: message(err), error: message(err) });
-      throw err instanceof BurrowError ? err : new BurrowError(ErrorCode.RuntimeFailed, message(err), { cause: err });
+      this.deps.transitions.move(record, "error", {
+        type: "create_failed",
+        reason: errorMessage(err),
+        error: errorMessage(err),
+      });
+      throw err instanceof BurrowError
+        ? err
+        : new BurrowError(ErrorCode.RuntimeFailed, errorMessage(err), { cause: err });
     }
   }
 
@@ -182,8 +185,8 @@ export class SandboxService {
       } catch (err) {
         this.deps.transitions.move(record, "error", {
           type: "delete_failed",
-          reason: message(err),
-          error: `delete failed: ${message(err)}`,
+          reason: errorMessage(err),
+          error: `delete failed: ${errorMessage(err)}`,
         });
         throw err;
       }
