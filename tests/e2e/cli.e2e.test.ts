@@ -1,16 +1,9 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliMain, startTestServer, type TestServer } from "./harness.js";
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { cliMain, type NodeRun, runNode, startTestServer, type TestServer } from "./harness.js";
 
 // End to end: the built `burrow` CLI as a child process against a real server with runsc.
 describe("burrow CLI against a real server", () => {
@@ -18,23 +11,8 @@ describe("burrow CLI against a real server", () => {
   let work: string;
   let id: string;
 
-  const cli = (args: string[], input?: string): Promise<CliResult> =>
-    new Promise((resolve) => {
-      const child = spawn(process.execPath, [cliMain, ...args], {
-        env: { ...process.env, ...server.clientEnv },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c: Buffer) => {
-        stdout += c.toString();
-      });
-      child.stderr.on("data", (c: Buffer) => {
-        stderr += c.toString();
-      });
-      child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end(input ?? "");
-    });
+  const cli = (args: string[], input?: string): Promise<NodeRun> =>
+    runNode([cliMain, ...args], server.clientEnv, input);
 
   beforeAll(async () => {
     server = await startTestServer();

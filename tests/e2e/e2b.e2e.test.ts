@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { AuthenticationError, Sandbox, SandboxNotFoundError } from "e2b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineEnvdCases } from "./e2b-envd-cases.js";
-import { startTestServer, type TestServer } from "./harness.js";
+import { runNode, startTestServer, type TestServer } from "./harness.js";
 
 const example = join(import.meta.dirname, "..", "..", "examples", "e2b-quickstart.mjs");
 
@@ -266,23 +265,9 @@ while True:
   });
 
   it("runs examples/e2b-quickstart.mjs", async () => {
-    const run = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [example], {
-        env: { ...process.env, E2B_API_KEY: key, E2B_API_URL: server.url, E2B_SANDBOX_URL: server.url },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      child.stdout.on("data", (c: Buffer) => {
-        out += c.toString();
-      });
-      child.stderr.on("data", (c: Buffer) => {
-        out += c.toString();
-      });
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, out }));
-    });
-    expect(run.code, run.out).toBe(0);
-    expect(run.out).toContain("e2b quickstart ok");
+    const run = await runNode([example], { E2B_API_KEY: key, E2B_API_URL: server.url, E2B_SANDBOX_URL: server.url });
+    expect(run.code, `${run.stdout}${run.stderr}`).toBe(0);
+    expect(run.stdout).toContain("e2b quickstart ok");
   });
 
   it("kills: the sandbox is gone, its health answers 502, and kill is idempotent", async () => {

@@ -1,39 +1,16 @@
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./harness.js";
+import { type NodeRun, runNode, startTestServer, type TestServer } from "./harness.js";
 
 const examplesDir = join(import.meta.dirname, "..", "..", "examples");
-
-interface ExampleRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 // The runnable examples in examples/, each as its own `node` process against a real server.
 describe("examples", () => {
   let server: TestServer;
 
-  const runExample = (name: string): Promise<ExampleRun> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(examplesDir, name)], {
-        env: { ...process.env, ...server.clientEnv },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c: Buffer) => {
-        stdout += c.toString();
-      });
-      child.stderr.on("data", (c: Buffer) => {
-        stderr += c.toString();
-      });
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+  const runExample = (name: string): Promise<NodeRun> => runNode([join(examplesDir, name)], server.clientEnv);
 
-  const expectSuccess = (run: ExampleRun) => {
+  const expectSuccess = (run: NodeRun) => {
     expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
   };
 

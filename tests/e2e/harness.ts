@@ -30,6 +30,30 @@ export interface TestServer {
  * Starts the real server (built dist) on a free port with its own data dir, sharing the
  * template directory. Short /tmp paths keep agent socket paths under the 108-byte limit.
  */
+export interface NodeRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a Node script (the CLI, an example) to completion with extra env and optional stdin. */
+export function runNode(args: string[], env: Record<string, string>, input = ""): Promise<NodeRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
 export interface TestServerOptions {
   /** Extra environment for the server (e.g. BURROW_WARM_POOL, BURROW_LIFECYCLE_TICK_MS). */
   env?: Record<string, string>;

@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliMain, runscContainers, startTestServer, type TestServer } from "./harness.js";
+import { cliMain, runNode, runscContainers, startTestServer, type TestServer } from "./harness.js";
 
 const COUNTER =
   "i=0; while true; do i=$((i+1)); echo $i >> /home/user/count.log; echo $i > /tmp/count-now; sleep 0.05; done";
@@ -116,17 +115,8 @@ describe("sandboxes that never die", () => {
     expect((await sandbox.commands.run("cat /home/user/note")).stdout).toBe("zzz");
 
     await sandbox.pause();
-    const cli = await new Promise<{ code: number; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [cliMain, "exec", sandbox.sandboxId, "--", "cat", "/home/user/note"], {
-        env: { ...process.env, ...server.clientEnv },
-      });
-      let out = "";
-      child.stdout.on("data", (c: Buffer) => {
-        out += c.toString();
-      });
-      child.on("close", (code) => resolve({ code: code ?? -1, out }));
-    });
-    expect(cli).toEqual({ code: 0, out: "zzz" });
+    const cli = await runNode([cliMain, "exec", sandbox.sandboxId, "--", "cat", "/home/user/note"], server.clientEnv);
+    expect({ code: cli.code, out: cli.stdout }).toEqual({ code: 0, out: "zzz" });
     await sandbox.kill();
   });
 
