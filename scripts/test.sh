@@ -5,8 +5,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
-echo "[burrow test] lint"
+echo "[burrow test] lint and type-check the tests"
 npx --no-install biome check .
+npx --no-install tsc -p tsconfig.tests.json
 echo "[burrow test] Go agent tests"
 bash packages/agent/test.sh
 echo "[burrow test] TypeScript tests"

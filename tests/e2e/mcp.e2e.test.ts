@@ -217,7 +217,7 @@ describe("burrow mcp against a real server", () => {
     const blob = await stdio.readResource({ uri: `burrow://${sandboxId}/home/user/bin.dat` });
     expect(blob.contents[0]).toMatchObject({ mimeType: "application/octet-stream", blob: "AP8A/w==" });
     const dir = await stdio.readResource({ uri: `burrow://${sandboxId}/home/user/proj` });
-    expect(dir.contents[0]?.text).toBe("app.py");
+    expect(dir.contents[0]).toMatchObject({ text: "app.py" });
     const { resources } = await stdio.listResources();
     expect(resources.map((r) => r.uri)).toContain(`burrow://${sandboxId}/home/user`);
   });

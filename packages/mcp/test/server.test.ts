@@ -185,7 +185,7 @@ describe("Burrow MCP server (fake Burrow)", () => {
     const read = await client.readResource({ uri: `burrow://${sandboxId}/home/user/r.txt` });
     expect(read.contents[0]).toMatchObject({ text: "resource text", mimeType: "text/plain" });
     const dir = await client.readResource({ uri: `burrow://${sandboxId}/home/user` });
-    expect(dir.contents[0]?.text).toContain("r.txt");
+    expect(dir.contents[0]).toMatchObject({ text: expect.stringContaining("r.txt") });
     await expect(client.readResource({ uri: `burrow://${sandboxId}/home/user/none` })).rejects.toThrow("not_found");
     const { resources } = await client.listResources();
     expect(resources.map((r) => r.uri)).toContain(`burrow://${sandboxId}/home/user`);

@@ -97,6 +97,8 @@ export class FakeBurrow {
         state: "running",
         metadata: body.metadata ?? {},
         resources: { vcpus: 2, memoryMb: 2048, pids: 4096 },
+        lifecycle: { standbyAfterMs: 15_000, hibernateAfterMs: 600_000, deleteAfterMs: 0 },
+        lastActivityAt: now,
         createdAt: now,
         updatedAt: now,
       };
