@@ -9,12 +9,13 @@
 //   BENCH_CK_FORKS     forks in one call (default 10)
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "@burrow/sdk";
 import { RawRunsc, rawId } from "../lib/raw-runsc.mjs";
+import { ALLOC_PY, dirSizeMb, timedRetryingConflicts, until } from "../lib/sandbox-work.mjs";
 import { startServer } from "../lib/server.mjs";
-import { goal, ratio, round, sleep, summarize, timeIt } from "../lib/stats.mjs";
+import { goal, ratio, round, summarize, timeIt } from "../lib/stats.mjs";
 
 const MB = Number(process.env.BENCH_CK_MB ?? 100);
 const FILES = Number(process.env.BENCH_CK_FILES ?? 1000);
@@ -25,19 +26,6 @@ const FORKS = Number(process.env.BENCH_CK_FORKS ?? 10);
 /** A larger unchanged file in the source, so the fork disk comparison has something to share. */
 const BIG_MB = 20;
 const NO_AUTO_SLEEP = { standbyAfterMs: 0, hibernateAfterMs: 0 };
-
-/** Holds N MiB with every page written, writes its pid to /tmp/alloc-ready, then sleeps. */
-const ALLOC_PY = `import os, sys, time
-n = int(sys.argv[1]) * 1024 * 1024
-b = bytearray(n)
-for i in range(0, n, 4096):
-    b[i] = 1
-with open("/tmp/alloc-ready.tmp", "w") as f:
-    f.write(str(os.getpid()))
-os.rename("/tmp/alloc-ready.tmp", "/tmp/alloc-ready")
-while True:
-    time.sleep(3600)
-`;
 
 /** Rewrites FILES files of 1 KiB (new random contents each time) under a directory. */
 const CHANGE_PY = `import os, sys
@@ -50,34 +38,10 @@ for i in range(int(sys.argv[2])):
 
 const duKb = (path) => Number(execFileSync("du", ["-sk", path], { encoding: "utf8" }).split("\t")[0]);
 
-function dirSizeMb(dir) {
-  let total = 0;
-  for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size;
-  return round(total / 1024 / 1024, 1);
-}
-
-async function until(what, fn, timeoutMs = 60_000, everyMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** Checkpoint create, retried on a 409 "open connections" refusal (counted), timed. */
 async function timedCheckpoint(sb, mode, stats) {
-  for (let attempt = 0; ; attempt++) {
-    const t0 = performance.now();
-    try {
-      const ck = await sb.checkpoints.create({ mode });
-      return { ms: performance.now() - t0, ck };
-    } catch (err) {
-      if (err?.name !== "ConflictError" || attempt >= 10) throw err;
-      stats.conflicts++;
-      await sleep(1000);
-    }
-  }
+  const { ms, value } = await timedRetryingConflicts(() => sb.checkpoints.create({ mode }), stats, 10);
+  return { ms, ck: value };
 }
 
 const kib = (b) => round(b / 1024, 1);

@@ -8,10 +8,11 @@
 //   BENCH_HIBERNATE_FILL "touch" (one byte written per 4 KiB page, default) or "random" (incompressible)
 //   BENCH_N_POOL         warm-pool creates, cold creates (default 20); raw run+exec min(n, 8)
 //   BENCH_POOL_SETTLE_MS pause after the pool is full again before the next create (default 300)
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "@burrow/sdk";
 import { RawRunsc, rawId } from "../lib/raw-runsc.mjs";
+import { ALLOC_PY, dirSizeMb, timedRetryingConflicts, until } from "../lib/sandbox-work.mjs";
 import { startServer } from "../lib/server.mjs";
 import { goal, ratio, round, sleep, summarize, timeIt } from "../lib/stats.mjs";
 import { firstOutput } from "./slice.mjs";
@@ -28,38 +29,6 @@ const POOL_SETTLE_MS = Number(process.env.BENCH_POOL_SETTLE_MS ?? 300);
 /** Never sleeps by itself: the suite pauses and hibernates explicitly. */
 const NO_AUTO_SLEEP = { standbyAfterMs: 0, hibernateAfterMs: 0 };
 
-/** Holds N MiB with every page written, writes its pid to /tmp/alloc-ready, then sleeps. */
-const ALLOC_PY = `import os, sys, time
-n = int(sys.argv[1]) * 1024 * 1024
-b = bytearray(n)
-if sys.argv[2] == "random":
-    for off in range(0, n, 1 << 20):
-        b[off:off + (1 << 20)] = os.urandom(1 << 20)
-else:
-    for i in range(0, n, 4096):
-        b[i] = 1
-with open("/tmp/alloc-ready.tmp", "w") as f:
-    f.write(str(os.getpid()))
-os.rename("/tmp/alloc-ready.tmp", "/tmp/alloc-ready")
-while True:
-    time.sleep(3600)
-`;
-
-function dirSizeMb(dir) {
-  let total = 0;
-  for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size;
-  return round(total / 1024 / 1024, 1);
-}
-
-async function until(what, fn, timeoutMs = 60_000, everyMs = 20) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** The durations of the "woken" events recorded since event id `after`. */
 async function wokenDurations(sandbox, after) {
   const events = await sandbox.events({ after });
@@ -74,17 +43,7 @@ async function wokenDurations(sandbox, after) {
  * call is timed.
  */
 async function timedHibernate(sandbox, stats) {
-  for (let attempt = 0; ; attempt++) {
-    const t0 = performance.now();
-    try {
-      await sandbox.hibernate();
-      return performance.now() - t0;
-    } catch (err) {
-      if (err?.name !== "ConflictError" || attempt >= 20) throw err;
-      stats.conflicts++;
-      await sleep(1000);
-    }
-  }
+  return (await timedRetryingConflicts(() => sandbox.hibernate(), stats)).ms;
 }
 
 async function lastEventId(sandbox) {

@@ -250,8 +250,8 @@ export class LifecycleService {
    */
   async tick(deleteSandbox: (id: string) => Promise<unknown>): Promise<void> {
     const now = Date.now();
-    for (const record of this.deps.store.listLive()) {
-      if (record.pool !== null || this.deps.locks.busy(record.id)) continue;
+    for (const record of this.deps.store.listAwakeOrExpiring()) {
+      if (this.deps.locks.busy(record.id)) continue;
       const policy: LifecyclePolicy = record.lifecycle;
       const idle = this.deps.activity.idleMs(record.id);
       try {

@@ -215,14 +215,11 @@ export class SandboxService {
     });
   }
 
-  /** Marks running sandboxes whose runsc process is gone as `error`. Runs periodically. */
+  /** Marks running or standby sandboxes whose runsc process is gone as `error`. Runs periodically. */
   async checkAll(): Promise<void> {
-    const live = await this.deps.runtime.list();
-    const alive = new Set(live.filter((s) => s.status === "running" || s.status === "paused").map((s) => s.id));
-    for (const record of this.deps.store.listLive()) {
-      if ((record.state === "running" || record.state === "standby") && !alive.has(record.id)) {
-        if (!this.deps.locks.busy(record.id)) await this.checkAlive(record);
-      }
+    for (const record of this.deps.store.listAwakeOrExpiring()) {
+      if (record.state !== "running" && record.state !== "standby") continue;
+      if (!this.deps.locks.busy(record.id)) await this.checkAlive(record);
     }
   }
 }

@@ -131,6 +131,21 @@ export class SandboxStore {
     return rows.map(fromRow);
   }
 
+  /**
+   * Sandboxes the sleep policy and the liveness check act on: running or in standby, plus any
+   * with a deleteAfterMs. Hibernated and failed sandboxes (the bulk, on a busy host) are skipped,
+   * so the once-a-second policy pass stays cheap however many sandboxes sleep on disk.
+   */
+  listAwakeOrExpiring(): SandboxRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM sandboxes WHERE pool IS NULL AND (state IN ('running', 'standby')
+           OR (state NOT IN ('deleted', 'deleting') AND json_extract(lifecycle, '$.deleteAfterMs') > 0))`,
+      )
+      .all() as Row[];
+    return rows.map(fromRow);
+  }
+
   setState(id: string, state: SandboxState, error: string | null, now: string): void {
     this.db
       .prepare("UPDATE sandboxes SET state = ?, error = ?, updated_at = ?, state_since = ? WHERE id = ?")
