@@ -1,11 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "@burrow/core";
-import { FakeRuntime } from "@burrow/runtime";
+import type { FakeRuntime } from "@burrow/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.js";
-import { type RunningServer, startServer } from "../src/server.js";
+import type { RunningServer } from "../src/server.js";
 import { openDb } from "../src/store/db.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
@@ -147,36 +145,27 @@ describe("REST API with a fake runtime", () => {
 describe("reconciliation at start", () => {
   it("fails creates that a crash interrupted and finishes interrupted deletes", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "burrow-reconcile-"));
+    const db = openDb(join(dataDir, "burrow.db"));
+    const row = (id: string, state: string, index: number) =>
+      db
+        .prepare(
+          `INSERT INTO sandboxes (id, template, state, metadata, env, resources, agent_token, net_index, error, created_at, updated_at)
+           VALUES (?, 'base', ?, '{}', '{}', '{"vcpus":1,"memoryMb":512,"pids":100}', 't', ?, NULL, '2026-01-01', '2026-01-01')`,
+        )
+        .run(id, state, index);
+    row("sb_aaaaaaaaaaaaaaaaaaaa", "starting", 0);
+    row("sb_bbbbbbbbbbbbbbbbbbbb", "deleting", 1);
+    db.close();
+    const fake = await startFakeServer({}, dataDir);
     try {
-      mkdirSync(join(dataDir, "templates", "base", "rootfs"), { recursive: true });
-      const db = openDb(join(dataDir, "burrow.db"));
-      const row = (id: string, state: string, index: number) =>
-        db
-          .prepare(
-            `INSERT INTO sandboxes (id, template, state, metadata, env, resources, agent_token, net_index, error, created_at, updated_at)
-             VALUES (?, 'base', ?, '{}', '{}', '{"vcpus":1,"memoryMb":512,"pids":100}', 't', ?, NULL, '2026-01-01', '2026-01-01')`,
-          )
-          .run(id, state, index);
-      row("sb_aaaaaaaaaaaaaaaaaaaa", "starting", 0);
-      row("sb_bbbbbbbbbbbbbbbbbbbb", "deleting", 1);
-      db.close();
-      const runtime = new FakeRuntime();
-      const config = {
-        ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }),
-        monitorIntervalMs: 3_600_000,
-        warmPool: {},
-      };
-      const server = await startServer(config, silentLogger, { runtime });
-      const key = readFileSync(server.adminKeyPath, "utf8").trim();
       const get = (id: string) =>
-        fetch(`${server.url}/v1/sandboxes/${id}`, { headers: { Authorization: `Bearer ${key}` } });
+        fetch(`${fake.server.url}/v1/sandboxes/${id}`, { headers: { Authorization: `Bearer ${fake.key}` } });
       const started = (await (await get("sb_aaaaaaaaaaaaaaaaaaaa")).json()) as { state: string; error: string };
       expect(started.state).toBe("error");
       expect(started.error).toMatch(/interrupted/);
       expect((await get("sb_bbbbbbbbbbbbbbbbbbbb")).status).toBe(404);
-      await server.close();
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      await fake.close();
     }
   });
 });

@@ -1,11 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { silentLogger } from "@burrow/core";
-import { FakeRuntime } from "@burrow/runtime";
+import type { FakeRuntime } from "@burrow/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.js";
-import { type RunningServer, startServer } from "../src/server.js";
+import type { RunningServer } from "../src/server.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 // Component test of sleep and wake: the real app, store and lifecycle service, a fake runtime.
@@ -158,17 +155,9 @@ describe("lifecycle with a fake runtime", () => {
 
 describe("warm pool with a fake runtime", () => {
   it("hands out a pre-started sandbox with the caller's metadata, and refills", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "burrow-pool-"));
-    mkdirSync(join(dataDir, "templates", "base", "rootfs"), { recursive: true });
-    const runtime = new FakeRuntime();
-    const config = {
-      ...loadConfig({ BURROW_DATA_DIR: dataDir, BURROW_PORT: "0" }),
-      monitorIntervalMs: 3_600_000,
-      warmPool: { base: 2 },
-    };
-    const server = await startServer(config, silentLogger, { runtime });
+    const fake = await startFakeServer({ warmPool: { base: 2 } });
+    const { server, runtime, key } = fake;
     try {
-      const key = readFileSync(server.adminKeyPath, "utf8").trim();
       const headers = { Authorization: `Bearer ${key}`, "Content-Type": "application/json" };
       const deadline = Date.now() + 5_000;
       while (runtime.sandboxes.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -192,8 +181,7 @@ describe("warm pool with a fake runtime", () => {
       });
       expect(pooled.has(((await custom.json()) as { id: string }).id)).toBe(false);
     } finally {
-      await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await fake.close();
     }
   });
 });
