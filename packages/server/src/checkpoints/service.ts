@@ -28,6 +28,9 @@ import { materialize, materializeMemory } from "./materialize.js";
 
 const AGENT_READY_TIMEOUT_MS = 15_000;
 const FROZEN_MARKER = "checkpoint-frozen";
+/** Forks started at once. */
+const FORK_PARALLELISM = 3;
+
 export const MAX_FORKS = 20;
 
 export interface CheckpointServiceDeps {
@@ -239,6 +242,7 @@ export class CheckpointService {
           }
         } catch (err) {
           // The image is still in the hibernation directory: the sandbox can be woken from it.
+          await this.deps.runtime.stop(id).catch(() => undefined);
           this.deps.transitions.move(record, "hibernated", {
             type: "checkpoint_failed",
             reason: `full checkpoint ${cid} failed after saving memory; the sandbox is hibernated: ${errorMessage(err)}`,
@@ -337,6 +341,8 @@ export class CheckpointService {
         }
       } catch (err) {
         await rm(newUpper, { recursive: true, force: true }).catch(() => undefined);
+        // A restore or restart that started but never answered must not keep running unseen.
+        await this.deps.runtime.stop(id).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
           type: "restore_failed",
           reason: errorMessage(err),
@@ -379,8 +385,7 @@ export class CheckpointService {
           if (!existsSync(snapshot)) throw err;
         }
       }
-      const ids: string[] = [];
-      for (let i = 0; i < count; i++) {
+      const startFork = async () => {
         const fork = await this.deps.sandboxes.createFresh(
           sandbox.template,
           sandbox.resources,
@@ -396,7 +401,21 @@ export class CheckpointService {
           },
         );
         this.deps.transitions.record(fork.id, { type: "forked", reason: `forked from ${id} checkpoint ${source.id}` });
-        ids.push(fork.id);
+        return fork.id;
+      };
+      // A few at a time: each is a runsc start, and this host has few cores.
+      // If any fork fails, the ones this call made are deleted again: all forks or none.
+      const ids: string[] = [];
+      for (let i = 0; i < count; i += FORK_PARALLELISM) {
+        const batch = await Promise.allSettled(
+          Array.from({ length: Math.min(FORK_PARALLELISM, count - i) }, () => startFork()),
+        );
+        for (const r of batch) if (r.status === "fulfilled") ids.push(r.value);
+        const failed = batch.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) {
+          for (const forkId of ids) await this.deps.sandboxes.delete(forkId).catch(() => false);
+          throw failed.reason;
+        }
       }
       return { checkpointId: source.id, sandboxIds: ids, processes: "fresh" as const };
     });
