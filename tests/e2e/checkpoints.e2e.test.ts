@@ -157,11 +157,13 @@ describe("checkpoints", () => {
     await sandbox.commands.run("head -c 200000000 /dev/urandom > /home/user/big.bin", { timeoutMs: 120_000 });
     const startBytes = blobBytes(server.dataDir);
     const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push((await sandbox.checkpoints.create()).id);
+    for (let i = 0; i < 10; i++) ids.push((await sandbox.checkpoints.create({ wait: true })).id);
     const stored = blobBytes(server.dataDir) - startBytes;
     expect(stored).toBeGreaterThan(200_000_000);
     expect(stored).toBeLessThan(205_000_000);
     const infos = await sandbox.checkpoints.list();
+    expect(infos.checkpoints.every((c) => c.status === "ready")).toBe(true);
+    expect(infos.checkpoints[0]?.storedBytes).toBeGreaterThan(200_000_000);
     expect(infos.checkpoints.slice(1).every((c) => c.storedBytes < 100_000)).toBe(true);
 
     for (const id of ids.slice(0, 9)) expect(await sandbox.checkpoints.delete(id)).toBe(true);
@@ -218,6 +220,33 @@ describe("checkpoints", () => {
     expect(forked).toHaveLength(1);
     await Sandbox.kill(forked[0] as string, opts());
     await sandbox.kill();
+  });
+
+  it("answers once the sandbox runs again; storing finishes in the background, and a SIGKILL then loses nothing", async () => {
+    const sandbox = await Sandbox.create(opts());
+    await sandbox.commands.run("head -c 200000000 /dev/urandom > /home/user/big.bin && echo v1 > /home/user/v", {
+      timeoutMs: 120_000,
+    });
+    const ck = await sandbox.checkpoints.create({ name: "staged" });
+    // The 200 MB copy is not in the blob store yet when the call returns.
+    expect(ck.status).toBe("storing");
+    expect(ck.sizeBytes).toBeGreaterThanOrEqual(200_000_000);
+    await sandbox.commands.run("echo v2 > /home/user/v && rm /home/user/big.bin");
+    await server.stop("SIGKILL");
+    server = await startTestServer(server.dataDir);
+    const again = await Sandbox.connect(sandbox.sandboxId, opts());
+    await again.checkpoints.restore(ck.id);
+    expect(await again.files.read("/home/user/v")).toBe("v1\n");
+    expect((await again.commands.run("stat -c %s /home/user/big.bin")).stdout.trim()).toBe("200000000");
+    const info = await again.checkpoints.get(ck.id);
+    expect(info.status).toBe("ready");
+    // Blobs written before the kill are kept and not counted again.
+    expect(info.storedBytes).toBeGreaterThan(0);
+    const leftovers = readdirSync(join(server.dataDir, "sandboxes", sandbox.sandboxId)).filter((n) =>
+      n.startsWith("checkpoint-stage-"),
+    );
+    expect(leftovers).toEqual([]);
+    await again.kill();
   });
 
   it("a server SIGKILLed mid-checkpoint comes back with the checkpoint complete or absent", async () => {

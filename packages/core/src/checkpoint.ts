@@ -3,6 +3,8 @@
 /** `fs`: the sandbox's files. `full`: files plus memory and processes. */
 export type CheckpointMode = "fs" | "full";
 
+export type CheckpointStatus = "storing" | "ready";
+
 export interface CheckpointInfo {
   /** "ck_" + 20 characters. */
   id: string;
@@ -13,8 +15,16 @@ export interface CheckpointInfo {
   parentId: string | null;
   /** Bytes of files (and memory image) the checkpoint describes. */
   sizeBytes: number;
-  /** Bytes this checkpoint added to the blob store (0 when nothing changed). */
+  /**
+   * Bytes this checkpoint added to the blob store (0 when nothing changed; 0 while storing).
+   */
   storedBytes: number;
+  /**
+   * "storing" right after creation: the checkpoint is taken (the sandbox runs again) and its
+   * copy is being moved into the blob store; restore, fork, diff and delete wait for it.
+   * "ready" once stored.
+   */
+  status: CheckpointStatus;
   fileCount: number;
   createdAt: string;
   /** Milliseconds the sandbox was paused or stopped while the checkpoint was taken. */
@@ -25,6 +35,8 @@ export interface CreateCheckpointRequest {
   name?: string;
   /** Default "fs". */
   mode?: CheckpointMode;
+  /** Answer only once the checkpoint is stored (status "ready", storedBytes known). Default false. */
+  wait?: boolean;
 }
 
 export interface ListCheckpointsResponse {

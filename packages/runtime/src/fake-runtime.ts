@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,13 +75,40 @@ export class FakeRuntime implements Runtime {
     sb.status = "absent";
   }
 
+  async liveCheckpoint(
+    id: string,
+    _networkIndex: number,
+    imageDir: string,
+    whilePaused: () => Promise<void>,
+  ): Promise<void> {
+    const sb = this.require(id);
+    if (this.failNextCheckpoint !== undefined) {
+      const message = this.failNextCheckpoint;
+      this.failNextCheckpoint = undefined;
+      throw new BurrowError(ErrorCode.RuntimeFailed, message);
+    }
+    sb.status = "paused";
+    try {
+      await mkdir(imageDir, { recursive: true });
+      await writeFile(join(imageDir, "checkpoint.img"), "fake image");
+      await whilePaused();
+    } finally {
+      sb.status = "running";
+    }
+  }
+
+  async unpauseInterrupted(id: string): Promise<void> {
+    const sb = this.sandboxes.get(id);
+    if (sb?.status === "paused") sb.status = "running";
+  }
+
   /** How many restores ran (to check that concurrent wakes share one). */
   restores = 0;
 
   async restore(spec: RestoreSpec): Promise<void> {
     this.restores++;
     await new Promise((r) => setTimeout(r, 20));
-    if (this.images.get(spec.id) !== spec.imageDir) {
+    if (this.images.get(spec.id) !== spec.imageDir && !existsSync(join(spec.imageDir, "checkpoint.img"))) {
       throw new BurrowError(ErrorCode.RuntimeFailed, `no checkpoint image at ${spec.imageDir}`);
     }
     this.require(spec.id).status = "running";

@@ -252,6 +252,58 @@ export class GvisorRuntime implements Runtime {
    */
   async checkpoint(id: string, networkIndex: number, imageDir: string): Promise<void> {
     if ((await this.freezer.state(id)) !== "THAWED") await this.freezer.thaw(id).catch(() => undefined);
+    await this.requireQuietNetwork(id, networkIndex);
+    await mkdir(imageDir, { recursive: true });
+    const result = await this.runRunsc(id, ["checkpoint", `--image-path=${imageDir}`, id], "checkpoint");
+    if (result.exitCode !== 0) throw this.failure("checkpoint", result, "");
+    await this.waitStopped(id);
+    const del = await this.runRunsc(id, ["delete", "--force", id], "delete");
+    if (del.exitCode !== 0) throw this.failure("delete after checkpoint", del, "");
+  }
+
+  async liveCheckpoint(
+    id: string,
+    networkIndex: number,
+    imageDir: string,
+    whilePaused: () => Promise<void>,
+  ): Promise<void> {
+    if ((await this.freezer.state(id)) !== "THAWED") await this.freezer.thaw(id);
+    await mkdir(imageDir, { recursive: true });
+    // runsc pause stops the sandbox's tasks inside gVisor (runsc can still talk to it, unlike a
+    // cgroup freeze); the checkpoint pauses again on top and leaves it paused when done. The
+    // host-connection check runs meanwhile (the caller opens no new connection in between).
+    const [paused, quiet] = await Promise.allSettled([
+      this.runRunsc(id, ["pause", id], "pause"),
+      this.requireQuietNetwork(id, networkIndex),
+    ]);
+    if (paused.status === "rejected" || paused.value.exitCode !== 0 || quiet.status === "rejected") {
+      if (paused.status === "fulfilled" && paused.value.exitCode === 0)
+        await this.runRunsc(id, ["resume", id], "resume");
+      if (quiet.status === "rejected") throw quiet.reason;
+      if (paused.status === "rejected") throw paused.reason;
+      throw this.failure("pause", paused.value, "");
+    }
+    const [saved, during] = await Promise.allSettled([
+      this.runRunsc(id, ["checkpoint", "--leave-running", `--image-path=${imageDir}`, id], "checkpoint"),
+      whilePaused(),
+    ]);
+    const resumed = await this.runRunsc(id, ["resume", id], "resume");
+    if (saved.status === "rejected") throw saved.reason;
+    if (saved.value.exitCode !== 0) throw this.failure("checkpoint", saved.value, "");
+    if (during.status === "rejected") throw during.reason;
+    if (resumed.exitCode !== 0) throw this.failure("resume after checkpoint", resumed, "");
+  }
+
+  async unpauseInterrupted(id: string): Promise<void> {
+    if ((await this.freezer.state(id)) === "FROZEN") await this.freezer.thaw(id);
+    const state = await this.runRunsc(id, ["state", id], "state");
+    if (state.exitCode === 0 && /"status":\s*"paused"/.test(state.stdout)) {
+      const resumed = await this.runRunsc(id, ["resume", id], "resume");
+      if (resumed.exitCode !== 0) throw this.failure("resume", resumed, "");
+    }
+  }
+
+  private async requireQuietNetwork(id: string, networkIndex: number): Promise<void> {
     const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
     if (!(await this.network.waitConnectionsClosed(addr, QUIET_NETWORK_TIMEOUT_MS))) {
       throw new BurrowError(
@@ -259,12 +311,6 @@ export class GvisorRuntime implements Runtime {
         `sandbox ${id} still has open connections from the host; a checkpoint now could not be restored`,
       );
     }
-    await mkdir(imageDir, { recursive: true });
-    const result = await this.runRunsc(id, ["checkpoint", `--image-path=${imageDir}`, id], "checkpoint");
-    if (result.exitCode !== 0) throw this.failure("checkpoint", result, "");
-    await this.waitStopped(id);
-    const del = await this.runRunsc(id, ["delete", "--force", id], "delete");
-    if (del.exitCode !== 0) throw this.failure("delete after checkpoint", del, "");
   }
 
   /** Starts a checkpointed sandbox again from `imageDir`: same processes, same memory. */

@@ -75,6 +75,18 @@ export interface Runtime {
    * stay. The caller must have closed its own connections to the sandbox first.
    */
   checkpoint(id: string, networkIndex: number, imageDir: string): Promise<void>;
+  /**
+   * Writes memory and processes to `imageDir` while the sandbox carries on: it is paused, the
+   * image is written while `whilePaused` runs (both finish before it resumes), and it resumes.
+   * A sandbox in standby is thawed for this and left running; the caller freezes it again.
+   * The caller must have closed its own connections to the sandbox first.
+   */
+  liveCheckpoint(id: string, networkIndex: number, imageDir: string, whilePaused: () => Promise<void>): Promise<void>;
+  /**
+   * Lets a sandbox run again that a crash left paused in the middle of a live checkpoint or
+   * frozen in the middle of an fs checkpoint. No-op for a running sandbox.
+   */
+  unpauseInterrupted(id: string): Promise<void>;
   /** Starts a checkpointed sandbox from its image: the same processes with the same memory. */
   restore(spec: RestoreSpec): Promise<void>;
   /** Starts a stopped sandbox afresh on its files (new processes). */

@@ -14,6 +14,12 @@ export interface CheckpointCreateOptions extends RequestOptions {
   name?: string;
   /** "fs" (files, default) or "full" (files, memory and processes). */
   mode?: CheckpointMode;
+  /**
+   * Resolve only once the checkpoint is in the blob store (status "ready", storedBytes known).
+   * Without it the call returns as soon as the sandbox runs again (status "storing"); restore,
+   * fork, diff and delete wait for the storing on their own.
+   */
+  wait?: boolean;
 }
 
 export interface CheckpointDiffOptions extends RequestOptions {
@@ -31,11 +37,15 @@ export class Checkpoints {
     return `/v1/sandboxes/${encodeURIComponent(this.sandboxId)}/checkpoints${rest}`;
   }
 
-  /** Takes a checkpoint; the sandbox keeps running (or sleeping) afterwards. */
+  /**
+   * Takes a checkpoint; the sandbox keeps running (or sleeping) afterwards, paused only while its
+   * changed files and (for "full") memory are copied aside.
+   */
   create(opts: CheckpointCreateOptions = {}): Promise<CheckpointInfo> {
-    const json: { name?: string; mode?: CheckpointMode } = {};
+    const json: { name?: string; mode?: CheckpointMode; wait?: boolean } = {};
     if (opts.name !== undefined) json.name = opts.name;
     if (opts.mode !== undefined) json.mode = opts.mode;
+    if (opts.wait !== undefined) json.wait = opts.wait;
     return this.api.json<CheckpointInfo>(
       { method: "POST", path: this.path(), subject: "sandbox", json },
       opts,

@@ -225,6 +225,8 @@ export async function startServer(
           server.closeAllConnections();
         }, 2_000).unref();
       });
+      // Checkpoints still being stored finish first (a hard stop would redo them at the next start).
+      await checkpoints.idle();
       await runtime.close();
       db.close();
     },

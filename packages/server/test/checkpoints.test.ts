@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { diffViews, type TemplateLayer, unifiedDiff } from "../src/checkpoints/diff.js";
-import { buildManifest, CHUNK_BYTES, type ManifestEntry, mergeLayers } from "../src/checkpoints/manifest.js";
+import { buildManifest, CHUNK_BYTES, type ManifestEntry, mergeLayers, scanUpper } from "../src/checkpoints/manifest.js";
 import { materialize } from "../src/checkpoints/materialize.js";
+import { copyToStage, ingestStage, readPlan, writePlan } from "../src/checkpoints/staging.js";
 import { LocalBlobStore, sha256 } from "../src/store/blob-store.js";
 
 const dirs: string[] = [];
@@ -151,5 +152,37 @@ describe("diff", () => {
     );
     expect(unifiedDiff(a, a, "a", "b")).toBe("");
     expect(unifiedDiff("", "x\n", "a", "b")).toBe("--- a\n+++ b\n@@ -0,0 +1,1 @@\n+x\n");
+  });
+});
+
+describe("staging", () => {
+  it("a staged copy (tar) chunks to exactly what reading the files in place gives", async () => {
+    const upper = tempDir();
+    const stage = join(tempDir(), "stage");
+    const blobs = new LocalBlobStore(tempDir());
+    const long = `${"d".repeat(60)}/${"e".repeat(60)}/${"f".repeat(80)}.txt`;
+    mkdirSync(join(upper, long, ".."), { recursive: true });
+    mkdirSync(join(upper, "home/user/with space"), { recursive: true });
+    writeFileSync(join(upper, long), "long path\n");
+    writeFileSync(join(upper, "home/user/with space/-dash ünï"), "odd name\n");
+    writeFileSync(join(upper, "home/user/empty"), "");
+    writeFileSync(join(upper, "home/user/big"), Buffer.alloc(CHUNK_BYTES * 2 + 3, 9));
+    writeFileSync(join(upper, "home/user/a"), "same inode\n");
+    linkSync(join(upper, "home/user/a"), join(upper, "home/user/b"));
+    const sink = async (chunk: Buffer) => blobs.put(chunk);
+    const inPlace = await buildManifest(upper, sink);
+
+    const scan = await scanUpper(upper);
+    mkdirSync(stage);
+    const pending = scan.pending.map((p) => p.entry.path);
+    await copyToStage(upper, pending, stage);
+    const plan = { entries: scan.entries, pending, memory: false };
+    await writePlan(stage, plan);
+    const staged = await ingestStage(stage, (await readPlan(stage)) ?? plan, sink);
+    const chunksOf = (entries: ManifestEntry[]) => entries.map((e) => [e.path, e.type, e.chunks ?? null]);
+    expect(chunksOf(staged.entries)).toEqual(chunksOf(inPlace.entries));
+    expect(staged.entries.find((e) => e.path === "home/user/empty")?.chunks).toEqual([]);
+    expect(staged.entries.find((e) => e.path === "home/user/big")?.chunks).toHaveLength(3);
+    expect(staged.newBytes).toBe(0);
   });
 });

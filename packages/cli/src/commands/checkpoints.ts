@@ -12,7 +12,8 @@ function mb(bytes: number): string {
 function line(c: CheckpointInfo, head: string | null): string {
   const name = c.name ? ` "${c.name}"` : "";
   const mark = c.id === head ? " (head)" : "";
-  return `${c.id}${name} ${c.mode} ${mb(c.sizeBytes)} (+${mb(c.storedBytes)} stored) ${c.createdAt}${mark}`;
+  const stored = c.status === "storing" ? "(storing…)" : `(+${mb(c.storedBytes)} stored)`;
+  return `${c.id}${name} ${c.mode} ${mb(c.sizeBytes)} ${stored} ${c.createdAt}${mark}`;
 }
 
 /** Checkpoints drawn as a tree by parent, oldest first. */

@@ -13,7 +13,11 @@ export interface CheckpointRouteDeps {
 }
 
 const CreateCheckpointSchema = z
-  .object({ name: z.string().min(1).max(128).optional(), mode: z.enum(["fs", "full"]).optional() })
+  .object({
+    name: z.string().min(1).max(128).optional(),
+    mode: z.enum(["fs", "full"]).optional(),
+    wait: z.boolean().optional(),
+  })
   .strict();
 const ForkSchema = z.object({ count: z.number().int().min(1).max(MAX_FORKS).optional() }).strict();
 
@@ -45,7 +49,7 @@ export function registerCheckpointRoutes(router: Router, deps: CheckpointRouteDe
       ...(request.name === undefined ? {} : { name: request.name }),
       ...(request.mode === undefined ? {} : { mode: request.mode }),
     });
-    sendJson(res, 201, toCheckpointInfo(record));
+    sendJson(res, 201, toCheckpointInfo(request.wait ? await checkpoints.stored(id, record.id) : record));
   });
 
   router.add("GET", base, ({ res, params }) => {

@@ -59,11 +59,11 @@ export class DiffService {
 
   private async side(id: string, ref: string): Promise<Side> {
     if (ref !== "now") {
-      const ck = this.deps.service.get(id, ref);
+      const ck = await this.deps.service.stored(id, ref);
       return { entries: await mergedEntries(this.deps.blobs, await loadManifest(this.deps.blobs, ck.manifestHash)) };
     }
     const head = this.deps.checkpoints.head(id);
-    const headCk = head === null ? undefined : this.deps.checkpoints.get(head);
+    const headCk = head === null ? undefined : await this.deps.service.stored(id, head);
     const previous = headCk
       ? new Map((await loadManifest(this.deps.blobs, headCk.manifestHash)).entries.map((e) => [e.path, e]))
       : undefined;

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import type { BigIntStats } from "node:fs";
-import { lstat, open, readdir, readlink } from "node:fs/promises";
+import { type FileHandle, lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { sha256 } from "../store/blob-store.js";
@@ -67,25 +67,42 @@ export interface BuildResult {
   logicalBytes: number;
 }
 
+/**
+ * Reads up to CHUNK_BYTES from `fh` into a buffer sized for what the file holds (a small file
+ * gets a small buffer, not 4 MiB), growing it if the file turns out longer.
+ */
+async function readChunk(fh: FileHandle, expected: number): Promise<Buffer> {
+  let buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(expected, 0) + 1));
+  let filled = 0;
+  for (;;) {
+    if (filled === buf.length) {
+      if (buf.length === CHUNK_BYTES) break;
+      const bigger = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, buf.length * 2));
+      buf.copy(bigger, 0, 0, filled);
+      buf = bigger;
+    }
+    const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buf.subarray(0, filled);
+}
+
 /** Splits a file into chunks and passes each to `sink`; returns the hashes in order. */
 export async function chunkFile(path: string, sink: ChunkSink): Promise<{ chunks: string[]; newBytes: number }> {
   const fh = await open(path, "r");
   try {
+    let remaining = (await fh.stat()).size;
     const chunks: string[] = [];
     let newBytes = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-      let filled = 0;
-      while (filled < CHUNK_BYTES) {
-        const { bytesRead } = await fh.read(buf, filled, CHUNK_BYTES - filled, null);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      if (filled === 0) break;
-      const put = await sink(buf.subarray(0, filled));
+      const chunk = await readChunk(fh, Math.min(remaining, CHUNK_BYTES));
+      if (chunk.length === 0) break;
+      const put = await sink(chunk);
       chunks.push(put.hash);
       newBytes += put.newBytes;
-      if (filled < CHUNK_BYTES) break;
+      remaining -= chunk.length;
+      if (chunk.length < CHUNK_BYTES) break;
     }
     return { chunks, newBytes };
   } finally {
@@ -93,76 +110,108 @@ export async function chunkFile(path: string, sink: ChunkSink): Promise<{ chunks
   }
 }
 
+/** A file whose content must still be chunked; `abs` is where its bytes are read from. */
+export interface PendingFile {
+  entry: ManifestEntry;
+  abs: string;
+}
+
+export interface ScanResult {
+  entries: ManifestEntry[];
+  /** Files that changed since `previous` (or are new): their chunks are not known yet. */
+  pending: PendingFile[];
+}
+
 /**
- * Describes the overlay upper dir `root`: every file, directory, symlink, whiteout (a 0:0
- * character device) and opaque directory, with file contents chunked into `sink`. Files whose
- * path, size, mtime, ctime and inode match `previous` keep their hashes without being read.
+ * Describes the overlay upper dir `root` without reading file contents: every file, directory,
+ * symlink, whiteout (a 0:0 character device) and opaque directory. Files whose path, size,
+ * mtime, ctime and inode match `previous` keep their hashes; the others are returned as pending.
  */
-export async function buildManifest(
-  root: string,
-  sink: ChunkSink,
-  previous?: ReadonlyMap<string, ManifestEntry>,
-): Promise<BuildResult> {
-  const opaque = await readOpaqueDirs(root);
-  const entries: ManifestEntry[] = [];
-  const toHash: Array<{ entry: ManifestEntry; abs: string }> = [];
-  const walk = async (rel: string): Promise<void> => {
+export async function scanUpper(root: string, previous?: ReadonlyMap<string, ManifestEntry>): Promise<ScanResult> {
+  // Entries in pre-order (a directory, then its children by name); stats run in parallel.
+  const walk = async (rel: string): Promise<ManifestEntry[]> => {
     const names = (await readdir(join(root, rel))).sort();
-    for (const name of names) {
-      const path = rel === "" ? name : `${rel}/${name}`;
-      const abs = join(root, path);
-      const st = await lstat(abs, { bigint: true });
-      const entry = baseEntry(path, st);
-      if (st.isDirectory()) {
-        entry.type = "dir";
-        if (opaque.has(path)) entry.opaque = true;
-        entries.push(entry);
-        await walk(path);
-        continue;
-      }
-      if (st.isSymbolicLink()) {
-        entry.type = "symlink";
-        entry.target = await readlink(abs);
-      } else if (st.isCharacterDevice() && st.rdev === 0n) {
-        entry.type = "whiteout";
-        entry.size = 0;
-      } else if (st.isFIFO()) {
-        entry.type = "fifo";
-        entry.size = 0;
-      } else if (st.isFile()) {
-        const prev = previous?.get(path);
-        if (
-          prev?.type === "file" &&
-          prev.chunks &&
-          prev.size === entry.size &&
-          prev.mtimeNs === entry.mtimeNs &&
-          prev.ctimeNs === entry.ctimeNs &&
-          prev.ino === entry.ino
-        ) {
-          entry.chunks = prev.chunks;
-        } else {
-          toHash.push({ entry, abs });
+    const parts = await Promise.all(
+      names.map(async (name): Promise<ManifestEntry[]> => {
+        const path = rel === "" ? name : `${rel}/${name}`;
+        const abs = join(root, path);
+        const st = await lstat(abs, { bigint: true });
+        const entry = baseEntry(path, st);
+        if (st.isDirectory()) {
+          entry.type = "dir";
+          return [entry, ...(await walk(path))];
         }
-      } else {
-        continue; // sockets and devices are not kept
-      }
-      entries.push(entry);
-    }
+        if (st.isSymbolicLink()) {
+          entry.type = "symlink";
+          entry.target = await readlink(abs);
+        } else if (st.isCharacterDevice() && st.rdev === 0n) {
+          entry.type = "whiteout";
+          entry.size = 0;
+        } else if (st.isFIFO()) {
+          entry.type = "fifo";
+          entry.size = 0;
+        } else if (st.isFile()) {
+          const prev = previous?.get(path);
+          if (
+            prev?.type === "file" &&
+            prev.chunks &&
+            prev.size === entry.size &&
+            prev.mtimeNs === entry.mtimeNs &&
+            prev.ctimeNs === entry.ctimeNs &&
+            prev.ino === entry.ino
+          ) {
+            entry.chunks = prev.chunks;
+          }
+        } else {
+          return []; // sockets and devices are not kept
+        }
+        return [entry];
+      }),
+    );
+    return parts.flat();
   };
-  await walk("");
+  const entries = await walk("");
+  const dirs = entries.filter((e) => e.type === "dir");
+  const opaque = await readOpaqueDirs(
+    root,
+    dirs.map((d) => d.path),
+  );
+  for (const d of dirs) if (opaque.has(d.path)) d.opaque = true;
+  const pending = entries
+    .filter((e) => e.type === "file" && e.chunks === undefined)
+    .map((entry) => ({ entry, abs: join(root, entry.path) }));
+  return { entries, pending };
+}
+
+/** Chunks the pending files into `sink`, filling in their entries' hashes. */
+export async function chunkPending(pending: PendingFile[], sink: ChunkSink): Promise<number> {
   let newBytes = 0;
   let next = 0;
   const worker = async () => {
-    while (next < toHash.length) {
-      const job = toHash[next++] as { entry: ManifestEntry; abs: string };
+    while (next < pending.length) {
+      const job = pending[next++] as PendingFile;
       const result = await chunkFile(job.abs, sink);
       job.entry.chunks = result.chunks;
       newBytes += result.newBytes;
     }
   };
   await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
-  const logicalBytes = entries.reduce((sum, e) => sum + (e.type === "file" ? e.size : 0), 0);
-  return { entries, newBytes, logicalBytes };
+  return newBytes;
+}
+
+export function logicalBytesOf(entries: ManifestEntry[]): number {
+  return entries.reduce((sum, e) => sum + (e.type === "file" ? e.size : 0), 0);
+}
+
+/** scanUpper and chunkPending in one go, reading changed files in place. */
+export async function buildManifest(
+  root: string,
+  sink: ChunkSink,
+  previous?: ReadonlyMap<string, ManifestEntry>,
+): Promise<BuildResult> {
+  const { entries, pending } = await scanUpper(root, previous);
+  const newBytes = await chunkPending(pending, sink);
+  return { entries, newBytes, logicalBytes: logicalBytesOf(entries) };
 }
 
 function baseEntry(path: string, st: BigIntStats): ManifestEntry {
@@ -179,26 +228,31 @@ function baseEntry(path: string, st: BigIntStats): ManifestEntry {
   };
 }
 
-/** Relative paths of directories under `root` marked opaque by overlayfs (one getfattr call). */
-export async function readOpaqueDirs(root: string): Promise<Set<string>> {
+/** Directories getfattr is asked about per call (well under the argument-length limit). */
+const XATTR_BATCH = 500;
+
+/**
+ * Which of `dirs` (relative to `root`) overlayfs marked opaque; getfattr is asked about those
+ * directories only, a few hundred per call.
+ */
+export async function readOpaqueDirs(root: string, dirs: readonly string[]): Promise<Set<string>> {
   const result = new Set<string>();
-  let stdout = "";
-  try {
-    ({ stdout } = await run(
-      "getfattr",
-      ["-R", "-P", "--absolute-names", "-e", "text", "-n", "trusted.overlay.opaque", root],
-      { timeout: XATTR_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 },
-    ));
-  } catch (err) {
-    // getfattr exits 1 when some file lacks the attribute; its stdout still lists the others.
-    stdout = (err as { stdout?: string }).stdout ?? "";
-  }
-  let current: string | null = null;
-  for (const line of stdout.split("\n")) {
-    if (line.startsWith("# file: ")) current = unescapeGetfattr(line.slice(8));
-    else if (current !== null && /^trusted\.overlay\.opaque="y"$/.test(line)) {
-      const rel = current === root ? "" : current.slice(root.length + 1);
-      if (rel !== "") result.add(rel);
+  for (let i = 0; i < dirs.length; i += XATTR_BATCH) {
+    let stdout = "";
+    try {
+      ({ stdout } = await run(
+        "getfattr",
+        ["-P", "-e", "text", "-n", "trusted.overlay.opaque", "--", ...dirs.slice(i, i + XATTR_BATCH)],
+        { cwd: root, timeout: XATTR_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
+      ));
+    } catch (err) {
+      // getfattr exits 1 when some directory lacks the attribute; its stdout still lists the others.
+      stdout = (err as { stdout?: string }).stdout ?? "";
+    }
+    let current: string | null = null;
+    for (const line of stdout.split("\n")) {
+      if (line.startsWith("# file: ")) current = unescapeGetfattr(line.slice(8));
+      else if (current !== null && /^trusted\.overlay\.opaque="y"$/.test(line)) result.add(current);
     }
   }
   return result;

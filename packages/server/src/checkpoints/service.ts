@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { link, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   BurrowError,
@@ -22,12 +22,13 @@ import type { Transitions } from "../services/transitions.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
-import { buildManifest, type ChunkSink, chunkFile, chunkHashes, type Manifest, type MemoryFile } from "./manifest.js";
+import { CheckpointCapture, FROZEN_MARKER, sandboxBusy } from "./capture.js";
+import { type ChunkSink, chunkHashes, logicalBytesOf, type Manifest, type ScanResult, scanUpper } from "./manifest.js";
 import { loadManifest, mergedEntries, ReadWriteLock, saveManifest } from "./manifest-io.js";
 import { materialize, materializeMemory } from "./materialize.js";
+import { copyToStage, imageBytes, ingestStage, readPlan, STAGE_PREFIX, stageDirFor, writePlan } from "./staging.js";
 
 const AGENT_READY_TIMEOUT_MS = 15_000;
-const FROZEN_MARKER = "checkpoint-frozen";
 /** Forks started at once. */
 const FORK_PARALLELISM = 3;
 
@@ -64,8 +65,14 @@ export function toCheckpointInfo(record: CheckpointRecord): CheckpointInfo {
 export class CheckpointService {
   /** Shared by checkpoint writers, exclusive for garbage collection. */
   readonly blobLock = new ReadWriteLock();
+  /** Checkpoints being moved from their stage into the blob store, by checkpoint id. */
+  private readonly ingests = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: CheckpointServiceDeps) {}
+  private readonly capture: CheckpointCapture;
+
+  constructor(private readonly deps: CheckpointServiceDeps) {
+    this.capture = new CheckpointCapture(deps);
+  }
 
   private sandbox(id: string): SandboxRecord {
     const record = this.deps.store.get(id);
@@ -105,14 +112,42 @@ export class CheckpointService {
   private async previousEntries(id: string) {
     const head = this.deps.checkpoints.head(id);
     const ck = head === null ? undefined : this.deps.checkpoints.get(head);
-    if (!ck) return undefined;
+    if (ck?.status !== "ready") return undefined;
     const manifest = await loadManifest(this.deps.blobs, ck.manifestHash);
     return new Map(manifest.entries.map((e) => [e.path, e]));
   }
 
+  /**
+   * Takes a checkpoint: the sandbox is paused only while its changed files (and, for `full`,
+   * its memory image) are copied aside, then runs again. The copy is moved into the blob store
+   * in the background (status "storing"); restore, fork, diff and delete wait for that.
+   */
   create(id: string, options: { name?: string; mode?: CheckpointMode } = {}): Promise<CheckpointRecord> {
     const mode = options.mode ?? "fs";
-    return this.deps.locks.run(id, () => this.blobLock.shared(() => this.createLocked(id, mode, options.name)));
+    return this.deps.locks.run(id, async () => {
+      // The head's data first (outside the blob lock, which its storing holds).
+      const head = this.deps.checkpoints.head(id);
+      if (head !== null) await this.ingests.get(head)?.catch(() => undefined);
+      return this.blobLock.shared(() => this.createLocked(id, mode, options.name));
+    });
+  }
+
+  /** The checkpoint once its data is in the blob store (waits while it is storing). */
+  async stored(id: string, cid: string): Promise<CheckpointRecord> {
+    this.get(id, cid);
+    await this.ingests.get(cid)?.catch(() => undefined);
+    const ck = this.get(id, cid);
+    if (ck.status !== "ready") {
+      throw new BurrowError(ErrorCode.Conflict, `checkpoint ${cid} is still being stored; try again shortly`, {
+        details: { sandboxId: id, checkpointId: cid },
+      });
+    }
+    return ck;
+  }
+
+  /** Waits until every checkpoint being stored is stored (graceful stop, tests). */
+  async idle(): Promise<void> {
+    while (this.ingests.size > 0) await Promise.allSettled([...this.ingests.values()]);
   }
 
   private async createLocked(id: string, mode: CheckpointMode, name: string | undefined): Promise<CheckpointRecord> {
@@ -120,48 +155,45 @@ export class CheckpointService {
     const cid = newCheckpointId((n) => randomBytes(n));
     const started = performance.now();
     const previous = await this.previousEntries(id);
-    const counter = { newBytes: 0, hashes: new Set<string>() };
     const upper = this.deps.runtime.upperDir(id);
-    let pausedMs = 0;
-    let built: Awaited<ReturnType<typeof buildManifest>>;
-    let memory: MemoryFile[] | undefined;
-    if (mode === "fs") {
-      if (!["running", "standby", "hibernated", "error"].includes(record.state)) throw this.busy(record);
-      // A running sandbox is frozen (cgroup freezer, well under a millisecond) so its files hold still.
-      const freeze = record.state === "running";
-      // The marker lets the next start thaw a sandbox a crash left frozen mid-checkpoint.
-      const marker = join(dirname(upper), FROZEN_MARKER);
-      const t0 = performance.now();
-      if (freeze) {
-        await writeFile(marker, cid);
-        await this.deps.runtime.pause(id);
-      }
-      try {
-        built = await buildManifest(upper, this.sink(counter), previous);
-      } finally {
-        if (freeze) {
-          await this.deps.runtime.resume(id);
-          await rm(marker, { force: true });
-        }
-        pausedMs = performance.now() - t0;
-      }
-    } else {
-      const result = await this.fullSnapshot(record, cid, previous, counter);
-      built = result.built;
-      memory = result.memory;
-      pausedMs = result.pausedMs;
+    const stage = stageDirFor(dirname(upper), cid);
+    let scan: ScanResult | undefined;
+    // Runs while the sandbox is paused: walk the upper dir and copy what changed.
+    const capture = async () => {
+      scan = await scanUpper(upper, previous);
+      await copyToStage(
+        upper,
+        scan.pending.map((p) => p.entry.path),
+        stage,
+      );
+    };
+    let pausedMs: number;
+    let memoryBytes = 0;
+    try {
+      await rm(stage, { recursive: true, force: true });
+      await mkdir(stage, { recursive: true, mode: 0o700 });
+      pausedMs =
+        mode === "fs"
+          ? await this.capture.files(record, cid, capture)
+          : await this.capture.full(record, cid, stage, capture);
+      if (!scan) throw new Error("checkpoint capture did not run");
+      if (mode === "full") memoryBytes = await imageBytes(stage);
+      await writePlan(stage, {
+        entries: scan.entries,
+        pending: scan.pending.map((p) => p.entry.path),
+        memory: mode === "full",
+      });
+    } catch (err) {
+      await rm(stage, { recursive: true, force: true });
+      throw err;
     }
+    const reused = chunkHashes(scan.entries);
     const base = this.deps.checkpoints.base(id);
-    const manifest: Manifest = { version: 1, entries: built.entries };
-    if (base) manifest.base = base.manifestHash;
-    if (memory) manifest.memory = memory;
-    const saved = await saveManifest(this.deps.blobs, manifest);
-    const hashes = new Set([...chunkHashes(built.entries, memory), ...saved.hashes]);
     if (base) {
       // A fork's checkpoint also needs its base layer's blobs.
       const baseManifest = await loadManifest(this.deps.blobs, base.manifestHash);
-      for (const h of chunkHashes(baseManifest.entries)) hashes.add(h);
-      hashes.add(base.manifestHash);
+      for (const h of chunkHashes(baseManifest.entries)) reused.add(h);
+      reused.add(base.manifestHash);
     }
     const ck: CheckpointRecord = {
       id: cid,
@@ -169,124 +201,63 @@ export class CheckpointService {
       name: name ?? null,
       mode,
       parentId: this.deps.checkpoints.head(id),
-      manifestHash: saved.hash,
-      sizeBytes: built.logicalBytes + (memory ?? []).reduce((s, m) => s + m.size, 0),
-      storedBytes: counter.newBytes + saved.newBytes,
-      fileCount: built.entries.length,
+      manifestHash: "",
+      sizeBytes: logicalBytesOf(scan.entries) + memoryBytes,
+      storedBytes: 0,
+      fileCount: scan.entries.length,
       pausedMs: Math.round(pausedMs),
       createdAt: new Date().toISOString(),
+      status: "storing",
     };
-    // Written last: before this the checkpoint does not exist, after it is complete.
-    this.deps.checkpoints.insert(ck, hashes);
-    this.deps.transitions.record(id, {
-      type: "checkpointed",
-      reason: `${mode} checkpoint ${cid}${name ? ` (${name})` : ""}: ${ck.fileCount} entries, ${ck.storedBytes} new bytes`,
-      durationMs: performance.now() - started,
-    });
+    // From here the checkpoint exists: its stage holds everything, and a restart finishes storing it.
+    this.deps.checkpoints.insert(ck, reused);
+    this.startIngest(ck, stage, started);
     return ck;
   }
 
-  private busy(record: SandboxRecord): BurrowError {
-    return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${record.id} is ${record.state}; try again shortly`, {
-      details: { sandboxId: record.id, state: record.state },
-    });
-  }
-
-  /**
-   * Memory, processes and files: runsc checkpoint (which stops the sandbox), the file walk while
-   * it is stopped, then runsc restore from the same image so the sandbox carries on. The image is
-   * chunked into the blob store after the sandbox runs again.
-   */
-  private async fullSnapshot(
-    record: SandboxRecord,
-    cid: string,
-    previous: Map<string, Manifest["entries"][number]> | undefined,
-    counter: { newBytes: number; hashes: Set<string> },
-  ) {
-    const id = record.id;
-    const imageDir = this.deps.imageDirOf(id);
-    const staging = join(dirname(imageDir), `checkpoint-image-${cid}`);
-    const upper = this.deps.runtime.upperDir(id);
-    const t0 = performance.now();
-    let built: Awaited<ReturnType<typeof buildManifest>>;
-    let pausedMs = 0;
-    try {
-      if (record.state === "hibernated") {
-        // Already on disk: the hibernation image is the memory image.
-        built = await buildManifest(upper, this.sink(counter), previous);
-        await stageImage(imageDir, staging);
-      } else {
-        if (record.state !== "running" && record.state !== "standby") throw this.busy(record);
-        const wasStandby = record.state === "standby";
-        this.deps.transitions.move(record, "hibernating", { type: "checkpointing", reason: `full checkpoint ${cid}` });
-        const host = this.deps.runtime.agentEndpoint(id, record.networkIndex).host;
-        try {
-          await rm(imageDir, { recursive: true, force: true });
-          agentPools.reset(host);
-          await this.deps.runtime.checkpoint(id, record.networkIndex, imageDir);
-        } catch (err) {
-          await this.recoverAfterFailedCheckpoint(record, wasStandby, err);
-          throw err;
-        }
-        try {
-          built = await buildManifest(upper, this.sink(counter), previous);
-          await stageImage(imageDir, staging);
-          agentPools.reset(host);
-          await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
-          if (this.deps.agentsEnabled) {
-            await waitForAgent(
-              this.deps.runtime.agentEndpoint(id, record.networkIndex),
-              record.agentToken,
-              AGENT_READY_TIMEOUT_MS,
-            );
-          }
-        } catch (err) {
-          // The image is still in the hibernation directory: the sandbox can be woken from it.
-          await this.deps.runtime.stop(id).catch(() => undefined);
-          this.deps.transitions.move(record, "hibernated", {
+  private startIngest(ck: CheckpointRecord, stage: string, started: number): void {
+    const job = this.blobLock
+      .shared(() => this.ingest(ck, stage, started))
+      .catch(async (err: unknown) => {
+        const sandbox = this.deps.store.get(ck.sandboxId);
+        const gone = !sandbox || sandbox.state === "deleted" || sandbox.state === "deleting";
+        const released = this.deps.checkpoints.delete(ck.id);
+        await rm(stage, { recursive: true, force: true }).catch(() => undefined);
+        if (!gone) {
+          this.deps.logger.warn(
+            { sandboxId: ck.sandboxId, checkpointId: ck.id, err: errorMessage(err) },
+            "storing a checkpoint failed",
+          );
+          this.deps.transitions.record(ck.sandboxId, {
             type: "checkpoint_failed",
-            reason: `full checkpoint ${cid} failed after saving memory; the sandbox is hibernated: ${errorMessage(err)}`,
+            reason: `storing ${ck.mode} checkpoint ${ck.id} failed, so it was removed: ${errorMessage(err)}`,
           });
-          throw err;
         }
-        await rm(imageDir, { recursive: true, force: true });
-        pausedMs = performance.now() - t0;
-        this.deps.transitions.move(record, "running", {
-          reason: `resumed after full checkpoint ${cid}`,
-          durationMs: pausedMs,
-        });
-        if (wasStandby) {
-          await this.deps.runtime.pause(id);
-          this.deps.transitions.move(record, "standby", { reason: `back to standby after checkpoint ${cid}` });
-        }
-      }
-      const memory: MemoryFile[] = [];
-      for (const name of (await readdir(staging)).sort()) {
-        const path = join(staging, name);
-        const { chunks } = await chunkFile(path, this.sink(counter));
-        memory.push({ name, size: (await stat(path)).size, chunks });
-      }
-      return { built, memory, pausedMs };
-    } finally {
-      await rm(staging, { recursive: true, force: true });
-    }
+        await this.collect(released).catch(() => undefined);
+      })
+      .finally(() => this.ingests.delete(ck.id));
+    this.ingests.set(ck.id, job);
   }
 
-  private async recoverAfterFailedCheckpoint(record: SandboxRecord, wasStandby: boolean, err: unknown) {
-    await rm(this.deps.imageDirOf(record.id), { recursive: true, force: true }).catch(() => undefined);
-    const status = await this.deps.runtime.status(record.id).catch(() => null);
-    if (status && (status.status === "running" || status.status === "paused")) {
-      this.deps.transitions.move(record, wasStandby ? "standby" : "running", {
-        type: "checkpoint_failed",
-        reason: `full checkpoint failed; the sandbox kept running: ${errorMessage(err)}`,
-      });
-      if (wasStandby) await this.deps.runtime.pause(record.id).catch(() => undefined);
-      return;
-    }
-    this.deps.transitions.move(record, "error", {
-      type: "checkpoint_failed",
-      reason: "full checkpoint failed and the sandbox stopped",
-      error: `checkpoint failed: ${errorMessage(err)}; the files are kept — restart or restore the sandbox`,
+  /** Moves a staged checkpoint into the blob store and marks it ready. */
+  private async ingest(ck: CheckpointRecord, stage: string, started: number): Promise<void> {
+    const plan = await readPlan(stage);
+    if (!plan) throw new Error(`the staged copy of checkpoint ${ck.id} is missing`);
+    const counter = { newBytes: 0, hashes: new Set<string>() };
+    const { entries, memory } = await ingestStage(stage, plan, this.sink(counter));
+    const manifest: Manifest = { version: 1, entries };
+    const base = this.deps.checkpoints.base(ck.sandboxId);
+    if (base) manifest.base = base.manifestHash;
+    if (memory) manifest.memory = memory;
+    const saved = await saveManifest(this.deps.blobs, manifest);
+    if (!this.deps.checkpoints.get(ck.id)) throw new Error("the checkpoint was deleted while it was stored");
+    const storedBytes = counter.newBytes + saved.newBytes;
+    this.deps.checkpoints.complete(ck.id, saved.hash, storedBytes, [...chunkHashes(entries, memory), ...saved.hashes]);
+    await rm(stage, { recursive: true, force: true });
+    this.deps.transitions.record(ck.sandboxId, {
+      type: "checkpointed",
+      reason: `${ck.mode} checkpoint ${ck.id}${ck.name ? ` (${ck.name})` : ""}: ${ck.fileCount} entries, ${storedBytes} new bytes, paused ${ck.pausedMs} ms`,
+      durationMs: performance.now() - started,
     });
   }
 
@@ -306,9 +277,9 @@ export class CheckpointService {
     this.get(id, cid);
     return this.deps.locks.run(id, async () => {
       const record = this.sandbox(id);
-      const ck = this.get(id, cid);
+      const ck = await this.stored(id, cid);
       if (record.state === "starting" || record.state === "waking" || record.state === "hibernating") {
-        throw this.busy(record);
+        throw sandboxBusy(record);
       }
       const started = performance.now();
       const manifest = await loadManifest(this.deps.blobs, ck.manifestHash);
@@ -367,7 +338,8 @@ export class CheckpointService {
    * Forks start fresh processes: memory is never forked (a restored netstack keeps its address).
    */
   async fork(id: string, cid: string, count: number): Promise<ForkResponse> {
-    const source = cid === "now" ? await this.create(id, { name: "fork point" }) : this.get(id, cid);
+    const taken = cid === "now" ? await this.create(id, { name: "fork point" }) : this.get(id, cid);
+    const source = await this.stored(id, taken.id);
     const sandbox = this.sandbox(id);
     return this.blobLock.shared(async () => {
       const manifest = await loadManifest(this.deps.blobs, source.manifestHash);
@@ -426,6 +398,7 @@ export class CheckpointService {
     this.sandbox(id);
     const ck = this.deps.checkpoints.get(cid);
     if (!ck || ck.sandboxId !== id) return false;
+    await this.ingests.get(cid)?.catch(() => undefined);
     const candidates = await this.deps.locks.run(id, async () => this.deps.checkpoints.delete(cid));
     await this.collect(candidates);
     return true;
@@ -470,8 +443,8 @@ export class CheckpointService {
   }
 
   /**
-   * At start, before anything asks runsc about sandboxes: thaws sandboxes a crash left frozen
-   * in the middle of an fs checkpoint (runsc cannot talk to a frozen sandbox).
+   * At start, before anything asks runsc about sandboxes: lets sandboxes run again that a crash
+   * left frozen in an fs checkpoint or paused in a full one (runsc cannot talk to a frozen sandbox).
    */
   async thawInterrupted(): Promise<void> {
     for (const record of this.deps.store.listLive()) {
@@ -479,7 +452,7 @@ export class CheckpointService {
       if (!existsSync(marker)) continue;
       if (record.state !== "standby") {
         await this.deps.runtime
-          .resume(record.id)
+          .unpauseInterrupted(record.id)
           .catch((err: unknown) =>
             this.deps.logger.warn(
               { sandboxId: record.id, err: errorMessage(err) },
@@ -491,26 +464,35 @@ export class CheckpointService {
     }
   }
 
-  /** At start: drop temp files of interrupted writes, then collect unreferenced blobs. */
+  /**
+   * At start: drop temp files of interrupted writes, finish storing checkpoints a stop
+   * interrupted (their stage is complete) or drop those whose stage is gone, then collect
+   * unreferenced blobs.
+   */
   async reconcile(): Promise<void> {
     await this.deps.blobs.cleanup();
     await mkdir(this.deps.snapshotsDir, { recursive: true });
+    const storing = new Map(this.deps.checkpoints.listStoring().map((ck) => [ck.id, ck]));
     for (const record of this.deps.store.listLive()) {
       const dir = dirname(this.deps.runtime.upperDir(record.id));
       for (const name of await readdir(dir).catch(() => [] as string[])) {
-        if (name.startsWith("checkpoint-image-") || name === "upper.restore") {
+        const staged = name.startsWith(STAGE_PREFIX) ? storing.get(name.slice(STAGE_PREFIX.length)) : undefined;
+        if (staged && (await readPlan(join(dir, name)))) {
+          storing.delete(staged.id);
+          this.startIngest(staged, join(dir, name), performance.now());
+        } else if (name.startsWith("checkpoint-image-") || name.startsWith(STAGE_PREFIX) || name === "upper.restore") {
           await rm(join(dir, name), { recursive: true, force: true });
         }
       }
     }
+    for (const lost of storing.values()) {
+      this.deps.logger.warn(
+        { sandboxId: lost.sandboxId, checkpointId: lost.id },
+        "dropping a checkpoint whose staged copy is gone",
+      );
+      this.deps.checkpoints.delete(lost.id);
+    }
     const removed = await this.collect();
     if (removed > 0) this.deps.logger.info({ removed }, "removed unreferenced checkpoint blobs");
   }
-}
-
-/** Hard-links the image files into `staging` (instant), so they outlive the restore. */
-async function stageImage(imageDir: string, staging: string): Promise<void> {
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true, mode: 0o700 });
-  for (const name of await readdir(imageDir)) await link(join(imageDir, name), join(staging, name));
 }

@@ -41,6 +41,8 @@ function checkHash(hash: string): string {
  */
 export class LocalBlobStore implements BlobStore {
   private readonly tmp: string;
+  /** Directories known to exist, so a put makes no mkdir calls for them again. */
+  private readonly madeDirs = new Set<string>();
 
   constructor(private readonly root: string) {
     this.tmp = join(root, "tmp");
@@ -55,11 +57,11 @@ export class LocalBlobStore implements BlobStore {
     const hash = sha256(data);
     const target = this.path(hash);
     if (await this.has(hash)) return { hash, newBytes: 0 };
-    await mkdir(this.tmp, { recursive: true });
+    await this.ensureDir(this.tmp);
     const temp = join(this.tmp, `${hash}.${randomBytes(6).toString("hex")}`);
     try {
       await writeFile(temp, data, { mode: 0o600 });
-      await mkdir(join(this.root, hash.slice(0, 2), hash.slice(2, 4)), { recursive: true });
+      await this.ensureDir(join(this.root, hash.slice(0, 2), hash.slice(2, 4)));
       // link() fails when the target exists: a blob is complete or absent, and counted once
       // even when two writers store the same bytes at the same time.
       await link(temp, target);
@@ -70,6 +72,12 @@ export class LocalBlobStore implements BlobStore {
     } finally {
       await rm(temp, { force: true });
     }
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.madeDirs.add(dir);
   }
 
   async get(hash: string): Promise<Buffer> {
@@ -119,6 +127,7 @@ export class LocalBlobStore implements BlobStore {
 
   async cleanup(): Promise<void> {
     await rm(this.tmp, { recursive: true, force: true });
+    this.madeDirs.delete(this.tmp);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { CheckpointInfo, CheckpointMode } from "@burrow/core";
+import type { CheckpointInfo, CheckpointMode, CheckpointStatus } from "@burrow/core";
 import type { Db } from "./db.js";
 
 /**
@@ -57,6 +57,7 @@ interface Row {
   file_count: number;
   paused_ms: number;
   created_at: string;
+  status: string;
 }
 
 function fromRow(r: Row): CheckpointRecord {
@@ -72,6 +73,7 @@ function fromRow(r: Row): CheckpointRecord {
     fileCount: r.file_count,
     pausedMs: r.paused_ms,
     createdAt: r.created_at,
+    status: r.status as CheckpointStatus,
   };
 }
 
@@ -83,16 +85,23 @@ export interface SandboxBase {
 export class CheckpointStore {
   constructor(private readonly db: Db) {
     db.exec(SCHEMA);
+    const columns = db.prepare("PRAGMA table_info(checkpoints)").all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === "status")) {
+      db.exec("ALTER TABLE checkpoints ADD COLUMN status TEXT NOT NULL DEFAULT 'ready'");
+    }
   }
 
-  /** Writes the row, its blob references and the sandbox's new head, atomically. */
+  /**
+   * Writes the row, its blob references and the sandbox's new head, atomically. A "storing"
+   * row references the blobs it reuses; `complete` adds the rest once they are stored.
+   */
   insert(record: CheckpointRecord, hashes: Iterable<string>): void {
     this.db.transaction(() => {
       this.db
         .prepare(
           `INSERT INTO checkpoints (id, sandbox_id, name, mode, parent_id, manifest_hash, size_bytes, stored_bytes,
-             file_count, paused_ms, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             file_count, paused_ms, created_at, status)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           record.id,
@@ -106,10 +115,29 @@ export class CheckpointStore {
           record.fileCount,
           record.pausedMs,
           record.createdAt,
+          record.status,
         );
       this.addRefs(record.id, hashes);
       this.setHead(record.sandboxId, record.id);
     })();
+  }
+
+  /** Marks a storing checkpoint stored: its manifest, stored bytes and the blobs it added. */
+  complete(id: string, manifestHash: string, storedBytes: number, hashes: Iterable<string>): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare("UPDATE checkpoints SET manifest_hash = ?, stored_bytes = ?, status = 'ready' WHERE id = ?")
+        .run(manifestHash, storedBytes, id);
+      this.addRefs(id, hashes);
+    })();
+  }
+
+  /** Checkpoints whose data was still being stored (at start: those a stop interrupted). */
+  listStoring(): CheckpointRecord[] {
+    const rows = this.db
+      .prepare("SELECT * FROM checkpoints WHERE status = 'storing' ORDER BY created_at")
+      .all() as Row[];
+    return rows.map(fromRow);
   }
 
   addRefs(owner: string, hashes: Iterable<string>): void {
