@@ -31,7 +31,9 @@ function blobBytes(dataDir: string): number {
   return total;
 }
 
-const COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /home/user/count; sleep 0.05; done";
+// Written to a temp file and renamed, so a read never sees the file truncated mid-write.
+const COUNTER =
+  "i=0; while true; do i=$((i+1)); echo $i > /home/user/count.tmp && mv /home/user/count.tmp /home/user/count; sleep 0.05; done";
 
 // Checkpoints with real gVisor: fs and full, restore in place, fork, diff, dedupe and GC.
 describe("checkpoints", () => {

@@ -7,6 +7,7 @@ import { events, hibernate, keepalive, pause, restart, resume } from "./commands
 import { mcp } from "./commands/mcp.js";
 import { create, info, ls, rm } from "./commands/sandboxes.js";
 import { shell } from "./commands/shell.js";
+import { url } from "./commands/url.js";
 import { type CliIo, type Command, print } from "./context.js";
 import { EXIT_USAGE, formatError } from "./format.js";
 
@@ -29,6 +30,7 @@ export const COMMANDS: readonly Command[] = [
   restore,
   fork,
   diff,
+  url,
   mcp,
 ];
 

@@ -1,3 +1,4 @@
+import { prefixedId } from "./ids.js";
 /** Wire types of checkpoints: snapshots of a sandbox's files (and, in `full` mode, memory). */
 
 /** `fs`: the sandbox's files. `full`: files plus memory and processes. */
@@ -78,13 +79,10 @@ export interface DiffResponse {
   unified?: string;
 }
 
-const CHECKPOINT_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 export const CHECKPOINT_ID_PATTERN = /^ck_[a-z2-7]{20}$/;
 
 export function newCheckpointId(randomBytes: (n: number) => Uint8Array): string {
-  let out = "ck_";
-  for (const b of randomBytes(20)) out += CHECKPOINT_ALPHABET[b & 31];
-  return out;
+  return prefixedId("ck", randomBytes);
 }
 
 export function isCheckpointId(value: string): boolean {

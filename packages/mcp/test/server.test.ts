@@ -52,6 +52,7 @@ describe("Burrow MCP server (fake Burrow)", () => {
       "checkpoint_restore",
       "checkpoint_diff",
       "sandbox_fork",
+      "get_preview_url",
     ]);
     for (const tool of tools) {
       expect(tool.description?.length, tool.name).toBeGreaterThan(40);

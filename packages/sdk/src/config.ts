@@ -16,6 +16,11 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** fetch implementation; default `globalThis.fetch`. */
   fetch?: typeof fetch;
+  /**
+   * Domain of preview hosts (`<port>-<id>.<domain>`), as the server's BURROW_PREVIEW_DOMAIN;
+   * env `BURROW_PREVIEW_DOMAIN`; default `localhost:<port>` for a local API URL, else its host.
+   */
+  previewDomain?: string;
 }
 
 export interface ResolvedConfig {
@@ -27,6 +32,7 @@ export interface ResolvedConfig {
   adminKeyPath: string | undefined;
   requestTimeoutMs: number;
   fetch: typeof fetch;
+  previewDomain: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -90,6 +96,14 @@ function parseTimeout(value: number | undefined): number {
   return value;
 }
 
+/** The server's default preview domain seen from its API URL. */
+export function defaultPreviewDomain(apiUrl: string): string {
+  const url = new URL(apiUrl);
+  const local = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return local ? `localhost:${port}` : url.host;
+}
+
 export async function resolveConfig(options: ConnectionOptions = {}, sources?: ConfigSources): Promise<ResolvedConfig> {
   const src = sources ?? (await defaultConfigSources());
   const apiUrl = (nonEmpty(options.apiUrl) ?? nonEmpty(src.env.BURROW_API_URL) ?? DEFAULT_API_URL).replace(/\/+$/, "");
@@ -119,5 +133,7 @@ export async function resolveConfig(options: ConnectionOptions = {}, sources?: C
     adminKeyPath: keyPath,
     requestTimeoutMs: parseTimeout(options.requestTimeoutMs),
     fetch: fetchImpl,
+    previewDomain:
+      nonEmpty(options.previewDomain) ?? nonEmpty(src.env.BURROW_PREVIEW_DOMAIN) ?? defaultPreviewDomain(apiUrl),
   };
 }

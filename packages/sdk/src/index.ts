@@ -8,6 +8,8 @@ export type {
   HealthResponse,
   LifecyclePolicy,
   ListCheckpointsResponse,
+  ListPreviewsResponse,
+  PreviewInfo,
   SandboxEvent,
   SandboxInfo,
   SandboxResources,
@@ -29,6 +31,7 @@ export {
   type ConnectionOptions,
   DEFAULT_REQUEST_TIMEOUT_MS,
   defaultConfigSources,
+  defaultPreviewDomain,
   type Env,
   type ResolvedConfig,
   resolveConfig,
@@ -64,6 +67,7 @@ export {
 } from "./filesystem.js";
 export type { RequestOptions } from "./http.js";
 export { DEFAULT_MAX_OUTPUT_BYTES } from "./output.js";
+export { type PreviewCreateOptions, Previews } from "./previews.js";
 export { Pty, type PtyCreateOptions } from "./pty.js";
 export {
   Sandbox,

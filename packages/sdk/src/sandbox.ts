@@ -16,6 +16,7 @@ import { EnvdClient } from "./envd.js";
 import { SandboxNotFoundError } from "./errors.js";
 import { Filesystem } from "./filesystem.js";
 import { ApiClient, type RequestOptions } from "./http.js";
+import { Previews } from "./previews.js";
 import { Pty } from "./pty.js";
 
 /** Connection settings plus the per-call signal and timeout. */
@@ -52,6 +53,7 @@ export class Sandbox {
   readonly files: Filesystem;
   readonly pty: Pty;
   readonly checkpoints: Checkpoints;
+  readonly previews: Previews;
 
   private constructor(
     readonly sandboxId: string,
@@ -62,6 +64,16 @@ export class Sandbox {
     this.files = new Filesystem(envd);
     this.pty = new Pty(envd, this.commands);
     this.checkpoints = new Checkpoints(api, sandboxId);
+    this.previews = new Previews(api, sandboxId);
+  }
+
+  /**
+   * The host that reaches `port` inside the sandbox through the server's proxy:
+   * `<port>-<sandboxId>.<domain>`. The port is private until `previews.create(port, …)`
+   * issues a token or makes it public.
+   */
+  getHost(port: number): string {
+    return `${port}-${this.sandboxId}.${this.api.config.previewDomain}`;
   }
 
   /** Creates a sandbox and resolves once it is running. */

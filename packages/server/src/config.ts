@@ -23,6 +23,8 @@ export interface ServerConfig {
   warmPool: Record<string, number>;
   /** First two octets of the /16 that sandbox networks are carved from. */
   networkPrefix: string;
+  /** Domain of preview hosts (`<port>-<id>.<domain>`); default `localhost:<port>`. */
+  previewDomain?: string;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -52,6 +54,10 @@ const EnvSchema = z.object({
       "BURROW_NETWORK_PREFIX must be two octets like 10.200",
     )
     .default("10.200"),
+  BURROW_PREVIEW_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, "BURROW_PREVIEW_DOMAIN must be a domain, optionally with :port")
+    .optional(),
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
   BURROW_WARM_POOL: z
     .string()
@@ -97,6 +103,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     lifecycleTickMs: e.BURROW_LIFECYCLE_TICK_MS ?? 1_000,
     warmPool: parsePool(e.BURROW_WARM_POOL),
     networkPrefix: e.BURROW_NETWORK_PREFIX,
+    ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { setupE2b } from "./app/e2b/index.js";
 import { DiffService } from "./checkpoints/diff-service.js";
 import { CheckpointService } from "./checkpoints/service.js";
 import type { ServerConfig } from "./config.js";
+import { PreviewService } from "./previews/preview-service.js";
 import { ActivityTracker } from "./services/activity.js";
 import { KeyedMutex } from "./services/keyed-mutex.js";
 import { LifecycleService } from "./services/lifecycle.js";
@@ -22,6 +23,7 @@ import { LocalBlobStore } from "./store/blob-store.js";
 import { CheckpointStore } from "./store/checkpoint-store.js";
 import { type Db, openDb } from "./store/db.js";
 import { EventStore } from "./store/event-store.js";
+import { PreviewStore } from "./store/preview-store.js";
 import { SandboxStore } from "./store/sandbox-store.js";
 
 export const VERSION = "0.1.0";
@@ -186,6 +188,15 @@ export async function startServer(
   }, config.lifecycleTickMs);
   ticker.unref();
 
+  // The default preview domain names the port the server really listens on (known after listen).
+  let previewDomain = config.previewDomain ?? `localhost:${config.port}`;
+  const previews = new PreviewService({
+    store: new PreviewStore(db),
+    sandboxes,
+    e2b: e2b.store,
+    keys,
+    domain: () => previewDomain,
+  });
   const app = createApp({
     sandboxes,
     lifecycle,
@@ -197,6 +208,7 @@ export async function startServer(
     version: VERSION,
     poolStatus: () => pool.status(),
     checkpoints: { checkpoints, diffs },
+    previews,
     e2bStore: e2b.store,
   });
   const server: Server = createServer(app);
@@ -208,6 +220,7 @@ export async function startServer(
     server.listen(config.port, config.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
+  if (config.previewDomain === undefined) previewDomain = `localhost:${address.port}`;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
 

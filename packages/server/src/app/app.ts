@@ -27,7 +27,7 @@ export function createApp(deps: AppDeps): App {
   const router = new Router();
   registerRoutes(router, deps);
   registerE2bRoutes(router, new E2bService({ ...deps, store: deps.e2bStore }), deps.keys, deps.logger);
-  const plane = new SandboxPlane(deps);
+  const plane = new SandboxPlane({ ...deps, ...(deps.previews ? { previews: deps.previews } : {}) });
   const log: Logger = deps.logger;
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {

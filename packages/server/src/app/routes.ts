@@ -1,5 +1,6 @@
 import { BurrowError, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
+import type { PreviewService } from "../previews/preview-service.js";
 import type { ActivityTracker } from "../services/activity.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
@@ -8,6 +9,7 @@ import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint
 import { assertClientMayCall, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import { openApiDocument } from "./openapi.js";
+import { registerPreviewRoutes } from "./preview-routes.js";
 import type { Router } from "./router.js";
 import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSandbox } from "./schemas.js";
 
@@ -22,6 +24,8 @@ export interface RouteDeps {
   poolStatus: () => Record<string, { ready: number; target: number }>;
   /** Checkpoint routes are served when given. */
   checkpoints?: CheckpointRouteDeps;
+  /** Preview routes are served, and sandbox ports guarded, when given. */
+  previews?: PreviewService;
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -107,6 +111,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   lifecycleAction("resume", (id) => lifecycle.ensureAwake(id));
   lifecycleAction("restart", (id) => lifecycle.restart(id));
   if (deps.checkpoints) registerCheckpointRoutes(router, deps.checkpoints);
+  if (deps.previews) registerPreviewRoutes(router, deps.previews);
 
   router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
     const id = sandboxIdParam(params);

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { BurrowError, isSandboxId, type Logger } from "@burrow/core";
+import { forwardedCookie, forwardedPath, type PreviewService } from "../../previews/preview-service.js";
 import type { ActivityTracker } from "../../services/activity.js";
 import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
@@ -26,6 +27,8 @@ export interface SandboxPlaneDeps {
   activity: ActivityTracker;
   keys: ApiKeyStore;
   logger: Logger;
+  /** Who may reach a sandbox's own ports; without it every port is open (tests of the E2B surface). */
+  previews?: PreviewService;
 }
 
 type Route = { kind: "sandbox"; id: string; port: number } | { kind: "signed-files" };
@@ -75,6 +78,9 @@ class PlaneError extends Error {
     readonly status: number,
     message: string,
     readonly sandboxId?: string,
+    readonly port?: number,
+    /** A stable error code (E2B's body has only the status in `code`). */
+    readonly error?: string,
   ) {
     super(message);
   }
@@ -84,6 +90,8 @@ class PlaneError extends Error {
       code: this.status,
       message: this.message,
       ...(this.sandboxId ? { sandboxId: this.sandboxId } : {}),
+      ...(this.port !== undefined ? { port: this.port } : {}),
+      ...(this.error ? { error: this.error } : {}),
     });
   }
 }
@@ -107,11 +115,12 @@ export class SandboxPlane {
   /** Serves a sandbox-plane request (after `route` said it is one). */
   async serve(req: IncomingMessage, res: ServerResponse, url: URL, route: Route): Promise<void> {
     try {
-      const { record, port } = this.resolve(req, url, route);
+      const { record, port, setCookie } = this.resolve(req, url, route);
+      if (setCookie) res.setHeader("Set-Cookie", setCookie);
       await this.deps.activity.track(record.id, async () => {
         const upstream = await this.upstream(record, port, req);
-        const headers = upstreamHeaders(req.headers, upstream, false);
-        await forwardHttp(req, res, upstream, `${url.pathname}${url.search}`, headers, (err) =>
+        const headers = this.headersFor(req, upstream, false);
+        await forwardHttp(req, res, upstream, forwardedPath(url), headers, (err) =>
           this.unreachable(record, port, err),
         );
       });
@@ -146,8 +155,8 @@ export class SandboxPlane {
         const { record, port } = this.resolve(req, url, route);
         await this.deps.activity.track(record.id, async () => {
           const upstream = await this.upstream(record, port, req);
-          const headers = upstreamHeaders(req.headers, upstream, true);
-          await forwardUpgrade(req, socket, head, upstream, `${url.pathname}${url.search}`, headers, (err) =>
+          const headers = this.headersFor(req, upstream, true);
+          await forwardUpgrade(req, socket, head, upstream, forwardedPath(url), headers, (err) =>
             this.unreachable(record, port, err),
           );
         });
@@ -158,7 +167,23 @@ export class SandboxPlane {
     })();
   }
 
-  private resolve(req: IncomingMessage, url: URL, route: Route): { record: SandboxRecord; port: number } {
+  /** Headers sent on; a sandbox's own services never see the preview token. */
+  private headersFor(req: IncomingMessage, upstream: Upstream, upgrade: boolean): Record<string, string | string[]> {
+    const headers = upstreamHeaders(req.headers, upstream, upgrade);
+    if (!upstream.envd) {
+      delete headers["x-burrow-preview-token"];
+      const cookie = forwardedCookie(req.headers.cookie);
+      if (cookie === undefined) delete headers.cookie;
+      else headers.cookie = cookie;
+    }
+    return headers;
+  }
+
+  private resolve(
+    req: IncomingMessage,
+    url: URL,
+    route: Route,
+  ): { record: SandboxRecord; port: number; setCookie?: string } {
     if (route.kind === "signed-files") {
       const record = this.deps.sandboxes
         .list()
@@ -169,10 +194,16 @@ export class SandboxPlane {
     }
     const { id, port } = route;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new PlaneError(400, `E2b-Sandbox-Port must be a port number, not '${port}'`, id);
+      throw new PlaneError(
+        400,
+        `the port must be a number from 1 to 65535, not '${port}'`,
+        id,
+        undefined,
+        "validation_failed",
+      );
     }
     const record = isSandboxId(id) ? this.lookup(id) : undefined;
-    if (!record) throw new PlaneError(502, `sandbox ${id} not found`, id);
+    if (!record) throw new PlaneError(502, `sandbox ${id} not found`, id, port, "sandbox_not_found");
     if (record.state === "error") {
       throw new PlaneError(502, `sandbox ${id} is not running: ${record.error ?? "error"}`, id);
     }
@@ -186,8 +217,11 @@ export class SandboxPlane {
       if (isReservedAgentPath(url.pathname)) {
         throw new PlaneError(403, "/init is reserved for the Burrow server", id);
       }
+      return { record, port };
     }
-    return { record, port };
+    const access = this.deps.previews?.authorize(req, url, record.id, port) ?? {};
+    if ("status" in access) throw new PlaneError(access.status, access.message, id, port, access.code);
+    return access.setCookie ? { record, port, setCookie: access.setCookie } : { record, port };
   }
 
   private lookup(id: string): SandboxRecord | undefined {
@@ -237,7 +271,13 @@ export class SandboxPlane {
 
   private async unreachable(record: SandboxRecord, port: number, err: Error): Promise<PlaneError> {
     if (port !== ENVD_PORT) {
-      return new PlaneError(502, `nothing answers on port ${port} in sandbox ${record.id}: ${err.message}`, record.id);
+      return new PlaneError(
+        502,
+        `nothing answers on port ${port} in sandbox ${record.id}: ${err.message}`,
+        record.id,
+        port,
+        "port_unreachable",
+      );
     }
     const alive = await this.deps.sandboxes.checkAlive(record).catch(() => true);
     this.deps.logger.warn({ sandboxId: record.id, err: err.message }, "agent unreachable");

@@ -1,0 +1,87 @@
+import type { Db } from "./db.js";
+
+/** A preview as stored: the token itself is never kept, only its sha256. */
+export interface PreviewRecord {
+  id: string;
+  sandboxId: string;
+  port: number;
+  public: boolean;
+  tokenHash: string | null;
+  expiresAt: string | null;
+  createdAt: string;
+}
+
+interface Row {
+  id: string;
+  sandbox_id: string;
+  port: number;
+  public: number;
+  token_hash: string | null;
+  expires_at: string | null;
+  created_at: string;
+}
+
+const fromRow = (r: Row): PreviewRecord => ({
+  id: r.id,
+  sandboxId: r.sandbox_id,
+  port: r.port,
+  public: r.public === 1,
+  tokenHash: r.token_hash,
+  expiresAt: r.expires_at,
+  createdAt: r.created_at,
+});
+
+/** Preview URLs of sandbox ports. The table belongs to this feature and is created here. */
+export class PreviewStore {
+  constructor(private readonly db: Db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS previews (
+        id TEXT PRIMARY KEY,
+        sandbox_id TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        public INTEGER NOT NULL,
+        token_hash TEXT UNIQUE,
+        expires_at TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS previews_sandbox ON previews(sandbox_id, port);
+    `);
+  }
+
+  insert(p: PreviewRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO previews (id, sandbox_id, port, public, token_hash, expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(p.id, p.sandboxId, p.port, p.public ? 1 : 0, p.tokenHash, p.expiresAt, p.createdAt);
+  }
+
+  list(sandboxId: string): PreviewRecord[] {
+    const rows = this.db
+      .prepare("SELECT * FROM previews WHERE sandbox_id = ? ORDER BY created_at, rowid")
+      .all(sandboxId) as Row[];
+    return rows.map(fromRow);
+  }
+
+  byTokenHash(hash: string): PreviewRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM previews WHERE token_hash = ?").get(hash) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** Public previews of one port (there is usually at most one). */
+  publicFor(sandboxId: string, port: number): PreviewRecord[] {
+    const rows = this.db
+      .prepare("SELECT * FROM previews WHERE sandbox_id = ? AND port = ? AND public = 1")
+      .all(sandboxId, port) as Row[];
+    return rows.map(fromRow);
+  }
+
+  delete(sandboxId: string, id: string): boolean {
+    return this.db.prepare("DELETE FROM previews WHERE sandbox_id = ? AND id = ?").run(sandboxId, id).changes > 0;
+  }
+
+  deleteForSandbox(sandboxId: string): void {
+    this.db.prepare("DELETE FROM previews WHERE sandbox_id = ?").run(sandboxId);
+  }
+}
