@@ -42,7 +42,9 @@ export async function startServer(env = {}) {
       reject(new Error(`server exited ${code}`));
     });
   });
-  child.stdout.resume();
+  child.stdout.on("data", (c) => {
+    if (process.env.BENCH_SERVER_LOG) process.stderr.write(c);
+  });
   const apiKey = readFileSync(join(dataDir, "admin-key"), "utf8").trim();
   const headers = { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" };
   const server = {

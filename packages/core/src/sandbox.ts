@@ -1,3 +1,4 @@
+import type { EgressPolicyInput } from "./network.js";
 /** Wire types of the REST API (`/v1`). Plain data, shared by server and clients. */
 
 export const SandboxState = {
@@ -74,6 +75,8 @@ export interface CreateSandboxRequest {
   metadata?: Record<string, string>;
   resources?: Partial<SandboxResources>;
   lifecycle?: Partial<LifecyclePolicy>;
+  /** Egress policy (default: allow everything); see docs/networking.md. */
+  network?: { egress?: EgressPolicyInput };
 }
 
 export interface SandboxInfo {

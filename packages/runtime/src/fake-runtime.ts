@@ -3,6 +3,7 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
+import type { EgressRules } from "./host-firewall.js";
 import type {
   AgentEndpoint,
   ExecResult,
@@ -29,6 +30,13 @@ export class FakeRuntime implements Runtime {
   }
 
   async prepareHost(): Promise<void> {}
+
+  /** Egress rules last set per sandbox. */
+  readonly egress = new Map<string, EgressRules>();
+
+  async setEgress(id: string, _networkIndex: number, rules: EgressRules): Promise<void> {
+    this.egress.set(id, rules);
+  }
 
   async destroy(id: string): Promise<void> {
     this.sandboxes.delete(id);

@@ -4,8 +4,14 @@ import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
 import { Freezer } from "./freezer.js";
-import { ensureHostFirewall } from "./host-firewall.js";
-import { type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
+import {
+  applyEgressRules,
+  type EgressProxyPorts,
+  type EgressRules,
+  ensureHostFirewall,
+  removeEgressRules,
+} from "./host-firewall.js";
+import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
 import type {
   AgentEndpoint,
@@ -61,8 +67,25 @@ export class GvisorRuntime implements Runtime {
     this.agentPort = options.agentPort ?? 49983;
   }
 
-  async prepareHost(): Promise<void> {
-    await ensureHostFirewall(this.options.runner);
+  async prepareHost(egressPorts?: EgressProxyPorts): Promise<void> {
+    await mkdir(this.options.sandboxesDir, { recursive: true });
+    await ensureHostFirewall(
+      this.options.runner,
+      this.options.networkPrefix ?? DEFAULT_NETWORK_PREFIX,
+      egressPorts,
+      this.options.sandboxesDir,
+    );
+  }
+
+  async setEgress(id: string, networkIndex: number, rules: EgressRules): Promise<void> {
+    const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
+    await applyEgressRules(
+      this.options.runner,
+      addr.hostInterface,
+      this.options.networkPrefix ?? DEFAULT_NETWORK_PREFIX,
+      rules,
+      this.options.sandboxesDir,
+    );
   }
 
   private dir(id: string): string {
@@ -132,10 +155,14 @@ export class GvisorRuntime implements Runtime {
       await this.mountOverlay(spec.id, spec.templateRootfs, paths);
       await this.network.setup(addr, dir);
       await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
+      // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
+      const resolvConf = join(dir, "resolv.conf");
+      await writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2\n`);
       const ociSpec = buildOciSpec({
         id: spec.id,
         rootfsPath: paths.rootfs,
         runDirPath: paths.run,
+        resolvConfPath: resolvConf,
         agentBinaryPath: this.options.agentBinaryPath,
         agentToken: spec.agentToken,
         resources: spec.resources,
@@ -204,7 +231,9 @@ export class GvisorRuntime implements Runtime {
       // A busy mount is detached lazily so the directory can still be removed.
       await this.options.runner.run(["umount", "-l", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
     }
-    await this.network.teardown(sandboxAddresses(id, networkIndex, this.options.networkPrefix));
+    const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
+    await removeEgressRules(this.options.runner, addr.hostInterface);
+    await this.network.teardown(addr);
     await rm(dir, { recursive: true, force: true });
     await rm(this.stateRoot(id), { recursive: true, force: true });
   }

@@ -1,29 +1,153 @@
+import { randomBytes } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
 
-const CHAIN = "BURROW-ISOLATE";
+const ISOLATE = "BURROW-ISOLATE";
+const FORWARD = "BURROW-FORWARD";
+const INBOUND = "BURROW-INBOUND";
+const EGRESS = "BURROW-EGRESS";
 const TIMEOUT_MS = 10_000;
 
-/**
- * Host firewall for sandbox interfaces (`bw*`): a sandbox may answer connections the host
- * opened (the server talking to its agent) but cannot open connections to the host itself
- * (its services, the Burrow API) or be forwarded anywhere, including to other sandboxes.
- * Idempotent: the chain is rebuilt and the jumps added once.
- */
-export async function ensureHostFirewall(runner: CommandRunner): Promise<void> {
-  const run = async (args: string[], tolerate?: RegExp) => {
-    const result = await runner.run(["iptables", "-w", "5", ...args], { timeoutMs: TIMEOUT_MS });
-    if (result.exitCode !== 0 && !tolerate?.test(result.stderr)) {
-      throw new BurrowError(ErrorCode.RuntimeFailed, `iptables ${args.join(" ")} failed: ${result.stderr.trim()}`);
-    }
-    return result.exitCode === 0;
-  };
-  await run(["-N", CHAIN], /exists/i);
-  await run(["-F", CHAIN]);
-  await run(["-A", CHAIN, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"]);
-  await run(["-A", CHAIN, "-j", "DROP"]);
-  for (const builtin of ["INPUT", "FORWARD"]) {
-    const present = await run(["-C", builtin, "-i", "bw+", "-j", CHAIN], /./);
-    if (!present) await run(["-I", builtin, "1", "-i", "bw+", "-j", CHAIN]);
+/** Where this server's egress proxies listen (host ports the sandbox traffic is redirected to). */
+export interface EgressProxyPorts {
+  dns: number;
+  http: number;
+  tls: number;
+}
+
+/** The IP-level part of a sandbox's egress policy (domains are enforced by the proxies). */
+export interface EgressRules {
+  defaultAllow: boolean;
+  allowCidrs: string[];
+  denyCidrs: string[];
+}
+
+/** Destinations no sandbox reaches, whatever its policy: other sandboxes, loopback, link-local (metadata), multicast. */
+export function alwaysBlocked(networkPrefix: string): string[] {
+  return [`${networkPrefix}.0.0/16`, "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "0.0.0.0/8", "240.0.0.0/4"];
+}
+
+async function iptables(runner: CommandRunner, args: string[], tolerate?: RegExp): Promise<boolean> {
+  const result = await runner.run(["iptables", "-w", "5", ...args], { timeoutMs: TIMEOUT_MS });
+  if (result.exitCode !== 0 && !tolerate?.test(result.stderr)) {
+    throw new BurrowError(ErrorCode.RuntimeFailed, `iptables ${args.join(" ")} failed: ${result.stderr.trim()}`);
   }
+  return result.exitCode === 0;
+}
+
+async function ensureRule(runner: CommandRunner, table: string, chain: string, rule: string[], position?: number) {
+  const present = await iptables(runner, ["-t", table, "-C", chain, ...rule], /./);
+  if (!present) {
+    await iptables(runner, ["-t", table, ...(position ? ["-I", chain, String(position)] : ["-A", chain]), ...rule]);
+  }
+}
+
+/** Loads `lines` (an iptables-restore script, via a temp file in `scriptDir`) without touching chains it does not name. */
+async function restore(runner: CommandRunner, scriptDir: string, lines: string[]): Promise<void> {
+  const script = join(scriptDir, `iptables-${randomBytes(6).toString("hex")}.rules`);
+  await writeFile(script, `${lines.join("\n")}\nCOMMIT\n`);
+  const result = await runner
+    .run(["iptables-restore", "--noflush", "-w", "5", script], { timeoutMs: TIMEOUT_MS })
+    .finally(() => rm(script, { force: true }));
+  if (result.exitCode !== 0) {
+    throw new BurrowError(ErrorCode.RuntimeFailed, `iptables-restore failed: ${result.stderr.trim()}`);
+  }
+}
+
+/**
+ * Host firewall for sandbox interfaces (`bw*`), shared by every Burrow server on the host:
+ *   INPUT   -i bw+ → BURROW-ISOLATE: replies to connections the host opened, and connections the
+ *           server's own rules redirected to its egress proxies (conntrack DNAT); nothing else
+ *           reaches the host (its services, the Burrow API).
+ *   FORWARD -i bw+ → BURROW-FORWARD: replies, then BURROW-EGRESS (one jump per sandbox
+ *           interface into that sandbox's policy chain), else drop.
+ *   FORWARD -o bw+ → BURROW-INBOUND: replies only; nothing outside opens connections into a sandbox.
+ * Then this server's NAT (`networkPrefix`): DNS (udp 53), HTTP (80) and TLS (443) from its
+ * sandboxes are redirected to its egress proxies; the rest is masqueraded. Idempotent.
+ */
+export async function ensureHostFirewall(
+  runner: CommandRunner,
+  networkPrefix: string,
+  ports: EgressProxyPorts | undefined,
+  scriptDir: string,
+): Promise<void> {
+  await writeFile("/proc/sys/net/ipv4/ip_forward", "1").catch(() => undefined);
+  for (const chain of [ISOLATE, FORWARD, INBOUND, EGRESS]) await iptables(runner, ["-N", chain], /exists/i);
+  await restore(runner, scriptDir, [
+    "*filter",
+    `:${ISOLATE} - [0:0]`,
+    `:${FORWARD} - [0:0]`,
+    `:${INBOUND} - [0:0]`,
+    `-A ${ISOLATE} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    `-A ${ISOLATE} -m conntrack --ctstate DNAT -j ACCEPT`,
+    `-A ${ISOLATE} -j DROP`,
+    `-A ${FORWARD} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    `-A ${FORWARD} -j ${EGRESS}`,
+    `-A ${FORWARD} -j DROP`,
+    `-A ${INBOUND} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    `-A ${INBOUND} -j DROP`,
+  ]);
+  // An older layout sent forwarded sandbox traffic to BURROW-ISOLATE.
+  await iptables(runner, ["-D", "FORWARD", "-i", "bw+", "-j", ISOLATE], /./);
+  await ensureRule(runner, "filter", "INPUT", ["-i", "bw+", "-j", ISOLATE], 1);
+  await ensureRule(runner, "filter", "FORWARD", ["-i", "bw+", "-j", FORWARD], 1);
+  await ensureRule(runner, "filter", "FORWARD", ["-o", "bw+", "-j", INBOUND], 2);
+  if (!ports) return;
+  const tag = networkPrefix.replace(".", "-");
+  const redirect = `BURROW-RDR-${tag}`;
+  const snat = `BURROW-SNAT-${tag}`;
+  const net = `${networkPrefix}.0.0/16`;
+  for (const chain of [redirect, snat]) await iptables(runner, ["-t", "nat", "-N", chain], /exists/i);
+  await restore(runner, scriptDir, [
+    "*nat",
+    `:${redirect} - [0:0]`,
+    `:${snat} - [0:0]`,
+    `-A ${redirect} -p udp --dport 53 -j REDIRECT --to-ports ${ports.dns}`,
+    `-A ${redirect} -p tcp --dport 80 -j REDIRECT --to-ports ${ports.http}`,
+    `-A ${redirect} -p tcp --dport 443 -j REDIRECT --to-ports ${ports.tls}`,
+    `-A ${snat} ! -d ${net} -j MASQUERADE`,
+  ]);
+  await ensureRule(runner, "nat", "PREROUTING", ["-i", "bw+", "-s", net, "-j", redirect]);
+  await ensureRule(runner, "nat", "POSTROUTING", ["-s", net, "-j", snat]);
+}
+
+function sandboxChain(hostInterface: string): string {
+  return `BWE-${hostInterface}`;
+}
+
+/**
+ * Writes a sandbox's IP-level egress policy into its own chain (created on first use, and the
+ * jump from BURROW-EGRESS added), replacing what was there in one iptables-restore.
+ */
+export async function applyEgressRules(
+  runner: CommandRunner,
+  hostInterface: string,
+  networkPrefix: string,
+  rules: EgressRules,
+  scriptDir: string,
+): Promise<void> {
+  const chain = sandboxChain(hostInterface);
+  const reject = (match: string) => [
+    `-A ${chain} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
+    `-A ${chain} ${match} -j REJECT --reject-with icmp-port-unreachable`,
+  ];
+  await restore(runner, scriptDir, [
+    "*filter",
+    `:${chain} - [0:0]`,
+    ...alwaysBlocked(networkPrefix).map((cidr) => `-A ${chain} -d ${cidr} -j DROP`),
+    ...rules.denyCidrs.flatMap((cidr) => reject(`-d ${cidr}`)),
+    ...rules.allowCidrs.map((cidr) => `-A ${chain} -d ${cidr} -j ACCEPT`),
+    ...(rules.defaultAllow ? [`-A ${chain} -j ACCEPT`] : reject("")),
+  ]);
+  await ensureRule(runner, "filter", EGRESS, ["-i", hostInterface, "-j", chain]);
+}
+
+/** Removes a sandbox's egress chain and its jump. Idempotent. */
+export async function removeEgressRules(runner: CommandRunner, hostInterface: string): Promise<void> {
+  const chain = sandboxChain(hostInterface);
+  await iptables(runner, ["-D", EGRESS, "-i", hostInterface, "-j", chain], /./);
+  await iptables(runner, ["-F", chain], /./);
+  await iptables(runner, ["-X", chain], /./);
 }

@@ -12,6 +12,8 @@ export interface OciSpecInput {
   rootfsPath: string;
   /** Host directory bind-mounted at /opt/burrow/run (agent log). */
   runDirPath: string;
+  /** A host file bind-mounted read-only at /etc/resolv.conf (the sandbox's DNS server). */
+  resolvConfPath?: string;
   agentBinaryPath: string;
   agentToken: string;
   resources: SandboxResources;
@@ -76,6 +78,9 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
       { destination: "/tmp", type: "bind", source: `${input.rootfsPath}/tmp`, options: ["rbind", "rw"] },
       { destination: IN_SANDBOX.agentBinary, type: "bind", source: input.agentBinaryPath, options: ["rbind", "ro"] },
       { destination: IN_SANDBOX.runDir, type: "bind", source: input.runDirPath, options: ["rbind", "rw"] },
+      ...(input.resolvConfPath
+        ? [{ destination: "/etc/resolv.conf", type: "bind", source: input.resolvConfPath, options: ["rbind", "ro"] }]
+        : []),
     ],
     linux: {
       cgroupsPath: `/burrow/${input.id}`,

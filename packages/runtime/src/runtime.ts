@@ -1,4 +1,5 @@
 import type { SandboxResources } from "@burrow/core";
+import type { EgressProxyPorts, EgressRules } from "./host-firewall.js";
 
 /** What the runtime needs to start one sandbox. */
 export interface SandboxSpec {
@@ -106,8 +107,13 @@ export interface Runtime {
   exec(id: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
   /** Where the sandbox's agent answers HTTP (its address on the sandbox's veth). */
   agentEndpoint(id: string, networkIndex: number): AgentEndpoint;
-  /** Sets up what the runtime needs on the host once per server start (firewall rules). */
-  prepareHost(): Promise<void>;
+  /**
+   * Sets up what the runtime needs on the host once per server start: firewall rules and, with
+   * `egressPorts`, the redirection of the sandboxes' DNS, HTTP and TLS to the server's proxies.
+   */
+  prepareHost(egressPorts?: EgressProxyPorts): Promise<void>;
+  /** Replaces the IP-level egress rules of a sandbox (its network must exist). */
+  setEgress(id: string, networkIndex: number, rules: EgressRules): Promise<void>;
   /** Last lines the agent logged, for error reports. */
   agentLogTail(id: string): Promise<string>;
   close(): Promise<void>;

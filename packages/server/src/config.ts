@@ -25,6 +25,8 @@ export interface ServerConfig {
   networkPrefix: string;
   /** Domain of preview hosts (`<port>-<id>.<domain>`); default `localhost:<port>`. */
   previewDomain?: string;
+  /** Resolver the egress proxies ask ("ip" or "ip:port"); default the host's first nameserver. */
+  dnsUpstream?: string;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -57,6 +59,10 @@ const EnvSchema = z.object({
   BURROW_PREVIEW_DOMAIN: z
     .string()
     .regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, "BURROW_PREVIEW_DOMAIN must be a domain, optionally with :port")
+    .optional(),
+  BURROW_DNS_UPSTREAM: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+\.\d+(:\d{1,5})?$/, "BURROW_DNS_UPSTREAM must be an IPv4 address, optionally with :port")
     .optional(),
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
   BURROW_WARM_POOL: z
@@ -104,6 +110,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     warmPool: parsePool(e.BURROW_WARM_POOL),
     networkPrefix: e.BURROW_NETWORK_PREFIX,
     ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
+    ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
   };
 }
 

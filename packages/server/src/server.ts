@@ -9,6 +9,8 @@ import { setupE2b } from "./app/e2b/index.js";
 import { DiffService } from "./checkpoints/diff-service.js";
 import { CheckpointService } from "./checkpoints/service.js";
 import type { ServerConfig } from "./config.js";
+import { EgressService } from "./egress/egress-service.js";
+import { startEgressProxies } from "./egress/proxies.js";
 import { PreviewService } from "./previews/preview-service.js";
 import { ActivityTracker } from "./services/activity.js";
 import { KeyedMutex } from "./services/keyed-mutex.js";
@@ -22,6 +24,7 @@ import { ApiKeyStore } from "./store/api-key-store.js";
 import { LocalBlobStore } from "./store/blob-store.js";
 import { CheckpointStore } from "./store/checkpoint-store.js";
 import { type Db, openDb } from "./store/db.js";
+import { EgressStore } from "./store/egress-store.js";
 import { EventStore } from "./store/event-store.js";
 import { PreviewStore } from "./store/preview-store.js";
 import { SandboxStore } from "./store/sandbox-store.js";
@@ -91,6 +94,7 @@ export async function startServer(
   const sandboxesDir = join(config.dataDir, "sandboxes");
   mkdirSync(sandboxesDir, { recursive: true, mode: 0o700 });
   let runtime = options.runtime;
+  const networkPrefix = networkPrefixFor(config, logger);
   if (!runtime) {
     preflight(config);
     const runner: CommandRunner = existsSync(config.shimPath) ? new ShimRunner(config.shimPath) : new SpawnRunner();
@@ -101,7 +105,7 @@ export async function startServer(
       runner,
       logger,
       runscPath: config.runscPath,
-      networkPrefix: networkPrefixFor(config, logger),
+      networkPrefix,
     });
   }
   const db: Db = openDb(join(config.dataDir, "burrow.db"));
@@ -127,6 +131,14 @@ export async function startServer(
     imageDirOf,
     agentsEnabled,
   });
+  const egress = new EgressService({
+    store: new EgressStore(db),
+    sandboxes: store,
+    runtime,
+    transitions,
+    logger,
+    networkPrefix,
+  });
   const sandboxes = new SandboxService({
     store,
     runtime,
@@ -137,6 +149,7 @@ export async function startServer(
     lifecycle,
     logger,
     agentsEnabled,
+    onNetworkReady: (record) => egress.apply(record),
   });
   const checkpointStore = new CheckpointStore(db);
   const blobs = new LocalBlobStore(join(config.dataDir, "blobs"));
@@ -155,7 +168,10 @@ export async function startServer(
     logger,
     agentsEnabled,
   });
-  await runtime.prepareHost();
+  // Egress proxies first: the host's NAT rules redirect the sandboxes' DNS, HTTP and TLS to them.
+  const egressProxies = agentsEnabled ? await startEgressProxies(egress, config, logger) : undefined;
+  await runtime.prepareHost(egressProxies?.ports);
+  await egress.applyAll();
   await checkpoints.thawInterrupted();
   await reconcileAtStart({ store, events, runtime, transitions, sandboxes, imageDirOf, logger });
   await checkpoints.reconcile();
@@ -207,8 +223,9 @@ export async function startServer(
     logger,
     version: VERSION,
     poolStatus: () => pool.status(),
-    checkpoints: { checkpoints, diffs },
+    checkpoints: { checkpoints, diffs, egress },
     previews,
+    egress,
     e2bStore: e2b.store,
   });
   const server: Server = createServer(app);
@@ -240,6 +257,7 @@ export async function startServer(
       });
       // Checkpoints still being stored finish first (a hard stop would redo them at the next start).
       await checkpoints.idle();
+      egressProxies?.close();
       await runtime.close();
       db.close();
     },

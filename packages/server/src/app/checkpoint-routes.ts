@@ -2,6 +2,7 @@ import { BurrowError, ErrorCode, isCheckpointId, isSandboxId } from "@burrow/cor
 import { z } from "zod";
 import type { DiffService } from "../checkpoints/diff-service.js";
 import { type CheckpointService, MAX_FORKS, toCheckpointInfo } from "../checkpoints/service.js";
+import type { EgressService } from "../egress/egress-service.js";
 import { toInfo } from "../services/sandbox-service.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import type { Router } from "./router.js";
@@ -10,6 +11,7 @@ import { parseBody } from "./schemas.js";
 export interface CheckpointRouteDeps {
   checkpoints: CheckpointService;
   diffs: DiffService;
+  egress?: EgressService;
 }
 
 const CreateCheckpointSchema = z
@@ -87,6 +89,9 @@ export function registerCheckpointRoutes(router: Router, deps: CheckpointRouteDe
   router.add("POST", `${base}/:cid/fork`, async ({ req, res, params }) => {
     const { id, cid } = ids(params, true);
     const { count } = parseBody(ForkSchema, await readJson(req));
-    sendJson(res, 201, await checkpoints.fork(id, cid, count ?? 1));
+    const fork = await checkpoints.fork(id, cid, count ?? 1);
+    // Forks keep their source's egress policy.
+    for (const forkId of fork.sandboxIds) await deps.egress?.copy(id, forkId);
+    sendJson(res, 201, fork);
   });
 }

@@ -1,5 +1,7 @@
 import { BurrowError, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
+import type { EgressService } from "../egress/egress-service.js";
+import { parseEgressPolicy } from "../egress/policy.js";
 import type { PreviewService } from "../previews/preview-service.js";
 import type { ActivityTracker } from "../services/activity.js";
 import type { LifecycleService } from "../services/lifecycle.js";
@@ -8,6 +10,7 @@ import type { EventStore } from "../store/event-store.js";
 import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint-routes.js";
 import { assertClientMayCall, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
+import { registerNetworkRoutes } from "./network-routes.js";
 import { openApiDocument } from "./openapi.js";
 import { registerPreviewRoutes } from "./preview-routes.js";
 import type { Router } from "./router.js";
@@ -26,6 +29,8 @@ export interface RouteDeps {
   checkpoints?: CheckpointRouteDeps;
   /** Preview routes are served, and sandbox ports guarded, when given. */
   previews?: PreviewService;
+  /** Egress policies (network routes) when given. */
+  egress?: EgressService;
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -57,7 +62,17 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
   router.add("POST", "/v1/sandboxes", async ({ req, res }) => {
     const request = parseCreateSandbox(await readJson(req));
+    // Checked before anything starts: a bad entry is a 400 and no sandbox.
+    const policy = request.network?.egress ? parseEgressPolicy(request.network.egress) : undefined;
     const record = await sandboxes.create(request);
+    if (policy && deps.egress) {
+      try {
+        await deps.egress.set(record, policy);
+      } catch (err) {
+        await sandboxes.delete(record.id).catch(() => false);
+        throw err;
+      }
+    }
     sendJson(res, 201, toInfo(record));
   });
 
@@ -75,6 +90,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     if (!(await sandboxes.delete(id))) {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
+    deps.egress?.forget(id);
     sendEmpty(res, 204);
   });
 
@@ -112,6 +128,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   lifecycleAction("restart", (id) => lifecycle.restart(id));
   if (deps.checkpoints) registerCheckpointRoutes(router, deps.checkpoints);
   if (deps.previews) registerPreviewRoutes(router, deps.previews);
+  if (deps.egress) registerNetworkRoutes(router, deps.egress, sandboxes);
 
   router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
     const id = sandboxIdParam(params);

@@ -31,6 +31,15 @@ export const UpdateSandboxSchema = z
 
 export const KeepAliveSchema = z.object({ durationMs: durationMs.min(1).optional() }).strict();
 
+/** The shape of an egress policy; entries are checked one by one by parseEgressPolicy. */
+export const EgressInputSchema = z
+  .object({
+    default: z.enum(["allow", "deny"]).optional(),
+    allow: z.array(z.string().max(260)).max(256).optional(),
+    deny: z.array(z.string().max(260)).max(256).optional(),
+  })
+  .strict();
+
 export const CreateSandboxSchema = z
   .object({
     template: z
@@ -43,6 +52,7 @@ export const CreateSandboxSchema = z
       .optional(),
     metadata: MetadataSchema.optional(),
     lifecycle: LifecycleSchema.optional(),
+    network: z.object({ egress: EgressInputSchema.optional() }).strict().optional(),
     resources: z
       .object({
         vcpus: z.number().min(0.1).max(64).optional(),

@@ -35,6 +35,8 @@ export interface SandboxServiceDeps {
   now?: () => Date;
   /** Whether to wait for the agent and initialise it (false with a fake runtime). */
   agentsEnabled?: boolean;
+  /** Runs once a new sandbox's network exists (writes its egress firewall chain). */
+  onNetworkReady?: (record: SandboxRecord) => Promise<void>;
 }
 
 export function toInfo(record: SandboxRecord): SandboxInfo {
@@ -122,7 +124,11 @@ export class SandboxService {
         networkIndex: record.networkIndex,
         ...(options.extraLower === undefined ? {} : { extraLower: options.extraLower }),
       });
-      if (this.agentsEnabled) await this.deps.lifecycle.initAgent(record);
+      // The sandbox's firewall chain is written while its agent is initialised.
+      await Promise.all([
+        this.agentsEnabled ? this.deps.lifecycle.initAgent(record) : undefined,
+        this.deps.onNetworkReady?.(record),
+      ]);
       this.deps.transitions.move(record, "running", {
         type: "created",
         reason: pool ? `started for the ${pool} warm pool` : "created",

@@ -123,6 +123,14 @@ export class SandboxStore {
     return row ? fromRow(row) : undefined;
   }
 
+  /** The live sandbox holding network index `index` (its /30), if any. */
+  byNetworkIndex(index: number): SandboxRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM sandboxes WHERE net_index = ? AND state != 'deleted'").get(index) as
+      | Row
+      | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
   /** All sandboxes not yet deleted, oldest first (warm-pool ones included). */
   listLive(): SandboxRecord[] {
     const rows = this.db

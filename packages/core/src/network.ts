@@ -1,0 +1,27 @@
+/**
+ * A sandbox's egress policy. Entries are domains (`example.com`; `*.example.com` matches its
+ * subdomains, not the name itself) or IPv4 CIDRs (`203.0.113.0/24`, or one address). A deny
+ * entry wins over an allow entry; what neither names gets `default`.
+ *   allow everything (the default):  { default: "allow" }
+ *   deny everything:                 { default: "deny" }
+ *   an allow list:                   { default: "deny", allow: ["pypi.org", "*.pythonhosted.org"] }
+ *   a deny list:                     { default: "allow", deny: ["*.internal.example", "10.0.0.0/8"] }
+ */
+export interface EgressPolicy {
+  default: "allow" | "deny";
+  allow: string[];
+  deny: string[];
+}
+
+export interface SandboxNetworkSettings {
+  egress: EgressPolicy;
+}
+
+/** What create and PUT …/network accept: lists may be left out. */
+export interface EgressPolicyInput {
+  default?: "allow" | "deny";
+  allow?: string[];
+  deny?: string[];
+}
+
+export const DEFAULT_EGRESS: EgressPolicy = { default: "allow", allow: [], deny: [] };

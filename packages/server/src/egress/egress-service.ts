@@ -1,0 +1,119 @@
+import { isIPv4 } from "node:net";
+import { networkInterfaces } from "node:os";
+import { DEFAULT_EGRESS, type EgressPolicy, errorMessage, type Logger } from "@burrow/core";
+import { alwaysBlocked, type Runtime } from "@burrow/runtime";
+import type { Transitions } from "../services/transitions.js";
+import type { EgressStore } from "../store/egress-store.js";
+import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import { CompiledEgress, ipToNumber, parseEgressEntry } from "./policy.js";
+
+export interface EgressDeps {
+  store: EgressStore;
+  sandboxes: SandboxStore;
+  runtime: Runtime;
+  transitions: Transitions;
+  logger: Logger;
+  networkPrefix: string;
+}
+
+/** The same denial is recorded as an event at most once per this many ms per sandbox. */
+const DENIAL_EVENT_INTERVAL_MS = 10_000;
+
+/**
+ * Egress policies: stored per sandbox, written into the sandbox's firewall chain (CIDRs), and
+ * answered to the DNS, HTTP and TLS proxies (names). Changes apply to the next connection.
+ */
+export class EgressService {
+  private readonly compiled = new Map<string, CompiledEgress>();
+  private readonly lastDenial = new Map<string, number>();
+  private readonly blocked: CompiledEgress;
+
+  constructor(private readonly deps: EgressDeps) {
+    this.blocked = new CompiledEgress({ default: "allow", allow: [], deny: alwaysBlocked(deps.networkPrefix) });
+  }
+
+  policy(sandboxId: string): EgressPolicy {
+    return this.deps.store.get(sandboxId) ?? DEFAULT_EGRESS;
+  }
+
+  compiledFor(sandboxId: string): CompiledEgress {
+    let c = this.compiled.get(sandboxId);
+    if (!c) {
+      c = new CompiledEgress(this.policy(sandboxId));
+      this.compiled.set(sandboxId, c);
+    }
+    return c;
+  }
+
+  /** Stores a (validated) policy and applies it to the sandbox's firewall chain. */
+  async set(record: SandboxRecord, policy: EgressPolicy): Promise<void> {
+    this.deps.store.set(record.id, policy);
+    this.compiled.delete(record.id);
+    await this.apply(record);
+  }
+
+  /** Writes the sandbox's stored policy into its firewall chain. */
+  async apply(record: SandboxRecord): Promise<void> {
+    const c = this.compiledFor(record.id);
+    await this.deps.runtime.setEgress(record.id, record.networkIndex, {
+      defaultAllow: c.policy.default === "allow",
+      allowCidrs: c.cidrs("allow"),
+      denyCidrs: c.cidrs("deny"),
+    });
+  }
+
+  /** At start: every live sandbox's chain (they vanish on a host reboot, and older sandboxes had none). */
+  async applyAll(): Promise<void> {
+    for (const record of this.deps.sandboxes.listLive()) {
+      if (record.state === "deleting") continue;
+      await this.apply(record).catch((err: unknown) =>
+        this.deps.logger.warn({ sandboxId: record.id, err: errorMessage(err) }, "applying the egress policy failed"),
+      );
+    }
+  }
+
+  /** Gives `toId` (a fork) the policy of `fromId`. */
+  async copy(fromId: string, toId: string): Promise<void> {
+    const policy = this.deps.store.get(fromId);
+    const record = this.deps.sandboxes.get(toId);
+    if (policy && record) await this.set(record, policy);
+  }
+
+  forget(sandboxId: string): void {
+    this.deps.store.delete(sandboxId);
+    this.compiled.delete(sandboxId);
+  }
+
+  /** The sandbox whose address `ip` is (a /30 of this server's /16), if any. */
+  sandboxAt(ip: string | undefined): SandboxRecord | undefined {
+    const address = (ip ?? "").replace(/^::ffff:/, "");
+    if (!isIPv4(address) || !address.startsWith(`${this.deps.networkPrefix}.`)) return undefined;
+    const offset = ipToNumber(address) - ipToNumber(`${this.deps.networkPrefix}.0.0`);
+    if (offset % 4 !== 2) return undefined;
+    return this.deps.sandboxes.byNetworkIndex((offset - 2) / 4);
+  }
+
+  /**
+   * Whether a proxy may connect to `ip` at all: never to other sandboxes, loopback, link-local
+   * (cloud metadata), multicast, or any address of this host (its services, the Burrow API).
+   */
+  reachable(ip: string): boolean {
+    if (!isIPv4(ip) || !this.blocked.allowsResolvedAddress(ip)) return false;
+    for (const addresses of Object.values(networkInterfaces())) {
+      if (addresses?.some((a) => a.address === ip)) return false;
+    }
+    return true;
+  }
+
+  /** Records a denied connection as an event (rate-limited per sandbox and target). */
+  denied(sandboxId: string, via: "dns" | "http" | "tls", target: string): void {
+    const key = `${sandboxId} ${via} ${target}`;
+    const now = Date.now();
+    if ((this.lastDenial.get(key) ?? 0) > now - DENIAL_EVENT_INTERVAL_MS) return;
+    this.lastDenial.set(key, now);
+    if (this.lastDenial.size > 10_000) this.lastDenial.clear();
+    this.deps.transitions.record(sandboxId, { type: "egress_denied", reason: `${via} ${target}` });
+  }
+}
+
+export { parseEgressEntry };

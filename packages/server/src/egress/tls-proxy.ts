@@ -1,0 +1,123 @@
+import { connect, createServer, type Server, type Socket } from "node:net";
+import type { Logger } from "@burrow/core";
+import type { EgressService } from "./egress-service.js";
+import type { NameResolver } from "./resolve.js";
+import { resolveTarget } from "./target.js";
+
+const HELLO_TIMEOUT_MS = 5_000;
+const MAX_RECORD = 16_384 + 5;
+
+/**
+ * The server name (SNI) of a TLS ClientHello at the start of `data`: a string, null when the
+ * hello has none, or undefined while more bytes are needed.
+ */
+export function clientHelloServerName(data: Buffer): string | null | undefined {
+  if (data.length < 5) return undefined;
+  if (data[0] !== 0x16) return null; // not a handshake record
+  const recordEnd = 5 + data.readUInt16BE(3);
+  if (data.length < recordEnd) return undefined;
+  const hello = data.subarray(5, recordEnd);
+  if (hello[0] !== 0x01 || hello.length < 38) return null;
+  let pos = 4 + 2 + 32; // handshake header, version, random
+  const skip = (lengthBytes: number) => {
+    if (pos + lengthBytes > hello.length) return false;
+    const length = lengthBytes === 1 ? (hello[pos] ?? 0) : hello.readUInt16BE(pos);
+    pos += lengthBytes + length;
+    return pos <= hello.length;
+  };
+  if (!skip(1) || !skip(2) || !skip(1)) return null; // session id, cipher suites, compression
+  if (pos + 2 > hello.length) return null;
+  const extensionsEnd = Math.min(hello.length, pos + 2 + hello.readUInt16BE(pos));
+  pos += 2;
+  while (pos + 4 <= extensionsEnd) {
+    const type = hello.readUInt16BE(pos);
+    const length = hello.readUInt16BE(pos + 2);
+    const body = hello.subarray(pos + 4, pos + 4 + length);
+    pos += 4 + length;
+    if (type !== 0 || body.length < 5) continue;
+    // server_name: list length, then entries of (type 0 = host_name, length, name).
+    let at = 2;
+    while (at + 3 <= body.length) {
+      const nameType = body[at] ?? 0;
+      const nameLength = body.readUInt16BE(at + 1);
+      if (nameType === 0)
+        return body
+          .subarray(at + 3, at + 3 + nameLength)
+          .toString("ascii")
+          .toLowerCase();
+      at += 3 + nameLength;
+    }
+  }
+  return null;
+}
+
+/**
+ * The sandboxes' TLS (their TCP port 443 is redirected here): the ClientHello's server name is
+ * checked against the egress policy, then the connection is spliced, still encrypted, to that
+ * name's address. A hello without a server name is refused.
+ */
+export class TlsEgressProxy {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly egress: EgressService,
+    private readonly resolver: NameResolver,
+    private readonly logger: Logger,
+  ) {}
+
+  async listen(): Promise<number> {
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+    const address = server.address();
+    return typeof address === "object" && address ? address.port : 0;
+  }
+
+  private accept(socket: Socket): void {
+    const sandbox = this.egress.sandboxAt(socket.remoteAddress);
+    if (!sandbox) {
+      socket.destroy();
+      return;
+    }
+    let buffered = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    socket.on("error", () => socket.destroy());
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const name = clientHelloServerName(buffered);
+      if (name === undefined && buffered.length < MAX_RECORD) return;
+      socket.off("data", onData);
+      socket.pause();
+      clearTimeout(timer);
+      if (!name) {
+        this.egress.denied(sandbox.id, "tls", "(no server name)");
+        socket.destroy();
+        return;
+      }
+      void this.splice(socket, sandbox.id, name, buffered);
+    };
+    socket.on("data", onData);
+  }
+
+  private async splice(socket: Socket, sandboxId: string, name: string, hello: Buffer): Promise<void> {
+    const target = await resolveTarget(this.egress, this.resolver, sandboxId, name);
+    if (!("ip" in target)) {
+      if ("denied" in target) this.egress.denied(sandboxId, "tls", name);
+      else this.logger.debug({ sandboxId, name, why: target.failed }, "tls egress failed");
+      socket.resetAndDestroy();
+      return;
+    }
+    const up = connect(443, target.ip, () => {
+      up.write(hello);
+      up.pipe(socket);
+      socket.pipe(up);
+      socket.resume();
+    });
+    up.on("error", () => socket.destroy());
+    socket.on("close", () => up.destroy());
+  }
+
+  close(): void {
+    this.server?.close();
+  }
+}

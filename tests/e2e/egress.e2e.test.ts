@@ -1,0 +1,215 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { CommandExitError, Sandbox } from "@burrow/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./harness.js";
+
+const fixture = join(import.meta.dirname, "fixtures", "fake-internet.mjs");
+
+/** Runs a shell command in the sandbox; a non-zero exit is a result, not an error. */
+async function sh(sandbox: Sandbox, cmd: string): Promise<{ exitCode: number; stdout: string; ms: number }> {
+  const t0 = performance.now();
+  try {
+    const r = await sandbox.commands.run(cmd, { timeoutMs: 30_000 });
+    return { exitCode: r.exitCode, stdout: r.stdout, ms: performance.now() - t0 };
+  } catch (err) {
+    if (err instanceof CommandExitError)
+      return { exitCode: err.exitCode, stdout: err.stdout, ms: performance.now() - t0 };
+    throw err;
+  }
+}
+
+const tcp = (ip: string) =>
+  `python3 -c "import socket; s = socket.create_connection(('${ip}', 7000), timeout=5); print(s.recv(100).decode().strip())"`;
+
+// Egress with real gVisor against "the internet": DNS, HTTP, HTTPS and TCP servers in a network
+// namespace this test creates (198.18.<n>.2 and .3), reached through the host's NAT.
+describe("egress policy", () => {
+  let server: TestServer;
+  let sandbox: Sandbox;
+  let internet: ChildProcess | undefined;
+  const n = 1 + ((randomBytes(1)[0] as number) % 250);
+  const net = `198.18.${n}`;
+  const ns = `bti-${randomBytes(3).toString("hex")}`;
+  const hostIf = `bti${randomBytes(3).toString("hex")}`;
+  const certDir = mkdtempSync("/tmp/bti-cert-");
+  const opts = () => ({ apiUrl: server.url, apiKey: server.apiKey });
+  const setPolicy = (id: string, egress: unknown) => server.request("PUT", `/v1/sandboxes/${id}/network`, { egress });
+
+  beforeAll(async () => {
+    const ip = (...args: string[]) => execFileSync("ip", args);
+    ip("netns", "add", ns);
+    ip("link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns);
+    ip("addr", "add", `${net}.1/24`, "dev", hostIf);
+    ip("link", "set", hostIf, "up");
+    ip("-n", ns, "addr", "add", `${net}.2/24`, "dev", "eth0");
+    ip("-n", ns, "addr", "add", `${net}.3/24`, "dev", "eth0");
+    ip("-n", ns, "link", "set", "eth0", "up");
+    ip("-n", ns, "link", "set", "lo", "up");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=allowed.test",
+        "-keyout",
+        join(certDir, "key.pem"),
+        "-out",
+        join(certDir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    const child = spawn(
+      "ip",
+      ["netns", "exec", ns, process.execPath, fixture, net, join(certDir, "cert.pem"), join(certDir, "key.pem")],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    internet = child;
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+      child.once("exit", (code) => reject(new Error(`fake internet exited ${code}`)));
+    });
+    server = await startTestServer(undefined, { env: { BURROW_DNS_UPSTREAM: `${net}.2:53` } });
+    sandbox = await Sandbox.create({ ...opts(), lifecycle: { standbyAfterMs: 0, hibernateAfterMs: 0 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.dispose();
+    if (internet?.pid) internet.kill("SIGKILL");
+    try {
+      execFileSync("ip", ["link", "del", hostIf], { stdio: "ignore" });
+    } catch {}
+    try {
+      execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+    } catch {}
+    rmSync(certDir, { recursive: true, force: true });
+  });
+
+  it("allows everything by default: DNS, HTTP by Host, HTTPS by SNI, and plain TCP", async () => {
+    expect((await sh(sandbox, "getent hosts allowed.test")).stdout).toContain(`${net}.2`);
+    expect((await sh(sandbox, "curl -sS -m 10 http://allowed.test/")).stdout).toBe(
+      `hello from ${net}.2 host=allowed.test\n`,
+    );
+    expect((await sh(sandbox, "curl -sSk -m 10 https://allowed.test/")).stdout).toBe(
+      "secure hello host=allowed.test\n",
+    );
+    expect((await sh(sandbox, tcp(`${net}.3`))).stdout.trim()).toBe("tcp-ok");
+    const got = await server.request("GET", `/v1/sandboxes/${sandbox.sandboxId}/network`);
+    expect(await got.json()).toEqual({ egress: { default: "allow", allow: [], deny: [] } });
+  });
+
+  it("never reaches the host, the API, link-local metadata or another sandbox", async () => {
+    const { port } = new URL(server.url);
+    const other = await Sandbox.create(opts());
+    try {
+      const gateway = (await sh(sandbox, "awk '/nameserver/ {print $2}' /etc/resolv.conf")).stdout.trim();
+      expect((await sh(sandbox, `curl -sS -m 3 http://${gateway}:${port}/v1/health`)).exitCode).not.toBe(0);
+      expect((await sh(sandbox, `curl -sS -m 3 http://${net}.1:${port}/v1/health`)).exitCode).not.toBe(0);
+      // Names and literals that lead to the host or metadata are refused by the HTTP proxy.
+      expect((await sh(sandbox, "curl -s -m 5 -o /dev/null -w '%{http_code}' http://host.test/")).stdout).toBe("403");
+      expect((await sh(sandbox, "curl -s -m 5 -o /dev/null -w '%{http_code}' http://meta.test/")).stdout).toBe("403");
+      expect((await sh(sandbox, "curl -s -m 5 -o /dev/null -w '%{http_code}' http://169.254.169.254/")).stdout).toBe(
+        "403",
+      );
+      const otherIp = (await sh(other, "hostname -I")).stdout.trim().split(" ")[0] as string;
+      expect(otherIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect((await sh(sandbox, `curl -sS -m 3 http://${otherIp}:49983/health`)).exitCode).not.toBe(0);
+    } finally {
+      await other.kill();
+    }
+  });
+
+  it("enforces an allow list by DNS, Host, SNI and CIDR, changes live, and logs denials", async () => {
+    const set = await setPolicy(sandbox.sandboxId, {
+      default: "deny",
+      allow: ["allowed.test", "*.svc.test", `${net}.2/32`],
+    });
+    expect(set.status).toBe(200);
+    expect((await sh(sandbox, "curl -sS -m 10 http://allowed.test/")).stdout).toContain("hello");
+    expect((await sh(sandbox, "curl -sSk -m 10 https://allowed.test/")).stdout).toContain("secure hello");
+    expect((await sh(sandbox, "curl -sS -m 10 http://a.svc.test/")).stdout).toContain("host=a.svc.test");
+    const nx = await sh(sandbox, "getent hosts denied.test");
+    expect(nx.exitCode).not.toBe(0);
+    expect(nx.ms).toBeLessThan(2000);
+    // A forged Host is checked too: the proxy goes where the Host says, or nowhere.
+    const forged = await sh(
+      sandbox,
+      `curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Host: denied.test' http://${net}.2/`,
+    );
+    expect(forged.stdout).toBe("403");
+    const sni = await sh(sandbox, `curl -sSk -m 5 --resolve denied.test:443:${net}.2 https://denied.test/`);
+    expect(sni.exitCode).not.toBe(0);
+    // Plain TCP: the CIDR entry allows .2; .3 is refused at once (a reset, not a timeout).
+    expect((await sh(sandbox, tcp(`${net}.2`))).stdout.trim()).toBe("tcp-ok");
+    const refused = await sh(sandbox, tcp(`${net}.3`));
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.ms).toBeLessThan(3000);
+
+    // Live: the next connection follows the new policy.
+    await setPolicy(sandbox.sandboxId, { default: "deny" });
+    expect((await sh(sandbox, "curl -sS -m 5 http://allowed.test/")).exitCode).not.toBe(0);
+    await setPolicy(sandbox.sandboxId, { default: "allow", deny: ["denied.test", `${net}.3`] });
+    expect((await sh(sandbox, "curl -sS -m 10 http://allowed.test/")).stdout).toContain("hello");
+    expect((await sh(sandbox, "getent hosts denied.test")).exitCode).not.toBe(0);
+    expect((await sh(sandbox, tcp(`${net}.3`))).exitCode).not.toBe(0);
+
+    const events = (await (await server.request("GET", `/v1/sandboxes/${sandbox.sandboxId}/events`)).json()) as {
+      events: Array<{ type: string; reason: string }>;
+    };
+    const denials = events.events.filter((e) => e.type === "egress_denied").map((e) => e.reason);
+    expect(denials).toContain("dns denied.test");
+    expect(denials).toContain("http denied.test");
+    expect(denials).toContain("tls denied.test");
+  });
+
+  it("rejects bad entries with a 400 naming them, before creating anything", async () => {
+    const cidr = await setPolicy(sandbox.sandboxId, { default: "deny", allow: ["10.0.0.0/33"] });
+    expect(cidr.status).toBe(400);
+    const body = (await cidr.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("validation_failed");
+    expect(body.error.message).toContain("10.0.0.0/33");
+    const domain = await setPolicy(sandbox.sandboxId, { deny: ["exa mple.com"] });
+    expect(domain.status).toBe(400);
+    expect(((await domain.json()) as { error: { message: string } }).error.message).toContain("exa mple.com");
+    const before = ((await (await server.request("GET", "/v1/sandboxes")).json()) as { sandboxes: unknown[] }).sandboxes
+      .length;
+    const create = await server.request("POST", "/v1/sandboxes", { network: { egress: { allow: ["*.*"] } } });
+    expect(create.status).toBe(400);
+    const after = ((await (await server.request("GET", "/v1/sandboxes")).json()) as { sandboxes: unknown[] }).sandboxes
+      .length;
+    expect(after).toBe(before);
+  });
+
+  it("keeps the policy through hibernation and wake, and gives it to forks", async () => {
+    await setPolicy(sandbox.sandboxId, { default: "allow", deny: ["denied.test"] });
+    await sandbox.hibernate();
+    expect((await sh(sandbox, "getent hosts denied.test")).exitCode).not.toBe(0);
+    expect((await sh(sandbox, "curl -sS -m 10 http://allowed.test/")).stdout).toContain("hello");
+    const { sandboxIds } = await sandbox.checkpoints.fork("now");
+    const fork = await Sandbox.connect(sandboxIds[0] as string, opts());
+    try {
+      const policy = await (await server.request("GET", `/v1/sandboxes/${fork.sandboxId}/network`)).json();
+      expect(policy).toEqual({ egress: { default: "allow", allow: [], deny: ["denied.test"] } });
+      expect((await sh(fork, "getent hosts denied.test")).exitCode).not.toBe(0);
+      expect((await sh(fork, "curl -sS -m 10 http://allowed.test/")).stdout).toContain("hello");
+    } finally {
+      await fork.kill();
+    }
+    // Created with a policy: it holds from the first command.
+    const strict = await server.request("POST", "/v1/sandboxes", { network: { egress: { default: "deny" } } });
+    expect(strict.status).toBe(201);
+    const strictBox = await Sandbox.connect(((await strict.json()) as { id: string }).id, opts());
+    expect((await sh(strictBox, "curl -sS -m 5 http://allowed.test/")).exitCode).not.toBe(0);
+    await strictBox.kill();
+  });
+});
