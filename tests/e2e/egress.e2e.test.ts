@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CommandExitError, Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./harness.js";
+import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
 
 const fixture = join(import.meta.dirname, "fixtures", "fake-internet.mjs");
 
@@ -205,10 +205,20 @@ describe("egress policy", () => {
     } finally {
       await fork.kill();
     }
+    // The SDK and CLI read and set the same policy.
+    expect(await fork.getEgress().catch(() => null)).toBeNull(); // the fork is gone
+    await sandbox.setEgress({ default: "deny", allow: ["allowed.test"] });
+    expect(await sandbox.getEgress()).toEqual({ default: "deny", allow: ["allowed.test"], deny: [] });
+    const cli = await runNode(
+      [cliMain, "egress", "--allow", "a.svc.test", "--deny", `${net}.3/32`, sandbox.sandboxId],
+      server.clientEnv,
+    );
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain("default: deny");
+    expect(await sandbox.getEgress()).toEqual({ default: "deny", allow: ["a.svc.test"], deny: [`${net}.3/32`] });
+    expect((await sh(sandbox, "curl -sS -m 10 http://a.svc.test/")).stdout).toContain("host=a.svc.test");
     // Created with a policy: it holds from the first command.
-    const strict = await server.request("POST", "/v1/sandboxes", { network: { egress: { default: "deny" } } });
-    expect(strict.status).toBe(201);
-    const strictBox = await Sandbox.connect(((await strict.json()) as { id: string }).id, opts());
+    const strictBox = await Sandbox.create({ ...opts(), egress: { default: "deny" } });
     expect((await sh(strictBox, "curl -sS -m 5 http://allowed.test/")).exitCode).not.toBe(0);
     await strictBox.kill();
   });

@@ -2,6 +2,7 @@
 import { type CommandSpec, checkPositionals, type OptionSpec, parseArgs, stringOption, UsageError } from "./args.js";
 import { checkpoint, checkpoints, diff, fork, restore } from "./commands/checkpoints.js";
 import { cp } from "./commands/cp.js";
+import { egress } from "./commands/egress.js";
 import { exec } from "./commands/exec.js";
 import { events, hibernate, keepalive, pause, restart, resume } from "./commands/lifecycle.js";
 import { mcp } from "./commands/mcp.js";
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   fork,
   diff,
   url,
+  egress,
   mcp,
 ];
 

@@ -4,6 +4,8 @@ export type {
   CreateSandboxRequest,
   DiffEntry,
   DiffResponse,
+  EgressPolicy,
+  EgressPolicyInput,
   ForkResponse,
   HealthResponse,
   LifecyclePolicy,

@@ -1,6 +1,8 @@
 /** The Sandbox resource: lifecycle over the REST API, plus commands, files and terminals. */
 import type {
   CreateSandboxRequest,
+  EgressPolicy,
+  EgressPolicyInput,
   HealthResponse,
   LifecyclePolicy,
   ListSandboxesResponse,
@@ -32,6 +34,8 @@ export interface SandboxCreateOptions extends SandboxApiOptions {
   resources?: Partial<SandboxResources>;
   /** When the sandbox sleeps: standbyAfterMs, hibernateAfterMs, deleteAfterMs (0 = never). */
   lifecycle?: Partial<LifecyclePolicy>;
+  /** Egress policy from the first command on; default allow everything (see docs/networking.md). */
+  egress?: EgressPolicyInput;
 }
 
 export interface SandboxListOptions extends SandboxApiOptions {
@@ -72,6 +76,26 @@ export class Sandbox {
    * `<port>-<sandboxId>.<domain>`. The port is private until `previews.create(port, …)`
    * issues a token or makes it public.
    */
+  /** The sandbox's egress policy. */
+  async getEgress(opts?: RequestOptions): Promise<EgressPolicy> {
+    const r = await this.api.json<{ egress: EgressPolicy }>(
+      { method: "GET", path: `${sandboxPath(this.sandboxId)}/network`, subject: "sandbox" },
+      opts,
+      `reading the egress policy of sandbox ${this.sandboxId}`,
+    );
+    return r.egress;
+  }
+
+  /** Replaces the egress policy; the sandbox's next connection follows it. */
+  async setEgress(policy: EgressPolicyInput, opts?: RequestOptions): Promise<EgressPolicy> {
+    const r = await this.api.json<{ egress: EgressPolicy }>(
+      { method: "PUT", path: `${sandboxPath(this.sandboxId)}/network`, subject: "sandbox", json: { egress: policy } },
+      opts,
+      `setting the egress policy of sandbox ${this.sandboxId}`,
+    );
+    return r.egress;
+  }
+
   getHost(port: number): string {
     return `${port}-${this.sandboxId}.${this.api.config.previewDomain}`;
   }
@@ -85,6 +109,7 @@ export class Sandbox {
     if (opts.metadata !== undefined) request.metadata = opts.metadata;
     if (opts.resources !== undefined) request.resources = opts.resources;
     if (opts.lifecycle !== undefined) request.lifecycle = opts.lifecycle;
+    if (opts.egress !== undefined) request.network = { egress: opts.egress };
     const info = await api.json<SandboxInfo>(
       { method: "POST", path: "/v1/sandboxes", json: request },
       opts,
