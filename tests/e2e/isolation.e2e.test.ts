@@ -58,7 +58,13 @@ describe("sandbox network isolation", () => {
   });
 
   it("cannot reach the link-local metadata address", async () => {
-    const result = await a.commands.run(PROBE("169.254.169.254", 80));
+    // Any port but 80/443 is dropped by the firewall.
+    const result = await a.commands.run(PROBE("169.254.169.254", 8080));
     expect(result.stdout).toContain("refused");
+    // Port 80 lands on Burrow's egress proxy, which refuses the request instead of forwarding it.
+    const http = await a.commands.run(
+      "curl -s -m 5 -o /dev/null -w '%{http_code}' http://169.254.169.254/latest/meta-data/ || true",
+    );
+    expect(http.stdout).toBe("403");
   });
 });
