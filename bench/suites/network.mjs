@@ -14,13 +14,14 @@ const N = Number(process.env.BENCH_NET_N ?? 300);
 const SECONDS = Number(process.env.BENCH_NET_SECONDS ?? 3);
 const CONC = Number(process.env.BENCH_NET_CONC ?? 8);
 
-/** A tiny HTTP server in the sandbox answering "ok" (Python, threaded). */
+/** A tiny HTTP server in the sandbox answering "ok" (Python, threaded, one write per answer). */
 const SERVER_PY = `python3 -c '
 import http.server
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
-        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
+        # One write: separate header and body writes meet Nagle + delayed ACK (40 ms a request).
+        self.wfile.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(("0.0.0.0", 8000), H).serve_forever()
 '`;
