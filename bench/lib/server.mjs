@@ -42,9 +42,7 @@ export async function startServer(env = {}) {
       reject(new Error(`server exited ${code}`));
     });
   });
-  child.stdout.on("data", (c) => {
-    if (process.env.BENCH_SERVER_LOG) process.stderr.write(c);
-  });
+  child.stdout.resume();
   const apiKey = readFileSync(join(dataDir, "admin-key"), "utf8").trim();
   const headers = { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" };
   const server = {

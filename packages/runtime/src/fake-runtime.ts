@@ -71,11 +71,7 @@ export class FakeRuntime implements Runtime {
 
   async checkpoint(id: string, _networkIndex: number, imageDir: string): Promise<void> {
     const sb = this.require(id);
-    if (this.failNextCheckpoint !== undefined) {
-      const message = this.failNextCheckpoint;
-      this.failNextCheckpoint = undefined;
-      throw new BurrowError(ErrorCode.RuntimeFailed, message);
-    }
+    this.throwQueuedCheckpointFailure();
     this.images.set(id, imageDir);
     // Stands in for runsc's image file, which the server checks before a restore.
     await mkdir(imageDir, { recursive: true });
@@ -90,11 +86,7 @@ export class FakeRuntime implements Runtime {
     whilePaused: () => Promise<void>,
   ): Promise<void> {
     const sb = this.require(id);
-    if (this.failNextCheckpoint !== undefined) {
-      const message = this.failNextCheckpoint;
-      this.failNextCheckpoint = undefined;
-      throw new BurrowError(ErrorCode.RuntimeFailed, message);
-    }
+    this.throwQueuedCheckpointFailure();
     sb.status = "paused";
     try {
       await mkdir(imageDir, { recursive: true });
@@ -108,6 +100,13 @@ export class FakeRuntime implements Runtime {
   async unpauseInterrupted(id: string): Promise<void> {
     const sb = this.sandboxes.get(id);
     if (sb?.status === "paused") sb.status = "running";
+  }
+
+  private throwQueuedCheckpointFailure(): void {
+    if (this.failNextCheckpoint === undefined) return;
+    const message = this.failNextCheckpoint;
+    this.failNextCheckpoint = undefined;
+    throw new BurrowError(ErrorCode.RuntimeFailed, message);
   }
 
   /** How many restores ran (to check that concurrent wakes share one). */

@@ -5,7 +5,7 @@ import { alwaysBlocked, type Runtime } from "@burrow/runtime";
 import type { Transitions } from "../services/transitions.js";
 import type { EgressStore } from "../store/egress-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
-import { CompiledEgress, ipToNumber, parseEgressEntry } from "./policy.js";
+import { CompiledEgress, ipToNumber } from "./policy.js";
 
 export interface EgressDeps {
   store: EgressStore;
@@ -115,5 +115,3 @@ export class EgressService {
     this.deps.transitions.record(sandboxId, { type: "egress_denied", reason: `${via} ${target}` });
   }
 }
-
-export { parseEgressEntry };

@@ -171,7 +171,6 @@ export class SandboxPlane {
   private headersFor(req: IncomingMessage, upstream: Upstream, upgrade: boolean): Record<string, string | string[]> {
     const headers = upstreamHeaders(req.headers, upstream, upgrade);
     if (!upstream.envd) {
-      delete headers["x-burrow-preview-token"];
       const cookie = forwardedCookie(req.headers.cookie);
       if (cookie === undefined) delete headers.cookie;
       else headers.cookie = cookie;

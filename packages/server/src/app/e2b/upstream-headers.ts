@@ -21,6 +21,7 @@ const DROPPED = new Set([
   "e2b-sandbox-id",
   "e2b-sandbox-port",
   "x-api-key",
+  "x-burrow-preview-token",
 ]);
 
 /**
