@@ -16,9 +16,12 @@ try {
   assert.equal(await sandbox.files.read("/home/user/hello.txt"), "hello from e2b\n");
 
   // A background process survives a pause: memory and processes go to disk and come back.
-  const counter = await sandbox.commands.run("i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done", {
-    background: true,
-  });
+  const counter = await sandbox.commands.run(
+    "i=0; while true; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done",
+    { background: true },
+  );
+  // Pause only once the counter has written its first value.
+  await sandbox.commands.run("while [ ! -s /tmp/n ]; do sleep 0.05; done", { timeoutMs: 10_000 });
   await sandbox.pause();
   console.log(`paused: ${(await sandbox.getInfo()).state}`);
   const resumed = await Sandbox.connect(sandbox.sandboxId);
