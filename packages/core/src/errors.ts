@@ -9,6 +9,9 @@ export const ErrorCode = {
   TemplateNotFound: "template_not_found",
   CheckpointNotFound: "checkpoint_not_found",
   PreviewNotFound: "preview_not_found",
+  SecretNotFound: "secret_not_found",
+  /** A sandbox was to be bound to a secret that does not exist. */
+  UnknownSecret: "unknown_secret",
   SandboxNotRunning: "sandbox_not_running",
   Conflict: "conflict",
   PayloadTooLarge: "payload_too_large",
@@ -34,6 +37,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   template_not_found: 404,
   checkpoint_not_found: 404,
   preview_not_found: 404,
+  secret_not_found: 404,
+  unknown_secret: 400,
   sandbox_not_running: 409,
   conflict: 409,
   payload_too_large: 413,

@@ -6,3 +6,4 @@ export * from "./logger.js";
 export * from "./network.js";
 export * from "./preview.js";
 export * from "./sandbox.js";
+export * from "./secrets.js";

@@ -1,3 +1,5 @@
+import type { SecretBinding } from "./secrets.js";
+
 /**
  * A sandbox's egress policy. Entries are domains (`example.com`; `*.example.com` matches its
  * subdomains, not the name itself) or IPv4 CIDRs (`203.0.113.0/24`, or one address). A deny
@@ -13,8 +15,17 @@ export interface EgressPolicy {
   deny: string[];
 }
 
+/** A sandbox's network settings: GET …/network answers them, PUT replaces the parts it names. */
 export interface SandboxNetworkSettings {
   egress: EgressPolicy;
+  /** Secrets the egress proxy substitutes, and the hosts each may be sent to. */
+  secrets: SecretBinding[];
+}
+
+/** What PUT …/network accepts: a part left out stays as it is. */
+export interface UpdateNetworkRequest {
+  egress?: EgressPolicyInput;
+  secrets?: SecretBinding[];
 }
 
 /** What create and PUT …/network accept: lists may be left out. */

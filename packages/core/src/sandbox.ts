@@ -1,4 +1,5 @@
 import type { EgressPolicyInput } from "./network.js";
+import type { SecretBinding } from "./secrets.js";
 /** Wire types of the REST API (`/v1`). Plain data, shared by server and clients. */
 
 export const SandboxState = {
@@ -75,8 +76,11 @@ export interface CreateSandboxRequest {
   metadata?: Record<string, string>;
   resources?: Partial<SandboxResources>;
   lifecycle?: Partial<LifecyclePolicy>;
-  /** Egress policy (default: allow everything); see docs/networking.md. */
-  network?: { egress?: EgressPolicyInput };
+  /**
+   * Egress policy (default: allow everything) and brokered secrets; see docs/networking.md.
+   * Each bound secret also sets the env var of its name to its placeholder.
+   */
+  network?: { egress?: EgressPolicyInput; secrets?: SecretBinding[] };
 }
 
 export interface SandboxInfo {

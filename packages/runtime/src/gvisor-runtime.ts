@@ -25,6 +25,7 @@ import type {
   SandboxSpec,
 } from "./runtime.js";
 import { tailLines } from "./text.js";
+import { installTrustedCa } from "./trust-store.js";
 
 export interface GvisorRuntimeOptions {
   /** Directory holding one subdirectory per sandbox (upper, work, rootfs, bundle, run). */
@@ -155,6 +156,12 @@ export class GvisorRuntime implements Runtime {
       await this.mountOverlay(spec.id, spec.templateRootfs, paths);
       await this.network.setup(addr, dir);
       await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
+      if (spec.trustedCaPem !== undefined && !(await installTrustedCa(paths.rootfs, spec.trustedCaPem))) {
+        this.options.logger.warn(
+          { sandboxId: spec.id },
+          "the template's CA paths are symlinks; the egress CA was not installed",
+        );
+      }
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
       const resolvConf = join(dir, "resolv.conf");
       await writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2\n`);

@@ -9,3 +9,4 @@ export * from "./runtime.js";
 export * from "./shim-runner.js";
 export * from "./spawn-runner.js";
 export * from "./text.js";
+export * from "./trust-store.js";

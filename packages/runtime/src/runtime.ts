@@ -16,6 +16,8 @@ export interface SandboxSpec {
    * checkpoint snapshot). Kept with the sandbox so restarts and restores mount it again.
    */
   extraLower?: string;
+  /** A CA certificate (PEM) added to the sandbox's trust store before it starts. */
+  trustedCaPem?: string;
 }
 
 export interface RestartSpec {

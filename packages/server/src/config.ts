@@ -27,6 +27,13 @@ export interface ServerConfig {
   previewDomain?: string;
   /** Resolver the egress proxies ask ("ip" or "ip:port"); default the host's first nameserver. */
   dnsUpstream?: string;
+  /** Key that seals stored secrets (32 bytes); default a random key kept in `<dataDir>/secrets.key`. */
+  secretsKeyHex?: string;
+  /**
+   * PEM file of extra CAs the egress proxy trusts when it opens HTTPS to a host on a sandbox's
+   * behalf (credential brokering), besides Node's bundled roots.
+   */
+  egressUpstreamCaFile?: string;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -64,6 +71,11 @@ const EnvSchema = z.object({
     .string()
     .regex(/^\d+\.\d+\.\d+\.\d+(:\d{1,5})?$/, "BURROW_DNS_UPSTREAM must be an IPv4 address, optionally with :port")
     .optional(),
+  BURROW_SECRETS_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "BURROW_SECRETS_KEY must be 64 hex digits (a 32-byte key)")
+    .optional(),
+  BURROW_EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
   BURROW_WARM_POOL: z
     .string()
@@ -111,6 +123,8 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     networkPrefix: e.BURROW_NETWORK_PREFIX,
     ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
     ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
+    ...(e.BURROW_SECRETS_KEY ? { secretsKeyHex: e.BURROW_SECRETS_KEY } : {}),
+    ...(e.BURROW_EGRESS_UPSTREAM_CA ? { egressUpstreamCaFile: resolve(e.BURROW_EGRESS_UPSTREAM_CA) } : {}),
   };
 }
 

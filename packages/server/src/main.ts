@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = pino({
     level: config.logLevel,
-    redact: { paths: ["*.authorization", "*.apiKey", "*.agentToken", "*.env"], censor: "[redacted]" },
+    redact: { paths: ["*.authorization", "*.apiKey", "*.agentToken", "*.env", "*.value", "*.sealed"], censor: "[redacted]" },
   });
   const server = await startServer(config, logger);
   process.stdout.write(`Burrow listening on ${server.url}\nAdmin API key: ${server.adminKeyPath}\n`);

@@ -9,9 +9,13 @@ import { setupE2b } from "./app/e2b/index.js";
 import { DiffService } from "./checkpoints/diff-service.js";
 import { CheckpointService } from "./checkpoints/service.js";
 import type { ServerConfig } from "./config.js";
+import { EgressCa } from "./egress/egress-ca.js";
 import { EgressService } from "./egress/egress-service.js";
 import { startEgressProxies } from "./egress/proxies.js";
 import { PreviewService } from "./previews/preview-service.js";
+import { SecretBinder } from "./secrets/secret-binder.js";
+import { loadSecretsKey, SecretCipher } from "./secrets/secret-cipher.js";
+import { SecretService } from "./secrets/secret-service.js";
 import { ActivityTracker } from "./services/activity.js";
 import { KeyedMutex } from "./services/keyed-mutex.js";
 import { LifecycleService } from "./services/lifecycle.js";
@@ -28,6 +32,7 @@ import { EgressStore } from "./store/egress-store.js";
 import { EventStore } from "./store/event-store.js";
 import { PreviewStore } from "./store/preview-store.js";
 import { SandboxStore } from "./store/sandbox-store.js";
+import { SecretStore } from "./store/secret-store.js";
 
 export const VERSION = "0.1.0";
 
@@ -139,6 +144,12 @@ export async function startServer(
     logger,
     networkPrefix,
   });
+  const secrets = new SecretService(
+    new SecretStore(db),
+    new SecretCipher(loadSecretsKey(config.secretsKeyHex, join(config.dataDir, "secrets.key"))),
+  );
+  // The egress CA is made with openssl; only sandboxes on a real runtime reach the proxies.
+  const egressCa = agentsEnabled ? await EgressCa.load(join(config.dataDir, "egress-ca")) : undefined;
   const sandboxes = new SandboxService({
     store,
     runtime,
@@ -150,6 +161,7 @@ export async function startServer(
     logger,
     agentsEnabled,
     onNetworkReady: (record) => egress.apply(record),
+    ...(egressCa ? { trustedCaPem: egressCa.certPem } : {}),
   });
   const checkpointStore = new CheckpointStore(db);
   const blobs = new LocalBlobStore(join(config.dataDir, "blobs"));
@@ -169,7 +181,7 @@ export async function startServer(
     agentsEnabled,
   });
   // Egress proxies first: the host's NAT rules redirect the sandboxes' DNS, HTTP and TLS to them.
-  const egressProxies = agentsEnabled ? await startEgressProxies(egress, config, logger) : undefined;
+  const egressProxies = egressCa ? await startEgressProxies(egress, secrets, egressCa, config, logger) : undefined;
   await runtime.prepareHost(egressProxies?.ports);
   await egress.applyAll();
   await checkpoints.thawInterrupted();
@@ -223,9 +235,9 @@ export async function startServer(
     logger,
     version: VERSION,
     poolStatus: () => pool.status(),
-    checkpoints: { checkpoints, diffs, egress },
+    checkpoints: { checkpoints, diffs, egress, secrets },
     previews,
-    egress,
+    network: { egress, secrets, binder: new SecretBinder(secrets, store, lifecycle, agentsEnabled) },
     e2bStore: e2b.store,
   });
   const server: Server = createServer(app);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { DiffService } from "../checkpoints/diff-service.js";
 import { type CheckpointService, MAX_FORKS, toCheckpointInfo } from "../checkpoints/service.js";
 import type { EgressService } from "../egress/egress-service.js";
+import type { SecretService } from "../secrets/secret-service.js";
 import { toInfo } from "../services/sandbox-service.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import type { Router } from "./router.js";
@@ -12,6 +13,7 @@ export interface CheckpointRouteDeps {
   checkpoints: CheckpointService;
   diffs: DiffService;
   egress?: EgressService;
+  secrets?: SecretService;
 }
 
 const CreateCheckpointSchema = z
@@ -90,8 +92,11 @@ export function registerCheckpointRoutes(router: Router, deps: CheckpointRouteDe
     const { id, cid } = ids(params, true);
     const { count } = parseBody(ForkSchema, await readJson(req));
     const fork = await checkpoints.fork(id, cid, count ?? 1);
-    // Forks keep their source's egress policy.
-    for (const forkId of fork.sandboxIds) await deps.egress?.copy(id, forkId);
+    // Forks keep their source's egress policy and secret bindings.
+    for (const forkId of fork.sandboxIds) {
+      await deps.egress?.copy(id, forkId);
+      deps.secrets?.copy(id, forkId);
+    }
     sendJson(res, 201, fork);
   });
 }

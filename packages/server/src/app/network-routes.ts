@@ -1,32 +1,50 @@
-import { BurrowError, ErrorCode, isSandboxId } from "@burrow/core";
+import { BurrowError, ErrorCode, isSandboxId, type SandboxNetworkSettings } from "@burrow/core";
 import { z } from "zod";
 import type { EgressService } from "../egress/egress-service.js";
 import { parseEgressPolicy } from "../egress/policy.js";
+import type { SecretBinder } from "../secrets/secret-binder.js";
+import type { SecretService } from "../secrets/secret-service.js";
 import type { SandboxService } from "../services/sandbox-service.js";
 import { readJson, sendJson } from "./http.js";
 import type { Router } from "./router.js";
-import { EgressInputSchema, parseBody } from "./schemas.js";
+import { EgressInputSchema, parseBody, SecretBindingsSchema } from "./schemas.js";
 
-const NetworkSchema = z.object({ egress: EgressInputSchema }).strict();
+const NetworkSchema = z
+  .object({ egress: EgressInputSchema.optional(), secrets: SecretBindingsSchema.optional() })
+  .strict();
 
-/** `/v1/sandboxes/:id/network`: the sandbox's egress policy, read and replaced live. */
-export function registerNetworkRoutes(router: Router, egress: EgressService, sandboxes: SandboxService): void {
+export interface NetworkRouteDeps {
+  egress: EgressService;
+  secrets: SecretService;
+  binder: SecretBinder;
+  sandboxes: SandboxService;
+}
+
+/** `/v1/sandboxes/:id/network`: the sandbox's egress policy and brokered secrets, read and replaced live. */
+export function registerNetworkRoutes(router: Router, deps: NetworkRouteDeps): void {
   const path = "/v1/sandboxes/:id/network";
   const record = (params: Record<string, string>) => {
     const id = params.id ?? "";
     if (!isSandboxId(id)) {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
-    return sandboxes.get(id);
+    return deps.sandboxes.get(id);
   };
+  const settings = (id: string): SandboxNetworkSettings => ({
+    egress: deps.egress.policy(id),
+    secrets: deps.secrets.bindings(id),
+  });
   router.add("GET", path, ({ res, params }) => {
-    sendJson(res, 200, { egress: egress.policy(record(params).id) });
+    sendJson(res, 200, settings(record(params).id));
   });
   router.add("PUT", path, async ({ req, res, params }) => {
     const sandbox = record(params);
     const request = parseBody(NetworkSchema, await readJson(req));
-    const policy = parseEgressPolicy(request.egress);
-    await egress.set(sandbox, policy);
-    sendJson(res, 200, { egress: policy });
+    // Both parts are checked before either is applied.
+    const policy = request.egress ? parseEgressPolicy(request.egress) : undefined;
+    const bindings = request.secrets ? deps.secrets.parseBindings(request.secrets) : undefined;
+    if (policy) await deps.egress.set(sandbox, policy);
+    if (bindings) await deps.binder.bind(sandbox, bindings);
+    sendJson(res, 200, settings(sandbox.id));
   });
 }

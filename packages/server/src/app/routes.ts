@@ -3,6 +3,8 @@ import type { Runtime } from "@burrow/runtime";
 import type { EgressService } from "../egress/egress-service.js";
 import { parseEgressPolicy } from "../egress/policy.js";
 import type { PreviewService } from "../previews/preview-service.js";
+import type { SecretBinder } from "../secrets/secret-binder.js";
+import { SecretService } from "../secrets/secret-service.js";
 import type { ActivityTracker } from "../services/activity.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
@@ -15,6 +17,7 @@ import { openApiDocument } from "./openapi.js";
 import { registerPreviewRoutes } from "./preview-routes.js";
 import type { Router } from "./router.js";
 import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSandbox } from "./schemas.js";
+import { registerSecretRoutes } from "./secret-routes.js";
 
 export interface RouteDeps {
   sandboxes: SandboxService;
@@ -29,8 +32,8 @@ export interface RouteDeps {
   checkpoints?: CheckpointRouteDeps;
   /** Preview routes are served, and sandbox ports guarded, when given. */
   previews?: PreviewService;
-  /** Egress policies (network routes) when given. */
-  egress?: EgressService;
+  /** Egress policies and brokered secrets (network and secret routes) when given. */
+  network?: { egress: EgressService; secrets: SecretService; binder: SecretBinder };
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -62,14 +65,20 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
   router.add("POST", "/v1/sandboxes", async ({ req, res }) => {
     const request = parseCreateSandbox(await readJson(req));
-    // Checked before anything starts: a bad entry is a 400 and no sandbox.
+    const network = deps.network;
+    // Checked before anything starts: a bad entry or an unknown secret is a 400 and no sandbox.
     const policy = request.network?.egress ? parseEgressPolicy(request.network.egress) : undefined;
+    const bindings = request.network?.secrets ? network?.secrets.parseBindings(request.network.secrets) : undefined;
+    // Each bound secret's placeholder is in the env from the first command on.
+    if (bindings) request.env = { ...SecretService.sandboxEnv(bindings), ...request.env };
     const record = await sandboxes.create(request);
-    if (policy && deps.egress) {
+    if (network && (policy || bindings)) {
       try {
-        await deps.egress.set(record, policy);
+        if (bindings) network.secrets.setBindings(record.id, bindings);
+        if (policy) await network.egress.set(record, policy);
       } catch (err) {
         await sandboxes.delete(record.id).catch(() => false);
+        network.secrets.forget(record.id);
         throw err;
       }
     }
@@ -90,7 +99,8 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     if (!(await sandboxes.delete(id))) {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
-    deps.egress?.forget(id);
+    deps.network?.egress.forget(id);
+    deps.network?.secrets.forget(id);
     sendEmpty(res, 204);
   });
 
@@ -128,7 +138,10 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   lifecycleAction("restart", (id) => lifecycle.restart(id));
   if (deps.checkpoints) registerCheckpointRoutes(router, deps.checkpoints);
   if (deps.previews) registerPreviewRoutes(router, deps.previews);
-  if (deps.egress) registerNetworkRoutes(router, deps.egress, sandboxes);
+  if (deps.network) {
+    registerNetworkRoutes(router, { ...deps.network, sandboxes });
+    registerSecretRoutes(router, deps.network.secrets);
+  }
 
   router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
     const id = sandboxIdParam(params);

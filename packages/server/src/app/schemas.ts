@@ -31,6 +31,11 @@ export const UpdateSandboxSchema = z
 
 export const KeepAliveSchema = z.object({ durationMs: durationMs.min(1).optional() }).strict();
 
+/** Secrets bound to a sandbox; names and hosts are checked by SecretService.parseBindings. */
+export const SecretBindingsSchema = z.array(
+  z.object({ name: z.string().min(1).max(128), hosts: z.array(z.string().min(1).max(255)) }).strict(),
+);
+
 /** The shape of an egress policy; entries are checked one by one by parseEgressPolicy. */
 export const EgressInputSchema = z
   .object({
@@ -52,7 +57,10 @@ export const CreateSandboxSchema = z
       .optional(),
     metadata: MetadataSchema.optional(),
     lifecycle: LifecycleSchema.optional(),
-    network: z.object({ egress: EgressInputSchema.optional() }).strict().optional(),
+    network: z
+      .object({ egress: EgressInputSchema.optional(), secrets: SecretBindingsSchema.optional() })
+      .strict()
+      .optional(),
     resources: z
       .object({
         vcpus: z.number().min(0.1).max(64).optional(),

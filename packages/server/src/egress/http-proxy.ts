@@ -1,25 +1,24 @@
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
-import { connect } from "node:net";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@burrow/core";
+import type { SecretService } from "../secrets/secret-service.js";
+import { substituteHeaders } from "../secrets/substitute.js";
 import type { EgressService } from "./egress-service.js";
+import { forwardRequest, forwardUpgrade, refuse, type Upstream } from "./forward.js";
 import type { NameResolver } from "./resolve.js";
 import { hostOnly, resolveTarget } from "./target.js";
 
-function refuse(res: ServerResponse, status: number, message: string): void {
-  const body = `${message}\n`;
-  res.writeHead(status, {
-    "Content-Type": "text/plain",
-    "Content-Length": Buffer.byteLength(body),
-    Connection: "close",
-  });
-  res.end(body);
-}
+/** Who sent a request and where it may go, or why it may not. */
+type Checked = { sandboxId: string; host: string; ip: string } | { status: number; message: string };
+
+/** Decides, for one request, whether it may go out and how its upstream is reached. */
+export type RequestRoute = (req: IncomingMessage) => Promise<{ checked: Checked; upstream: (ip: string) => Upstream }>;
 
 /**
- * The sandboxes' plain HTTP (their TCP port 80 is redirected here): every request's Host is
- * checked against the sandbox's egress policy, then the request is forwarded to that host's
- * address and the answer streamed back. Upgrades (WebSocket) are checked the same way.
+ * Handles HTTP requests from sandboxes: the Host is checked against the sandbox's egress policy,
+ * secrets bound to that host replace their placeholders in the headers, and the request goes to
+ * the host's address. Serves the sandboxes' plain HTTP (their TCP port 80 is redirected here) and,
+ * through `handle`, the requests inside TLS the TLS proxy terminates.
  */
 export class HttpEgressProxy {
   private server: Server | undefined;
@@ -27,28 +26,39 @@ export class HttpEgressProxy {
   constructor(
     private readonly egress: EgressService,
     private readonly resolver: NameResolver,
+    private readonly secrets: SecretService,
     private readonly logger: Logger,
   ) {}
 
-  async listen(): Promise<number> {
+  /** An HTTP server (not listening) whose requests are checked and forwarded by `route`. */
+  createHandler(route: RequestRoute): Server {
     const server = createServer((req, res) => {
-      this.forward(req, res).catch((err: unknown) => {
+      this.forward(req, res, route).catch((err: unknown) => {
         this.logger.warn({ err: String(err) }, "http egress proxy error");
         if (!res.headersSent) refuse(res, 502, "Burrow egress proxy error");
         else res.destroy();
       });
     });
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      this.upgrade(req, socket, head).catch(() => socket.destroy());
+      this.upgrade(req, socket, head, route).catch(() => socket.destroy());
     });
     server.keepAliveTimeout = 30_000;
+    return server;
+  }
+
+  async listen(): Promise<number> {
+    const server = this.createHandler(async (req) => ({
+      checked: await this.checkPlain(req),
+      upstream: (ip) => ({ ip, port: 80 }),
+    }));
     this.server = server;
     await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
     const address = server.address();
     return typeof address === "object" && address ? address.port : 0;
   }
 
-  private async check(req: IncomingMessage): Promise<{ ip: string } | { status: number; message: string }> {
+  /** A plain HTTP request: the sandbox by its address, the destination by the Host header. */
+  private async checkPlain(req: IncomingMessage): Promise<Checked> {
     const sandbox = this.egress.sandboxAt(req.socket.remoteAddress);
     if (!sandbox) return { status: 403, message: "not a sandbox of this Burrow server" };
     const host = hostOnly(req.headers.host);
@@ -59,56 +69,31 @@ export class HttpEgressProxy {
       return { status: 403, message: `Burrow egress: ${target.denied}` };
     }
     if ("failed" in target) return { status: 502, message: `Burrow egress: ${target.failed}` };
-    return target;
+    return { sandboxId: sandbox.id, host, ip: target.ip };
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const target = await this.check(req);
-    if ("status" in target) return refuse(res, target.status, target.message);
-    await new Promise<void>((resolve) => {
-      const up = request(
-        { host: target.ip, port: 80, method: req.method, path: req.url, headers: req.headers, agent: false },
-        (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-          upRes.on("end", resolve);
-          upRes.on("error", () => {
-            res.destroy();
-            resolve();
-          });
-        },
-      );
-      up.on("error", (err) => {
-        if (!res.headersSent) refuse(res, 502, `Burrow egress: ${err.message}`);
-        else res.destroy();
-        resolve();
-      });
-      res.on("close", () => {
-        if (!res.writableFinished) up.destroy();
-        resolve();
-      });
-      req.pipe(up);
-    });
+  /** The request's headers with the secrets bound to its destination substituted. */
+  private headersFor(req: IncomingMessage, sandboxId: string, host: string): string[] {
+    const { headers, used } = substituteHeaders(req.rawHeaders, this.secrets.lookupFor(sandboxId, host));
+    if (used.length > 0) this.logger.debug({ sandboxId, host, secrets: used }, "brokered secrets");
+    return headers;
   }
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const target = await this.check(req);
-    if ("status" in target) {
+  private async forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute): Promise<void> {
+    const { checked, upstream } = await route(req);
+    if ("status" in checked) return refuse(res, checked.status, checked.message);
+    await forwardRequest(req, res, upstream(checked.ip), this.headersFor(req, checked.sandboxId, checked.host));
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, route: RequestRoute): Promise<void> {
+    const { checked, upstream } = await route(req);
+    if ("status" in checked) {
       socket.end(
-        `HTTP/1.1 ${target.status} Refused\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${target.message}\n`,
+        `HTTP/1.1 ${checked.status} Refused\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${checked.message}\n`,
       );
       return;
     }
-    const up = connect(80, target.ip, () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      up.write(`${lines.join("\r\n")}\r\n\r\n`);
-      if (head.length > 0) up.write(head);
-      up.pipe(socket);
-      socket.pipe(up);
-    });
-    up.on("error", () => socket.destroy());
-    socket.on("error", () => up.destroy());
+    forwardUpgrade(req, socket, head, upstream(checked.ip), this.headersFor(req, checked.sandboxId, checked.host));
   }
 
   close(): void {

@@ -59,7 +59,7 @@ export function parseEgressPolicy(input: EgressPolicyInput, field = "network.egr
   return policy;
 }
 
-function domainMatches(entry: Extract<EgressEntry, { kind: "domain" }>, host: string): boolean {
+export function domainMatches(entry: Extract<EgressEntry, { kind: "domain" }>, host: string): boolean {
   return entry.wildcard ? host.endsWith(`.${entry.name}`) : host === entry.name;
 }
 

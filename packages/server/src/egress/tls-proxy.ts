@@ -1,6 +1,11 @@
+import type { Server as HttpServer } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { Logger } from "@burrow/core";
+import type { SecretService } from "../secrets/secret-service.js";
+import type { EgressCa } from "./egress-ca.js";
 import type { EgressService } from "./egress-service.js";
+import type { HttpEgressProxy } from "./http-proxy.js";
 import type { NameResolver } from "./resolve.js";
 import { resolveTarget } from "./target.js";
 
@@ -51,19 +56,46 @@ export function clientHelloServerName(data: Buffer): string | null | undefined {
   return null;
 }
 
+/** What the TLS proxy needs to broker secrets: the bindings, the CA, and the roots it trusts upstream. */
+export interface TlsBroker {
+  secrets: SecretService;
+  ca: EgressCa;
+  http: HttpEgressProxy;
+  upstreamCa: string[];
+}
+
 /**
  * The sandboxes' TLS (their TCP port 443 is redirected here): the ClientHello's server name is
  * checked against the egress policy, then the connection is spliced, still encrypted, to that
- * name's address. A hello without a server name is refused.
+ * name's address. A hello without a server name is refused. When the sandbox has secrets bound
+ * to that name, TLS is terminated instead with a certificate from the Burrow egress CA (which
+ * the sandbox trusts), the HTTP requests inside get their secrets, and each goes on over a new
+ * TLS connection that verifies the real host's certificate.
  */
 export class TlsEgressProxy {
   private server: Server | undefined;
+  private readonly brokered = new WeakMap<object, { sandboxId: string; name: string; ip: string }>();
+  private readonly brokerHandler: HttpServer;
 
   constructor(
     private readonly egress: EgressService,
     private readonly resolver: NameResolver,
+    private readonly broker: TlsBroker,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.brokerHandler = broker.http.createHandler(async (req) => {
+      const conn = this.brokered.get(req.socket);
+      if (!conn)
+        return {
+          checked: { status: 500, message: "Burrow egress: unknown connection" },
+          upstream: () => ({ ip: "", port: 0 }),
+        };
+      return {
+        checked: { sandboxId: conn.sandboxId, host: conn.name, ip: conn.ip },
+        upstream: (ip) => ({ ip, port: 443, tls: { servername: conn.name, ca: broker.upstreamCa } }),
+      };
+    });
+  }
 
   async listen(): Promise<number> {
     const server = createServer((socket) => this.accept(socket));
@@ -107,6 +139,10 @@ export class TlsEgressProxy {
       socket.resetAndDestroy();
       return;
     }
+    if (this.broker.secrets.brokers(sandboxId, name)) {
+      await this.terminate(socket, sandboxId, name, target.ip, hello);
+      return;
+    }
     const up = connect(443, target.ip, () => {
       up.write(hello);
       up.pipe(socket);
@@ -117,7 +153,29 @@ export class TlsEgressProxy {
     socket.on("close", () => up.destroy());
   }
 
+  /** Terminates the sandbox's TLS with a Burrow-issued certificate for `name`; requests go to the broker handler. */
+  private async terminate(socket: Socket, sandboxId: string, name: string, ip: string, hello: Buffer): Promise<void> {
+    let secureContext: Awaited<ReturnType<EgressCa["contextFor"]>>;
+    try {
+      secureContext = await this.broker.ca.contextFor(name);
+    } catch (err) {
+      this.logger.warn({ sandboxId, name, err: String(err) }, "issuing an egress certificate failed");
+      socket.destroy();
+      return;
+    }
+    // The hello was already read; put it back so the TLS server sees the whole handshake.
+    socket.unshift(hello);
+    const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ["http/1.1"] });
+    tls.on("error", (err) => {
+      this.logger.debug({ sandboxId, name, err: String(err) }, "brokered tls connection failed");
+      tls.destroy();
+    });
+    this.brokered.set(tls, { sandboxId, name, ip });
+    this.brokerHandler.emit("connection", tls);
+  }
+
   close(): void {
     this.server?.close();
+    this.brokerHandler.closeAllConnections();
   }
 }

@@ -35,6 +35,8 @@ export interface SandboxServiceDeps {
   now?: () => Date;
   /** Whether to wait for the agent and initialise it (false with a fake runtime). */
   agentsEnabled?: boolean;
+  /** CA certificate (PEM) installed in every new sandbox's trust store: the egress CA. */
+  trustedCaPem?: string;
   /** Runs once a new sandbox's network exists (writes its egress firewall chain). */
   onNetworkReady?: (record: SandboxRecord) => Promise<void>;
 }
@@ -123,6 +125,7 @@ export class SandboxService {
         agentToken: record.agentToken,
         networkIndex: record.networkIndex,
         ...(options.extraLower === undefined ? {} : { extraLower: options.extraLower }),
+        ...(this.deps.trustedCaPem === undefined ? {} : { trustedCaPem: this.deps.trustedCaPem }),
       });
       // The sandbox's firewall chain is written while its agent is initialised.
       await Promise.all([

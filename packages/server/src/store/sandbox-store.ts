@@ -164,7 +164,16 @@ export class SandboxStore {
     this.db.prepare("UPDATE sandboxes SET last_activity_at = ? WHERE id = ?").run(at, id);
   }
 
-  update(id: string, fields: { lifecycle?: LifecyclePolicy; metadata?: Record<string, string> }, now: string): void {
+  update(
+    id: string,
+    fields: { lifecycle?: LifecyclePolicy; metadata?: Record<string, string>; env?: Record<string, string> },
+    now: string,
+  ): void {
+    if (fields.env) {
+      this.db
+        .prepare("UPDATE sandboxes SET env = ?, updated_at = ? WHERE id = ?")
+        .run(JSON.stringify(fields.env), now, id);
+    }
     if (fields.lifecycle) {
       this.db
         .prepare("UPDATE sandboxes SET lifecycle = ?, updated_at = ? WHERE id = ?")

@@ -1,0 +1,99 @@
+import type { SecretBinding } from "@burrow/core";
+import type { Db } from "./db.js";
+
+/** A secret as stored: its value only sealed (see secrets/secret-cipher.ts). */
+export interface SecretRecord {
+  name: string;
+  sealed: Buffer;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Row {
+  name: string;
+  sealed: Buffer;
+  created_at: string;
+  updated_at: string;
+}
+
+const fromRow = (r: Row): SecretRecord => ({
+  name: r.name,
+  sealed: r.sealed,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Secrets and the sandboxes bound to them. The tables belong to this feature and are created here. */
+export class SecretStore {
+  constructor(private readonly db: Db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS secrets (
+        name TEXT PRIMARY KEY,
+        sealed BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS sandbox_secrets (
+        sandbox_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hosts TEXT NOT NULL,
+        PRIMARY KEY (sandbox_id, name)
+      );
+    `);
+  }
+
+  /** Inserts a new secret; false when the name is taken. */
+  insert(record: SecretRecord): boolean {
+    const result = this.db
+      .prepare(
+        `INSERT INTO secrets (name, sealed, created_at, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(name) DO NOTHING`,
+      )
+      .run(record.name, record.sealed, record.createdAt, record.updatedAt);
+    return result.changes === 1;
+  }
+
+  /** Replaces the value of an existing secret, or inserts it; the creation time is kept. */
+  upsert(record: SecretRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO secrets (name, sealed, created_at, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
+      )
+      .run(record.name, record.sealed, record.createdAt, record.updatedAt);
+  }
+
+  get(name: string): SecretRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM secrets WHERE name = ?").get(name) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  list(): SecretRecord[] {
+    return (this.db.prepare("SELECT * FROM secrets ORDER BY name").all() as Row[]).map(fromRow);
+  }
+
+  delete(name: string): boolean {
+    return this.db.prepare("DELETE FROM secrets WHERE name = ?").run(name).changes === 1;
+  }
+
+  bindings(sandboxId: string): SecretBinding[] {
+    const rows = this.db
+      .prepare("SELECT name, hosts FROM sandbox_secrets WHERE sandbox_id = ? ORDER BY name")
+      .all(sandboxId) as { name: string; hosts: string }[];
+    return rows.map((r) => ({ name: r.name, hosts: JSON.parse(r.hosts) as string[] }));
+  }
+
+  /** Replaces every binding of the sandbox in one transaction. */
+  setBindings(sandboxId: string, bindings: SecretBinding[]): void {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM sandbox_secrets WHERE sandbox_id = ?").run(sandboxId);
+      const insert = this.db.prepare("INSERT INTO sandbox_secrets (sandbox_id, name, hosts) VALUES (?, ?, ?)");
+      for (const b of bindings) insert.run(sandboxId, b.name, JSON.stringify(b.hosts));
+    })();
+  }
+
+  /** Ids of the sandboxes bound to the secret. */
+  boundSandboxes(name: string): string[] {
+    return this.db.prepare("SELECT sandbox_id FROM sandbox_secrets WHERE name = ?").pluck().all(name) as string[];
+  }
+}
