@@ -160,10 +160,11 @@ export class RawRunsc {
     return JSON.parse(r.stdout).status;
   }
 
-  /** Bare `runsc checkpoint`; the sandbox stops. */
+  /** Bare `runsc checkpoint`, compressed as the Burrow server under test compresses; the sandbox stops. */
   async checkpoint(id, imageDir) {
     mkdirSync(imageDir, { recursive: true });
-    await this.runsc(["checkpoint", `--image-path=${imageDir}`, id], "checkpoint");
+    const compression = process.env.BURROW_CHECKPOINT_COMPRESSION ?? "flate-best-speed";
+    await this.runsc(["checkpoint", `--compression=${compression}`, `--image-path=${imageDir}`, id], "checkpoint");
   }
 
   /** After a checkpoint: wait for the stopped state and drop runsc's record so the id can be restored. */

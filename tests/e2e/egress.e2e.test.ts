@@ -1,25 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { CommandExitError, Sandbox } from "@burrow/sdk";
+import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeInternet, startFakeInternet } from "./fake-internet.js";
 import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
-
-const fixture = join(import.meta.dirname, "fixtures", "fake-internet.mjs");
-
-/** Runs a shell command in the sandbox; a non-zero exit is a result, not an error. */
-async function sh(sandbox: Sandbox, cmd: string): Promise<{ exitCode: number; stdout: string; ms: number }> {
-  const t0 = performance.now();
-  try {
-    const r = await sandbox.commands.run(cmd, { timeoutMs: 30_000 });
-    return { exitCode: r.exitCode, stdout: r.stdout, ms: performance.now() - t0 };
-  } catch (err) {
-    if (err instanceof CommandExitError)
-      return { exitCode: err.exitCode, stdout: err.stdout, ms: performance.now() - t0 };
-    throw err;
-  }
-}
+import { sh } from "./sandbox-shell.js";
 
 const tcp = (ip: string) =>
   `python3 -c "import socket; s = socket.create_connection(('${ip}', 7000), timeout=5); print(s.recv(100).decode().strip())"`;
@@ -47,70 +30,21 @@ except socket.gaierror as e:
 describe("egress policy", () => {
   let server: TestServer;
   let sandbox: Sandbox;
-  let internet: ChildProcess | undefined;
-  const n = 1 + ((randomBytes(1)[0] as number) % 250);
-  const net = `198.18.${n}`;
-  const ns = `bti-${randomBytes(3).toString("hex")}`;
-  const hostIf = `bti${randomBytes(3).toString("hex")}`;
-  const certDir = mkdtempSync("/tmp/bti-cert-");
+  let internet: FakeInternet;
+  let net = "";
   const opts = () => ({ apiUrl: server.url, apiKey: server.apiKey });
   const setPolicy = (id: string, egress: unknown) => server.request("PUT", `/v1/sandboxes/${id}/network`, { egress });
 
   beforeAll(async () => {
-    const ip = (...args: string[]) => execFileSync("ip", args);
-    ip("netns", "add", ns);
-    ip("link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns);
-    ip("addr", "add", `${net}.1/24`, "dev", hostIf);
-    ip("link", "set", hostIf, "up");
-    ip("-n", ns, "addr", "add", `${net}.2/24`, "dev", "eth0");
-    ip("-n", ns, "addr", "add", `${net}.3/24`, "dev", "eth0");
-    ip("-n", ns, "link", "set", "eth0", "up");
-    ip("-n", ns, "link", "set", "lo", "up");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=allowed.test",
-        "-keyout",
-        join(certDir, "key.pem"),
-        "-out",
-        join(certDir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    const child = spawn(
-      "ip",
-      ["netns", "exec", ns, process.execPath, fixture, net, join(certDir, "cert.pem"), join(certDir, "key.pem")],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    internet = child;
-    await new Promise<void>((resolve, reject) => {
-      child.stdout?.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
-      child.once("exit", (code) => reject(new Error(`fake internet exited ${code}`)));
-    });
-    server = await startTestServer(undefined, { env: { BURROW_DNS_UPSTREAM: `${net}.2:53` } });
+    internet = await startFakeInternet();
+    net = internet.net;
+    server = await startTestServer(undefined, { env: { BURROW_DNS_UPSTREAM: internet.dns } });
     sandbox = await Sandbox.create({ ...opts(), lifecycle: { standbyAfterMs: 0, hibernateAfterMs: 0 } });
   }, 120_000);
 
   afterAll(async () => {
     await server?.dispose();
-    if (internet?.pid) internet.kill("SIGKILL");
-    try {
-      execFileSync("ip", ["link", "del", hostIf], { stdio: "ignore" });
-    } catch {}
-    try {
-      execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-    } catch {}
-    rmSync(certDir, { recursive: true, force: true });
+    internet?.stop();
   });
 
   it("allows everything by default: DNS, HTTP by Host, HTTPS by SNI, and plain TCP", async () => {
@@ -123,7 +57,7 @@ describe("egress policy", () => {
     );
     expect((await sh(sandbox, tcp(`${net}.3`))).stdout.trim()).toBe("tcp-ok");
     const got = await server.request("GET", `/v1/sandboxes/${sandbox.sandboxId}/network`);
-    expect(await got.json()).toEqual({ egress: { default: "allow", allow: [], deny: [] } });
+    expect(await got.json()).toEqual({ egress: { default: "allow", allow: [], deny: [] }, secrets: [] });
   });
 
   it("never reaches the host, the API, link-local metadata or another sandbox", async () => {
@@ -214,7 +148,7 @@ describe("egress policy", () => {
     const fork = await Sandbox.connect(sandboxIds[0] as string, opts());
     try {
       const policy = await (await server.request("GET", `/v1/sandboxes/${fork.sandboxId}/network`)).json();
-      expect(policy).toEqual({ egress: { default: "allow", allow: [], deny: ["denied.test"] } });
+      expect(policy).toEqual({ egress: { default: "allow", allow: [], deny: ["denied.test"] }, secrets: [] });
       expect((await sh(fork, "getent hosts denied.test")).exitCode).not.toBe(0);
       expect((await sh(fork, "curl -sS -m 10 http://allowed.test/")).stdout).toContain("hello");
     } finally {

@@ -7,6 +7,7 @@ import { exec } from "./commands/exec.js";
 import { events, hibernate, keepalive, pause, restart, resume } from "./commands/lifecycle.js";
 import { mcp } from "./commands/mcp.js";
 import { create, info, ls, rm } from "./commands/sandboxes.js";
+import { secret } from "./commands/secrets.js";
 import { shell } from "./commands/shell.js";
 import { url } from "./commands/url.js";
 import { type CliIo, type Command, print } from "./context.js";
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   diff,
   url,
   egress,
+  secret,
   mcp,
 ];
 

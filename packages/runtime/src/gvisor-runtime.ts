@@ -41,6 +41,8 @@ export interface GvisorRuntimeOptions {
   agentPort?: number;
   /** First two octets of the /16 sandbox networks come from (default "10.200"). */
   networkPrefix?: string;
+  /** How runsc compresses memory images (checkpoints, hibernation); default "flate-best-speed". */
+  checkpointCompression?: "none" | "flate-best-speed";
 }
 
 const DEFAULT_RUNSC_TIMEOUT_MS = 30_000;
@@ -98,6 +100,10 @@ export class GvisorRuntime implements Runtime {
    * their root, and a container whose sandbox is frozen (standby) makes them hang, so a shared
    * root would let one sleeping sandbox block operations on all others.
    */
+  private get compressionFlag(): string {
+    return `--compression=${this.options.checkpointCompression ?? "flate-best-speed"}`;
+  }
+
   private stateRoot(id: string): string {
     return join(this.options.runscStateDir, id);
   }
@@ -290,7 +296,7 @@ export class GvisorRuntime implements Runtime {
     if ((await this.freezer.state(id)) !== "THAWED") await this.freezer.thaw(id).catch(() => undefined);
     await this.requireQuietNetwork(id, networkIndex);
     await mkdir(imageDir, { recursive: true });
-    const result = await this.runRunsc(id, ["checkpoint", `--image-path=${imageDir}`, id], "checkpoint");
+    const result = await this.runRunsc(id, ["checkpoint", this.compressionFlag, `--image-path=${imageDir}`, id], "checkpoint");
     if (result.exitCode !== 0) throw this.failure("checkpoint", result, "");
     await this.waitStopped(id);
     const del = await this.runRunsc(id, ["delete", "--force", id], "delete");
@@ -320,7 +326,7 @@ export class GvisorRuntime implements Runtime {
       throw this.failure("pause", paused.value, "");
     }
     const [saved, during] = await Promise.allSettled([
-      this.runRunsc(id, ["checkpoint", "--leave-running", `--image-path=${imageDir}`, id], "checkpoint"),
+      this.runRunsc(id, ["checkpoint", "--leave-running", this.compressionFlag, `--image-path=${imageDir}`, id], "checkpoint"),
       whilePaused(),
     ]);
     const resumed = await this.runRunsc(id, ["resume", id], "resume");

@@ -98,6 +98,7 @@ function typedError(code: ErrorCode, message: string, opts: BurrowErrorOptions, 
       return new PermissionDeniedError(code, message, opts);
     case ErrorCode.BadRequest:
     case ErrorCode.ValidationFailed:
+    case ErrorCode.UnknownSecret:
     case ErrorCode.PayloadTooLarge:
       return new InvalidArgumentError(code, message, opts);
     case ErrorCode.SandboxNotFound:
@@ -106,6 +107,8 @@ function typedError(code: ErrorCode, message: string, opts: BurrowErrorOptions, 
       return new TemplateNotFoundError(code, message, opts);
     case ErrorCode.CheckpointNotFound:
       return new CheckpointNotFoundError(code, message, opts);
+    case ErrorCode.SecretNotFound:
+      return new NotFoundError(code, message, opts);
     case ErrorCode.NotFound:
       if (subject === "file") return new FileNotFoundError(code, message, opts);
       if (subject === "sandbox") return new SandboxNotFoundError(ErrorCode.SandboxNotFound, message, opts);

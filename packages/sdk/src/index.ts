@@ -14,8 +14,11 @@ export type {
   PreviewInfo,
   SandboxEvent,
   SandboxInfo,
+  SandboxNetworkSettings,
   SandboxResources,
   SandboxState,
+  SecretBinding,
+  SecretInfo,
   UpdateSandboxRequest,
 } from "@burrow/core";
 export { BurrowError, ErrorCode } from "@burrow/core";
@@ -77,4 +80,5 @@ export {
   type SandboxCreateOptions,
   type SandboxListOptions,
 } from "./sandbox.js";
+export { type SecretApiOptions, Secrets } from "./secrets.js";
 export { type FilesystemEvent, type FilesystemEventType, WatchHandle } from "./watch-handle.js";

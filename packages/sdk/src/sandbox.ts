@@ -8,7 +8,10 @@ import type {
   ListSandboxesResponse,
   SandboxEvent,
   SandboxInfo,
+  SandboxNetworkSettings,
   SandboxResources,
+  SecretBinding,
+  UpdateNetworkRequest,
   UpdateSandboxRequest,
 } from "@burrow/core";
 import { Checkpoints } from "./checkpoints.js";
@@ -36,6 +39,11 @@ export interface SandboxCreateOptions extends SandboxApiOptions {
   lifecycle?: Partial<LifecyclePolicy>;
   /** Egress policy from the first command on; default allow everything (see docs/networking.md). */
   egress?: EgressPolicyInput;
+  /**
+   * Secrets (stored with `Secrets.create`) the egress proxy may send to the given hosts; the
+   * sandbox sees only `{{secret:NAME}}`, in the env var NAME.
+   */
+  secrets?: SecretBinding[];
 }
 
 export interface SandboxListOptions extends SandboxApiOptions {
@@ -71,31 +79,47 @@ export class Sandbox {
     this.previews = new Previews(api, sandboxId);
   }
 
+  /** The sandbox's network settings: egress policy and brokered secrets. */
+  getNetwork(opts?: RequestOptions): Promise<SandboxNetworkSettings> {
+    return this.api.json<SandboxNetworkSettings>(
+      { method: "GET", path: `${sandboxPath(this.sandboxId)}/network`, subject: "sandbox" },
+      opts,
+      `reading the network settings of sandbox ${this.sandboxId}`,
+    );
+  }
+
+  private putNetwork(json: UpdateNetworkRequest, opts: RequestOptions | undefined, what: string) {
+    return this.api.json<SandboxNetworkSettings>(
+      { method: "PUT", path: `${sandboxPath(this.sandboxId)}/network`, subject: "sandbox", json },
+      opts,
+      `${what} of sandbox ${this.sandboxId}`,
+    );
+  }
+
+  /** The sandbox's egress policy. */
+  async getEgress(opts?: RequestOptions): Promise<EgressPolicy> {
+    return (await this.getNetwork(opts)).egress;
+  }
+
+  /** Replaces the egress policy; the sandbox's next connection follows it. */
+  async setEgress(policy: EgressPolicyInput, opts?: RequestOptions): Promise<EgressPolicy> {
+    return (await this.putNetwork({ egress: policy }, opts, "setting the egress policy")).egress;
+  }
+
+  /**
+   * Replaces the secrets bound to the sandbox (see `Secrets`). Each bound secret's name is an
+   * env var holding its placeholder `{{secret:NAME}}`; the egress proxy puts the value in its
+   * place in request headers to the bound hosts only. An empty list unbinds all.
+   */
+  async setSecrets(bindings: SecretBinding[], opts?: RequestOptions): Promise<SecretBinding[]> {
+    return (await this.putNetwork({ secrets: bindings }, opts, "binding secrets")).secrets;
+  }
+
   /**
    * The host that reaches `port` inside the sandbox through the server's proxy:
    * `<port>-<sandboxId>.<domain>`. The port is private until `previews.create(port, …)`
    * issues a token or makes it public.
    */
-  /** The sandbox's egress policy. */
-  async getEgress(opts?: RequestOptions): Promise<EgressPolicy> {
-    const r = await this.api.json<{ egress: EgressPolicy }>(
-      { method: "GET", path: `${sandboxPath(this.sandboxId)}/network`, subject: "sandbox" },
-      opts,
-      `reading the egress policy of sandbox ${this.sandboxId}`,
-    );
-    return r.egress;
-  }
-
-  /** Replaces the egress policy; the sandbox's next connection follows it. */
-  async setEgress(policy: EgressPolicyInput, opts?: RequestOptions): Promise<EgressPolicy> {
-    const r = await this.api.json<{ egress: EgressPolicy }>(
-      { method: "PUT", path: `${sandboxPath(this.sandboxId)}/network`, subject: "sandbox", json: { egress: policy } },
-      opts,
-      `setting the egress policy of sandbox ${this.sandboxId}`,
-    );
-    return r.egress;
-  }
-
   getHost(port: number): string {
     return `${port}-${this.sandboxId}.${this.api.config.previewDomain}`;
   }
@@ -109,7 +133,12 @@ export class Sandbox {
     if (opts.metadata !== undefined) request.metadata = opts.metadata;
     if (opts.resources !== undefined) request.resources = opts.resources;
     if (opts.lifecycle !== undefined) request.lifecycle = opts.lifecycle;
-    if (opts.egress !== undefined) request.network = { egress: opts.egress };
+    if (opts.egress !== undefined || opts.secrets !== undefined) {
+      request.network = {
+        ...(opts.egress === undefined ? {} : { egress: opts.egress }),
+        ...(opts.secrets === undefined ? {} : { secrets: opts.secrets }),
+      };
+    }
     const info = await api.json<SandboxInfo>(
       { method: "POST", path: "/v1/sandboxes", json: request },
       opts,

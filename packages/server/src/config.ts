@@ -34,6 +34,8 @@ export interface ServerConfig {
    * behalf (credential brokering), besides Node's bundled roots.
    */
   egressUpstreamCaFile?: string;
+  /** How runsc compresses memory images of checkpoints and hibernation. */
+  checkpointCompression: "none" | "flate-best-speed";
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -76,6 +78,7 @@ const EnvSchema = z.object({
     .regex(/^[0-9a-fA-F]{64}$/, "BURROW_SECRETS_KEY must be 64 hex digits (a 32-byte key)")
     .optional(),
   BURROW_EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
+  BURROW_CHECKPOINT_COMPRESSION: z.enum(["none", "flate-best-speed"]).default("flate-best-speed"),
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
   BURROW_WARM_POOL: z
     .string()
@@ -121,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     lifecycleTickMs: e.BURROW_LIFECYCLE_TICK_MS ?? 1_000,
     warmPool: parsePool(e.BURROW_WARM_POOL),
     networkPrefix: e.BURROW_NETWORK_PREFIX,
+    checkpointCompression: e.BURROW_CHECKPOINT_COMPRESSION,
     ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
     ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
     ...(e.BURROW_SECRETS_KEY ? { secretsKeyHex: e.BURROW_SECRETS_KEY } : {}),

@@ -8,7 +8,10 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = pino({
     level: config.logLevel,
-    redact: { paths: ["*.authorization", "*.apiKey", "*.agentToken", "*.env", "*.value", "*.sealed"], censor: "[redacted]" },
+    redact: {
+      paths: ["*.authorization", "*.apiKey", "*.agentToken", "*.env", "*.value", "*.sealed"],
+      censor: "[redacted]",
+    },
   });
   const server = await startServer(config, logger);
   process.stdout.write(`Burrow listening on ${server.url}\nAdmin API key: ${server.adminKeyPath}\n`);

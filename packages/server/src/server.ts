@@ -111,6 +111,7 @@ export async function startServer(
       logger,
       runscPath: config.runscPath,
       networkPrefix,
+      checkpointCompression: config.checkpointCompression,
     });
   }
   const db: Db = openDb(join(config.dataDir, "burrow.db"));

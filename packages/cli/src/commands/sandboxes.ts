@@ -21,19 +21,33 @@ export const create: Command = {
       { name: "template", short: "t", type: "string", value: "NAME", description: "template (default: base)" },
       { name: "env", short: "e", type: "list", value: "K=V", description: "environment variable (repeatable)" },
       metadata,
+      {
+        name: "secret",
+        type: "list",
+        value: "NAME=HOST[,HOST]",
+        description: "bind a stored secret to the hosts it may be sent to (repeatable)",
+      },
       json,
     ],
-    examples: ["burrow create --template python --metadata owner=ci"],
+    examples: [
+      "burrow create --template python --metadata owner=ci",
+      "burrow create --secret GITHUB_TOKEN=api.github.com",
+    ],
   },
   async run(ctx, args) {
     const envs = keyValues(listOption(args, "env"), "env", "create");
     const labels = keyValues(listOption(args, "metadata"), "metadata", "create");
     const template = stringOption(args, "template");
+    const secrets = Object.entries(keyValues(listOption(args, "secret"), "secret", "create")).map(([name, hosts]) => ({
+      name,
+      hosts: hosts.split(",").filter(Boolean),
+    }));
     const sandbox = await Sandbox.create({
       ...ctx.connection,
       ...(template === undefined ? {} : { template }),
       ...(Object.keys(envs).length > 0 ? { envs } : {}),
       ...(Object.keys(labels).length > 0 ? { metadata: labels } : {}),
+      ...(secrets.length > 0 ? { secrets } : {}),
     });
     if (flag(args, "json")) printJson(ctx.io.stdout, await sandbox.getInfo());
     else print(ctx.io.stdout, sandbox.sandboxId);
