@@ -296,7 +296,11 @@ export class GvisorRuntime implements Runtime {
     if ((await this.freezer.state(id)) !== "THAWED") await this.freezer.thaw(id).catch(() => undefined);
     await this.requireQuietNetwork(id, networkIndex);
     await mkdir(imageDir, { recursive: true });
-    const result = await this.runRunsc(id, ["checkpoint", this.compressionFlag, `--image-path=${imageDir}`, id], "checkpoint");
+    const result = await this.runRunsc(
+      id,
+      ["checkpoint", this.compressionFlag, `--image-path=${imageDir}`, id],
+      "checkpoint",
+    );
     if (result.exitCode !== 0) throw this.failure("checkpoint", result, "");
     await this.waitStopped(id);
     const del = await this.runRunsc(id, ["delete", "--force", id], "delete");
@@ -326,7 +330,11 @@ export class GvisorRuntime implements Runtime {
       throw this.failure("pause", paused.value, "");
     }
     const [saved, during] = await Promise.allSettled([
-      this.runRunsc(id, ["checkpoint", "--leave-running", this.compressionFlag, `--image-path=${imageDir}`, id], "checkpoint"),
+      this.runRunsc(
+        id,
+        ["checkpoint", "--leave-running", this.compressionFlag, `--image-path=${imageDir}`, id],
+        "checkpoint",
+      ),
       whilePaused(),
     ]);
     const resumed = await this.runRunsc(id, ["resume", id], "resume");
