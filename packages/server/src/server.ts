@@ -41,6 +41,8 @@ export interface RunningServer {
   adminKeyPath: string;
   /** Stops serving; sandboxes keep running and are adopted by the next start (warm-pool ones are deleted). */
   close(): Promise<void>;
+  /** The REST routes served (method and `/v1/…/:param` path). */
+  routes(): Array<{ method: string; path: string }>;
 }
 
 /** Creates the admin key on first start, writing it to `<data>/admin-key` (0600). */
@@ -257,6 +259,7 @@ export async function startServer(
   return {
     url,
     adminKeyPath,
+    routes: () => app.routes(),
     async close() {
       clearInterval(monitor);
       clearInterval(ticker);

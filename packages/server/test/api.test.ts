@@ -48,6 +48,19 @@ describe("REST API with a fake runtime", () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/sandboxes", "/v1/sandboxes/{id}"]));
   });
 
+  it("describes every /v1 route it serves in the OpenAPI document", async () => {
+    const doc = (await (await call("GET", "/v1/openapi.json", undefined, false)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const served = server.routes().filter((r) => r.path.startsWith("/v1/") && !r.path.includes("*"));
+    expect(served.map((r) => r.path)).toContain("/v1/secrets/:name");
+    const missing = served
+      .map((r) => ({ method: r.method.toLowerCase(), path: r.path.replace(/:(\w+)/g, "{$1}") }))
+      .filter((r) => doc.paths[r.path]?.[r.method] === undefined)
+      .map((r) => `${r.method} ${r.path}`);
+    expect(missing).toEqual([]);
+  });
+
   it("rejects missing and wrong keys with 401 unauthorized", async () => {
     const missing = await call("GET", "/v1/sandboxes", undefined, false);
     expect(missing.status).toBe(401);

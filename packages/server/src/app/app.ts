@@ -17,6 +17,8 @@ export interface AppDeps extends RouteDeps {
 /** The request handler, plus the handler of HTTP upgrades (WebSockets to sandbox ports). */
 export type App = ((req: IncomingMessage, res: ServerResponse) => void) & {
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** The routes served (the OpenAPI coverage test reads them). */
+  routes: () => Array<{ method: string; path: string }>;
 };
 
 /**
@@ -62,5 +64,5 @@ export function createApp(deps: AppDeps): App {
         );
       });
   };
-  return Object.assign(handle, { upgrade: plane.upgrade.bind(plane) });
+  return Object.assign(handle, { upgrade: plane.upgrade.bind(plane), routes: () => router.list() });
 }

@@ -1,4 +1,6 @@
 /** The OpenAPI 3.1 document for `/v1`, served at `/v1/openapi.json`. */
+import { featurePaths, featureSchemas } from "./openapi-features.js";
+
 const errorRef = { $ref: "#/components/schemas/Error" };
 const errorResponse = (description: string) => ({
   description,
@@ -79,8 +81,17 @@ export function openApiDocument(version: string): Record<string, unknown> {
             metadata: { type: "object", additionalProperties: { type: "string" } },
             resources: { $ref: "#/components/schemas/Resources" },
             lifecycle: { $ref: "#/components/schemas/Lifecycle" },
+            network: {
+              type: "object",
+              additionalProperties: false,
+              properties: {
+                egress: { $ref: "#/components/schemas/EgressPolicy" },
+                secrets: { type: "array", items: { $ref: "#/components/schemas/SecretBinding" } },
+              },
+            },
           },
         },
+        ...featureSchemas,
         Sandbox: {
           type: "object",
           required: [
@@ -126,6 +137,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
     paths: {
       "/v1/health": {
         get: { security: [], summary: "Server readiness", responses: { "200": { description: "Ready" } } },
+      },
+      "/v1/openapi.json": {
+        get: { security: [], summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } },
       },
       "/v1/sandboxes": {
         post: {
@@ -236,6 +250,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "200": { description: "Agent response" }, "409": errorResponse("sandbox_not_running") },
         },
       },
+      ...featurePaths,
     },
   };
 }

@@ -11,6 +11,7 @@ export type Handler = (ctx: RouteContext) => Promise<void> | void;
 
 interface Route {
   method: string;
+  path: string;
   pattern: RegExp;
   keys: string[];
   handler: Handler;
@@ -47,7 +48,12 @@ export class Router {
       })
       .join("");
     const pattern = new RegExp(`^${source.replace("/(?<rest>", "(?<rest>")}$`);
-    this.routes.push({ method, pattern, keys, handler, public: options.public === true });
+    this.routes.push({ method, path, pattern, keys, handler, public: options.public === true });
+  }
+
+  /** Every route as registered (method and `/a/:param` path), in order. */
+  list(): Array<{ method: string; path: string }> {
+    return this.routes.map(({ method, path }) => ({ method, path }));
   }
 
   /** The route for method+path; `allowed` lists methods when only the path matched. */
