@@ -153,4 +153,17 @@ describe("credential brokering", () => {
     expect((await runNode([cliMain, "secret", "rm", "CLI_TOKEN"], env)).code).toBe(0);
     expect((await Secrets.list(opts())).map((s) => s.name)).toEqual(["GH_TOKEN"]);
   });
+
+  it("runs examples/brokered-secret.mjs against the fake internet", async () => {
+    const token = `tok_${randomBytes(8).toString("hex")}`;
+    const run = await runNode([join(import.meta.dirname, "..", "..", "examples", "brokered-secret.mjs")], {
+      ...server.clientEnv,
+      API_TOKEN: token,
+      TARGET_URL: "https://allowed.test/auth",
+    });
+    expect(run.code, `${run.stdout}${run.stderr}`).toBe(0);
+    expect(run.stdout).toContain("inside the sandbox API_TOKEN is {{secret:API_TOKEN}}");
+    expect(run.stdout).toContain(`allowed.test answered: secure auth=${sha256(`Bearer ${token}`)}`);
+    expect((await Secrets.list(opts())).map((s) => s.name)).toEqual(["GH_TOKEN"]);
+  });
 });
