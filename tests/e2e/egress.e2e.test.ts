@@ -1,6 +1,6 @@
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeInternet, startFakeInternet } from "./fake-internet.js";
+import { type FakeInternet, startFakeInternet } from "./fixtures/fake-internet-netns.mjs";
 import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
 import { sh } from "./sandbox-shell.js";
 
@@ -58,6 +58,21 @@ describe("egress policy", () => {
     expect((await sh(sandbox, tcp(`${net}.3`))).stdout.trim()).toBe("tcp-ok");
     const got = await server.request("GET", `/v1/sandboxes/${sandbox.sandboxId}/network`);
     expect(await got.json()).toEqual({ egress: { default: "allow", allow: [], deny: [] }, secrets: [] });
+  });
+
+  it("resolves names reliably under load (no lost parallel A/AAAA questions at the redirect)", async () => {
+    // Each connection looks the name up again; with glibc's parallel A/AAAA queries, conntrack
+    // dropped one of a pair every ~100 lookups here, and each loss stalled 2 s then failed.
+    const loop = `python3 -c "
+import socket
+bad = 0
+for i in range(300):
+    try:
+        s = socket.create_connection(('denied.test', 7000), timeout=5); s.recv(16); s.close()
+    except Exception:
+        bad += 1
+print(bad)"`;
+    expect((await sh(sandbox, loop)).stdout.trim()).toBe("0");
   });
 
   it("never reaches the host, the API, link-local metadata or another sandbox", async () => {

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Sandbox, Secrets } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeInternet, startFakeInternet } from "./fake-internet.js";
+import { type FakeInternet, startFakeInternet } from "./fixtures/fake-internet-netns.mjs";
 import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
 import { sh } from "./sandbox-shell.js";
 

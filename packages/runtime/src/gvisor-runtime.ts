@@ -169,8 +169,10 @@ export class GvisorRuntime implements Runtime {
         );
       }
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
+      // single-request: glibc's parallel A and AAAA queries share one source port, and under load
+      // the host's conntrack drops one of the pair at the redirect (a 2 s stall, then EAI_AGAIN).
       const resolvConf = join(dir, "resolv.conf");
-      await writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2\n`);
+      await writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2 single-request\n`);
       const ociSpec = buildOciSpec({
         id: spec.id,
         rootfsPath: paths.rootfs,

@@ -1,14 +1,21 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { request as httpsRequest } from "node:https";
+import {
+  type Agent as HttpsAgent,
+  type RequestOptions as HttpsRequestOptions,
+  request as httpsRequest,
+} from "node:https";
 import { type Socket, connect as tcpConnect } from "node:net";
 import type { Duplex } from "node:stream";
-import { connect as tlsConnect } from "node:tls";
+import { type SecureContext, connect as tlsConnect } from "node:tls";
 
-/** Where a proxied request goes: an address, and for HTTPS the name its certificate must carry. */
+/**
+ * Where a proxied request goes: an address, and for HTTPS the name its certificate must carry,
+ * the context holding the CAs it is verified against, and a keep-alive agent to reuse connections.
+ */
 export interface Upstream {
   ip: string;
   port: number;
-  tls?: { servername: string; ca: string[] };
+  tls?: { servername: string; secureContext: SecureContext; agent: HttpsAgent };
 }
 
 export function refuse(res: ServerResponse, status: number, message: string): void {
@@ -35,7 +42,6 @@ export function forwardRequest(
       method: req.method,
       path: req.url,
       headers,
-      agent: false as const,
     };
     const onResponse = (upRes: IncomingMessage) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -46,9 +52,12 @@ export function forwardRequest(
         resolve();
       });
     };
-    const up = upstream.tls
-      ? httpsRequest({ ...options, servername: upstream.tls.servername, ca: upstream.tls.ca }, onResponse)
-      : httpRequest(options, onResponse);
+    const tls = upstream.tls;
+    // https passes `secureContext` on to tls.connect; its option type does not list it.
+    const httpsOptions: HttpsRequestOptions & { secureContext?: SecureContext } = tls
+      ? { ...options, agent: tls.agent, servername: tls.servername, secureContext: tls.secureContext }
+      : {};
+    const up = tls ? httpsRequest(httpsOptions, onResponse) : httpRequest({ ...options, agent: false }, onResponse);
     up.on("error", (err) => {
       if (!res.headersSent) refuse(res, 502, `Burrow egress: ${err.message}`);
       else res.destroy();
@@ -80,7 +89,12 @@ export function forwardUpgrade(
   };
   const up: Socket = upstream.tls
     ? tlsConnect(
-        { host: upstream.ip, port: upstream.port, servername: upstream.tls.servername, ca: upstream.tls.ca },
+        {
+          host: upstream.ip,
+          port: upstream.port,
+          servername: upstream.tls.servername,
+          secureContext: upstream.tls.secureContext,
+        },
         start,
       )
     : tcpConnect(upstream.port, upstream.ip, start);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates } from "node:tls";
 import type { Logger } from "@burrow/core";
 import type { EgressProxyPorts } from "@burrow/runtime";
 import type { ServerConfig } from "../config.js";
@@ -24,8 +24,8 @@ export async function startEgressProxies(
   const dns = new DnsProxy(egress, upstream, logger);
   const http = new HttpEgressProxy(egress, resolver, secrets, logger);
   const extraCa = config.egressUpstreamCaFile ? [readFileSync(config.egressUpstreamCaFile, "utf8")] : [];
-  const upstreamCa = [...rootCertificates, ...extraCa];
-  const tls = new TlsEgressProxy(egress, resolver, { secrets, ca, http, upstreamCa }, logger);
+  const upstreamContext = createSecureContext({ ca: [...rootCertificates, ...extraCa] });
+  const tls = new TlsEgressProxy(egress, resolver, { secrets, ca, http, upstreamContext }, logger);
   const ports = { dns: await dns.listen(), http: await http.listen(), tls: await tls.listen() };
   logger.info({ ...ports, upstream: `${upstream.host}:${upstream.port}` }, "egress proxies listening");
   return {

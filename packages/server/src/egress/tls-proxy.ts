@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { TLSSocket } from "node:tls";
+import { type SecureContext, TLSSocket } from "node:tls";
 import type { Logger } from "@burrow/core";
 import type { SecretService } from "../secrets/secret-service.js";
 import type { EgressCa } from "./egress-ca.js";
@@ -61,8 +62,12 @@ export interface TlsBroker {
   secrets: SecretService;
   ca: EgressCa;
   http: HttpEgressProxy;
-  upstreamCa: string[];
+  /** The CAs upstream certificates are verified against. */
+  upstreamContext: SecureContext;
 }
+
+/** Idle upstream connections of brokered requests are kept this long for the next request. */
+const UPSTREAM_IDLE_MS = 30_000;
 
 /**
  * The sandboxes' TLS (their TCP port 443 is redirected here): the ClientHello's server name is
@@ -76,6 +81,7 @@ export class TlsEgressProxy {
   private server: Server | undefined;
   private readonly brokered = new WeakMap<object, { sandboxId: string; name: string; ip: string }>();
   private readonly brokerHandler: HttpServer;
+  private readonly upstreamAgent = new HttpsAgent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS, maxFreeSockets: 64 });
 
   constructor(
     private readonly egress: EgressService,
@@ -92,7 +98,11 @@ export class TlsEgressProxy {
         };
       return {
         checked: { sandboxId: conn.sandboxId, host: conn.name, ip: conn.ip },
-        upstream: (ip) => ({ ip, port: 443, tls: { servername: conn.name, ca: broker.upstreamCa } }),
+        upstream: (ip) => ({
+          ip,
+          port: 443,
+          tls: { servername: conn.name, secureContext: broker.upstreamContext, agent: this.upstreamAgent },
+        }),
       };
     });
   }
@@ -106,6 +116,8 @@ export class TlsEgressProxy {
   }
 
   private accept(socket: Socket): void {
+    // Small TLS records (a request, then its body) must not wait for the peer's delayed ACK.
+    socket.setNoDelay(true);
     const sandbox = this.egress.sandboxAt(socket.remoteAddress);
     if (!sandbox) {
       socket.destroy();
@@ -177,5 +189,6 @@ export class TlsEgressProxy {
   close(): void {
     this.server?.close();
     this.brokerHandler.closeAllConnections();
+    this.upstreamAgent.destroy();
   }
 }
