@@ -169,8 +169,8 @@ export class GvisorRuntime implements Runtime {
         );
       }
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
-      // single-request: glibc's parallel A and AAAA queries share one source port, and under load
-      // the host's conntrack drops one of the pair at the redirect (a 2 s stall, then EAI_AGAIN).
+      // single-request: glibc sends A and AAAA in parallel from one socket, and conntrack's known
+      // race between two new packets of one flow at a NAT redirect can drop one (a 2 s stall).
       const resolvConf = join(dir, "resolv.conf");
       await writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2 single-request\n`);
       const ociSpec = buildOciSpec({

@@ -111,6 +111,32 @@ export async function ensureHostFirewall(
   ]);
   await ensureRule(runner, "nat", "PREROUTING", ["-i", "bw+", "-s", net, "-j", redirect]);
   await ensureRule(runner, "nat", "POSTROUTING", ["-s", net, "-j", snat]);
+  await forgetRedirectedFlows(runner, networkPrefix);
+}
+
+/**
+ * Deletes the conntrack entries of this prefix's redirected flows (DNS, HTTP, TLS). They hold the
+ * proxy ports of the previous server process: a sandbox that reuses a source port within the
+ * entry's lifetime (UDP: up to 120 s) would be sent to a dead port and refused.
+ */
+async function forgetRedirectedFlows(runner: CommandRunner, networkPrefix: string): Promise<void> {
+  for (const [protocol, port] of [
+    ["udp", "53"],
+    ["tcp", "80"],
+    ["tcp", "443"],
+  ] as const) {
+    const result = await runner.run(
+      ["conntrack", "-D", "-s", `${networkPrefix}.0.0`, "--mask-src", "255.255.0.0", "-p", protocol, "--dport", port],
+      { timeoutMs: TIMEOUT_MS },
+    );
+    // Exit 1 with "0 flow entries" means there was nothing to delete.
+    if (result.exitCode !== 0 && !/0 flow entries/.test(result.stderr)) {
+      throw new BurrowError(
+        ErrorCode.RuntimeFailed,
+        `clearing stale redirected flows failed (is the conntrack package installed?): ${result.stderr.trim()}`,
+      );
+    }
+  }
 }
 
 function sandboxChain(hostInterface: string): string {

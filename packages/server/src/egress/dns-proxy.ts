@@ -74,7 +74,10 @@ export class DnsProxy {
       return;
     }
     const relay = createSocket("udp4");
-    const timer = setTimeout(() => relay.close(), UPSTREAM_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      this.logger.warn({ name, sandboxId: sandbox.id }, "dns upstream did not answer");
+      relay.close();
+    }, UPSTREAM_TIMEOUT_MS);
     relay.on("message", (reply) => {
       clearTimeout(timer);
       relay.close();
