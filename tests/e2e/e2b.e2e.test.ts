@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { AuthenticationError, Sandbox, SandboxNotFoundError } from "e2b";
+import { ALL_TRAFFIC, AuthenticationError, Sandbox, SandboxNotFoundError } from "e2b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineEnvdCases } from "./e2b-envd-cases.js";
 import { runNode, startTestServer, type TestServer } from "./harness.js";
@@ -178,6 +178,27 @@ while True:
     await resumed.commands.kill(counter.pid);
   });
 
+  it("takes E2B's egress settings at create and through updateNetwork", async () => {
+    const egressOf = async (id: string) =>
+      ((await (await server.request("GET", `/v1/sandboxes/${id}/network`)).json()) as { egress: unknown }).egress;
+    const locked = await Sandbox.create({
+      ...opts(),
+      network: { allowOut: ["pypi.org"], denyOut: [ALL_TRAFFIC] },
+    });
+    try {
+      expect(await egressOf(locked.sandboxId)).toEqual({ default: "deny", allow: ["pypi.org"], deny: [] });
+      await locked.updateNetwork({ allowInternetAccess: true, denyOut: ["10.0.0.0/8"] });
+      expect(await egressOf(locked.sandboxId)).toEqual({ default: "allow", allow: [], deny: ["10.0.0.0/8"] });
+      // The sandbox follows it: the HTTP proxy refuses the name once everything is denied.
+      await locked.updateNetwork({ allowInternetAccess: false });
+      const curl = "curl -s -o /dev/null -w '%{http_code}' --resolve example.com:80:192.0.2.1 http://example.com/";
+      const refused = await locked.commands.run(curl, { timeoutMs: 20_000 });
+      expect(refused.stdout).toBe("403");
+    } finally {
+      await locked.kill();
+    }
+  });
+
   it("lists by metadata, by state, and in pages", async () => {
     const other = await Sandbox.create({ ...opts(), metadata: { suite: "e2b-other", "with space": "a=b&c" } });
     try {
@@ -236,7 +257,10 @@ while True:
       AuthenticationError,
     );
     await expect(Sandbox.create({ ...opts(), apiKey: "not-an-e2b-key" })).rejects.toBeInstanceOf(AuthenticationError);
-    const unsupported = await api("POST", "/v2/sandboxes", { templateID: "base", allow_internet_access: true });
+    const unsupported = await api("POST", "/v2/sandboxes", {
+      templateID: "base",
+      network: { rules: { "a.test": [] } },
+    });
     expect(unsupported.status).toBe(400);
     const token = (await api("POST", `/sandboxes/${sandbox.sandboxId}/connect`, { timeout: 60 }).then((r) =>
       r.json(),

@@ -1,6 +1,7 @@
 import { DEFAULT_LIFECYCLE } from "@burrow/core";
 import { getSignature } from "e2b";
 import { describe, expect, it } from "vitest";
+import { e2bEgressPolicy } from "../src/app/e2b/network.js";
 import { filesSignature } from "../src/app/e2b/sandbox-plane.js";
 import { parseE2bMetadataFilter, parseListQuery, parseNewSandbox } from "../src/app/e2b/schemas.js";
 import {
@@ -76,10 +77,35 @@ describe("E2B request parsing", () => {
 
   it("refuses settings it cannot honour instead of ignoring them", () => {
     expect(parseNewSandbox({ templateID: "base", network: { allowPublicTraffic: true } }).templateID).toBe("base");
-    expect(() => parseNewSandbox({ network: { denyOut: ["0.0.0.0/0"] } })).toThrow(/network.denyOut/);
-    expect(() => parseNewSandbox({ allow_internet_access: true })).toThrow(/egress/);
+    expect(() => parseNewSandbox({ network: { rules: { "api.example.com": [] } } })).toThrow(/network.rules.*secrets/);
+    expect(() => parseNewSandbox({ network: { egressProxy: { address: "p:1080" } } })).toThrow(/network.egressProxy/);
+    expect(parseNewSandbox({ allow_internet_access: true, network: { denyOut: ["0.0.0.0/0"] } }).templateID).toBe(
+      "base",
+    );
     expect(() => parseNewSandbox({ volumeMounts: [{ name: "v", path: "/v" }] })).toThrow(/volumeMounts/);
     expect(() => parseNewSandbox({ timeout: -1 })).toThrow(/timeout/);
+  });
+});
+
+describe("E2B egress settings", () => {
+  it("map to a Burrow policy, allowOut winning over denyOut as in E2B", () => {
+    expect(e2bEgressPolicy(undefined, undefined)).toBeUndefined();
+    expect(e2bEgressPolicy(true, {})).toEqual({ default: "allow", allow: [], deny: [] });
+    expect(e2bEgressPolicy(false, { allowOut: ["api.example.com"] })).toEqual({
+      default: "deny",
+      allow: ["api.example.com"],
+      deny: [],
+    });
+    expect(
+      e2bEgressPolicy(undefined, { allowOut: ["1.1.1.1", "*.x.test"], denyOut: ["0.0.0.0/0", "8.8.8.8"] }),
+    ).toEqual({ default: "deny", allow: ["1.1.1.1/32", "*.x.test"], deny: [] });
+    expect(e2bEgressPolicy(undefined, { denyOut: ["10.0.0.0/8"] })).toEqual({
+      default: "allow",
+      allow: [],
+      deny: ["10.0.0.0/8"],
+    });
+    expect(() => e2bEgressPolicy(undefined, { allowOut: ["ok.test", "bad host"] })).toThrow(/network.allowOut\[1\]/);
+    expect(() => e2bEgressPolicy(undefined, { denyOut: ["10.0.0.0/40"] })).toThrow(/network.denyOut\[0\]/);
   });
 });
 

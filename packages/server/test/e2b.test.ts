@@ -129,15 +129,41 @@ describe("E2B-compatible API with a fake runtime", () => {
   });
 
   it("refuses what it cannot honour with a 400 naming it", async () => {
-    const res = await e2b("POST", "/v2/sandboxes", { templateID: "base", network: { allowOut: ["1.1.1.1"] } });
+    const res = await e2b("POST", "/v2/sandboxes", { templateID: "base", network: { rules: { "a.test": [] } } });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { message: string }).message).toContain("network.allowOut");
+    expect(((await res.json()) as { message: string }).message).toContain("network.rules");
+    const bad = await e2b("POST", "/v2/sandboxes", { templateID: "base", network: { allowOut: ["10.0.0.0/99"] } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toContain("network.allowOut[0]");
     const template = await e2b("POST", "/sandboxes", { templateID: "code-interpreter-v1" });
     expect(template.status).toBe(404);
     expect(((await template.json()) as { message: string }).message).toContain("available: base");
     const fork = await e2b("POST", "/sandboxes/sb_aaaaaaaaaaaaaaaaaaaa/fork", {});
     expect(fork.status).toBe(400);
     expect(((await fork.json()) as { message: string }).message).toContain("checkpoints");
+  });
+
+  it("maps allowOut/denyOut and allow_internet_access onto the egress policy, at create and on update", async () => {
+    const egressOf = async (id: string) =>
+      (
+        (await (
+          await fetch(`${url}/v1/sandboxes/${id}/network`, { headers: { Authorization: `Bearer ${fake.key}` } })
+        ).json()) as { egress: unknown }
+      ).egress;
+    const sb = await create({ network: { allowOut: ["pypi.org"], denyOut: ["0.0.0.0/0"] } });
+    expect(await egressOf(sb.sandboxID)).toEqual({ default: "deny", allow: ["pypi.org"], deny: [] });
+    expect((await e2b("PUT", `/sandboxes/${sb.sandboxID}/network`, { denyOut: ["10.0.0.0/8"] })).status).toBe(204);
+    expect(await egressOf(sb.sandboxID)).toEqual({ default: "allow", allow: [], deny: ["10.0.0.0/8"] });
+    expect((await e2b("PUT", `/sandboxes/${sb.sandboxID}/network`, { allow_internet_access: false })).status).toBe(204);
+    expect(await egressOf(sb.sandboxID)).toEqual({ default: "deny", allow: [], deny: [] });
+    // Omitting every field clears the rules: everything allowed again.
+    expect((await e2b("PUT", `/sandboxes/${sb.sandboxID}/network`, {})).status).toBe(204);
+    expect(await egressOf(sb.sandboxID)).toEqual({ default: "allow", allow: [], deny: [] });
+    const bad = await e2b("PUT", `/sandboxes/${sb.sandboxID}/network`, { allowOut: ["not a host"] });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toContain("network.allowOut[0]");
+    expect((await e2b("PUT", "/sandboxes/sb_aaaaaaaaaaaaaaaaaaaa/network", {})).status).toBe(404);
+    expect((await e2b("DELETE", `/sandboxes/${sb.sandboxID}`)).status).toBe(204);
   });
 
   it("lists with metadata and state filters, in pages", async () => {

@@ -28,7 +28,8 @@ export type App = ((req: IncomingMessage, res: ServerResponse) => void) & {
 export function createApp(deps: AppDeps): App {
   const router = new Router();
   registerRoutes(router, deps);
-  registerE2bRoutes(router, new E2bService({ ...deps, store: deps.e2bStore }), deps.keys, deps.logger);
+  const e2bDeps = { ...deps, store: deps.e2bStore, ...(deps.network ? { egress: deps.network.egress } : {}) };
+  registerE2bRoutes(router, new E2bService(e2bDeps), deps.keys, deps.logger);
   const plane = new SandboxPlane({ ...deps, ...(deps.previews ? { previews: deps.previews } : {}) });
   const log: Logger = deps.logger;
 

@@ -8,6 +8,7 @@ import {
   parseConnect,
   parseE2bMetadataFilter,
   parseListQuery,
+  parseNetworkUpdate,
   parseNewSandbox,
   parsePause,
   parseRefresh,
@@ -160,12 +161,11 @@ export function registerE2bRoutes(router: Router, service: E2bService, keys: Api
     sendJson(res, 200, await service.metrics(params.id ?? "", intParam(url, "start"), intParam(url, "end")));
   });
 
-  unsupported(
-    "PUT",
-    "/sandboxes/:id/network",
-    "updating a sandbox's network",
-    "sandboxes have no internet egress to shape on this server",
-  );
+  add("PUT", "/sandboxes/:id/network", async ({ req, res, params }) => {
+    const body = parseNetworkUpdate(await readJson(req));
+    await service.updateNetwork(params.id ?? "", body.allow_internet_access, body);
+    sendEmpty(res, 204);
+  });
   const noLogs = "command output is streamed to the client and kept per process (commands.connect), not as logs";
   unsupported("GET", "/sandboxes/:id/logs", "sandbox logs", noLogs);
   unsupported("GET", "/v2/sandboxes/:id/logs", "sandbox logs", noLogs);

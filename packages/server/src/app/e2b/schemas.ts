@@ -49,29 +49,57 @@ function unsupported(what: string, why: string): BurrowError {
   });
 }
 
+/** E2B network settings Burrow has no counterpart for; egress (allowOut/denyOut) is mapped. */
+function refuseUnsupportedNetwork(
+  net:
+    | {
+        rules?: Record<string, unknown> | undefined;
+        egressProxy?: unknown;
+        maskRequestHost?: string | undefined;
+        httpsPorts?: number[] | undefined;
+        allowPublicTraffic?: boolean | undefined;
+      }
+    | undefined,
+): void {
+  if (!net) return;
+  if (net.rules !== undefined && Object.keys(net.rules).length > 0)
+    throw unsupported(
+      "network.rules",
+      "inject credentials with Burrow's secrets instead (POST /v1/secrets, then network.secrets on POST /v1/sandboxes); see docs/networking.md",
+    );
+  for (const key of ["egressProxy", "maskRequestHost", "httpsPorts"] as const) {
+    const value = net[key];
+    if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0))
+      throw unsupported(`network.${key}`, "Burrow's egress goes through its own proxies on this host");
+  }
+  if (net.allowPublicTraffic === false)
+    throw unsupported(
+      "network.allowPublicTraffic: false",
+      "ports inside a sandbox are reachable through the server by sandbox id, without a traffic token",
+    );
+}
+
+export const NetworkUpdateSchema = z.object({
+  allow_internet_access: z.boolean().optional(),
+  allowOut: z.array(z.string()).optional(),
+  denyOut: z.array(z.string()).optional(),
+  rules: z.record(z.string(), z.unknown()).optional(),
+  egressProxy: z.unknown().optional(),
+});
+
+export function parseNetworkUpdate(body: unknown): z.infer<typeof NetworkUpdateSchema> {
+  const req = parseBody(NetworkUpdateSchema, body);
+  refuseUnsupportedNetwork(req);
+  return req;
+}
+
 /**
  * Parses a create body and refuses what Burrow cannot honour, rather than ignoring a setting the
  * caller relies on (network policy, volumes, MCP gateway, workload identity).
  */
 export function parseNewSandbox(body: unknown): NewSandbox {
   const req = parseBody(NewSandboxSchema, body);
-  const net = req.network;
-  if (net) {
-    const policy = ["allowOut", "denyOut", "rules", "egressProxy", "maskRequestHost", "httpsPorts"] as const;
-    const set = policy.filter((k) => net[k] !== undefined && !(Array.isArray(net[k]) && net[k].length === 0));
-    if (set.length > 0)
-      throw unsupported(
-        `network.${set[0]}`,
-        "sandboxes have no internet egress to shape (the host firewall only lets them answer connections)",
-      );
-    if (net.allowPublicTraffic === false)
-      throw unsupported(
-        "network.allowPublicTraffic: false",
-        "ports inside a sandbox are reachable through the server by sandbox id, without a traffic token",
-      );
-  }
-  if (req.allow_internet_access === true)
-    throw unsupported("allow_internet_access: true", "sandboxes have no internet egress on this server");
+  refuseUnsupportedNetwork(req.network);
   if (req.volumeMounts && req.volumeMounts.length > 0)
     throw unsupported("volumeMounts", "a sandbox's files already persist; there are no shared volumes");
   if (req.mcp) throw unsupported("mcp", "there is no MCP gateway template");

@@ -1,10 +1,12 @@
 import { BurrowError, DEFAULT_LIFECYCLE, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
+import type { EgressService } from "../../egress/egress-service.js";
 import type { ActivityTracker } from "../../services/activity.js";
 import { agentRequest } from "../../services/agent-client.js";
 import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
 import type { E2bStore } from "../../store/e2b-store.js";
 import type { SandboxRecord } from "../../store/sandbox-store.js";
+import { type E2bNetworkInput, e2bEgressPolicy } from "./network.js";
 import { encodeNextToken, type ListQuery, type NewSandbox } from "./schemas.js";
 import {
   type AgentMetrics,
@@ -28,6 +30,8 @@ import {
 
 export interface E2bDeps {
   sandboxes: SandboxService;
+  /** Egress policies (E2B's allowOut/denyOut, allow_internet_access) when given. */
+  egress?: EgressService;
   lifecycle: LifecycleService;
   activity: ActivityTracker;
   store: E2bStore;
@@ -64,14 +68,34 @@ export class E2bService {
   async create(req: NewSandbox, domain: string | null): Promise<E2bSandbox> {
     const onTimeout: OnTimeout = req.autoPause ? "pause" : "kill";
     const timeoutMs = timeoutSecondsToMs(req.timeout ?? DEFAULT_TIMEOUT_S);
+    // Checked before anything starts: a bad entry is a 400 and no sandbox.
+    const policy = e2bEgressPolicy(req.allow_internet_access, req.network);
     const record = await this.deps.sandboxes.create({
       template: req.templateID,
       env: req.envVars ?? {},
       metadata: req.metadata ?? {},
       lifecycle: policyFor(onTimeout, timeoutMs, DEFAULT_LIFECYCLE),
     });
+    if (policy && this.deps.egress) {
+      try {
+        await this.deps.egress.set(record, policy);
+      } catch (err) {
+        await this.deps.sandboxes.delete(record.id).catch(() => false);
+        throw err;
+      }
+    }
     this.deps.store.setOnTimeout(record.id, onTimeout);
     return toE2bSandbox(record, domain);
+  }
+
+  /** E2B's network update: the egress settings are replaced; what is left out is cleared. */
+  async updateNetwork(id: string, allowInternetAccess: boolean | undefined, network: E2bNetworkInput): Promise<void> {
+    const record = this.get(id);
+    const policy = e2bEgressPolicy(allowInternetAccess, network) ?? { default: "allow", allow: [], deny: [] };
+    if (!this.deps.egress) {
+      throw new BurrowError(ErrorCode.ServiceUnavailable, "this server does not enforce egress policies");
+    }
+    await this.deps.egress.set(record, policy);
   }
 
   detail(id: string, domain: string | null): E2bSandboxDetail {
