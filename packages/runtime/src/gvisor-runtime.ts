@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
 import { Freezer } from "./freezer.js";
@@ -25,7 +25,7 @@ import type {
   SandboxSpec,
 } from "./runtime.js";
 import { tailLines } from "./text.js";
-import { installTrustedCa } from "./trust-store.js";
+import { caLayer } from "./trust-store.js";
 
 export interface GvisorRuntimeOptions {
   /** Directory holding one subdirectory per sandbox (upper, work, rootfs, bundle, run). */
@@ -50,6 +50,8 @@ const MOUNT_TIMEOUT_MS = 10_000;
 const QUIET_NETWORK_TIMEOUT_MS = 2_000;
 /** Per-sandbox file naming the extra lower layer (forks), so remounts use the same layers. */
 const EXTRA_LOWER_FILE = "extra-lower.json";
+/** Per-sandbox file naming its trust-store layer (the egress CA), mounted under its own files. */
+const CA_LAYER_FILE = "ca-layer.json";
 
 /**
  * Runs sandboxes with gVisor: an overlay rootfs (template lower + per-sandbox upper on the host
@@ -159,15 +161,13 @@ export class GvisorRuntime implements Runtime {
       if (spec.extraLower !== undefined) {
         await writeFile(join(dir, EXTRA_LOWER_FILE), JSON.stringify({ path: spec.extraLower }));
       }
+      if (spec.trustedCaPem !== undefined) {
+        const layer = await caLayer(this.caLayersDir, spec.templateRootfs, spec.trustedCaPem);
+        await writeFile(join(dir, CA_LAYER_FILE), JSON.stringify({ path: layer }));
+      }
       await this.mountOverlay(spec.id, spec.templateRootfs, paths);
       await this.network.setup(addr, dir);
       await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
-      if (spec.trustedCaPem !== undefined && !(await installTrustedCa(paths.rootfs, spec.trustedCaPem))) {
-        this.options.logger.warn(
-          { sandboxId: spec.id },
-          "the template's CA paths are symlinks; the egress CA was not installed",
-        );
-      }
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
       // single-request: glibc sends A and AAAA in parallel from one socket, and conntrack's known
       // race between two new packets of one flow at a NAT redirect can drop one (a 2 s stall).
@@ -206,14 +206,19 @@ export class GvisorRuntime implements Runtime {
     if (result.exitCode !== 0) throw this.failure(what, result, await readTail(logPath));
   }
 
-  /** The sandbox's extra lower layer, if it was created with one (forks). */
-  private async extraLowerOf(id: string): Promise<string | undefined> {
+  /** A lower layer recorded in the sandbox's dir at create (`file`: a fork's snapshot, the CA layer). */
+  private async layerOf(id: string, file: string): Promise<string | undefined> {
     try {
-      const raw = JSON.parse(await readFile(join(this.dir(id), EXTRA_LOWER_FILE), "utf8")) as { path?: unknown };
+      const raw = JSON.parse(await readFile(join(this.dir(id), file), "utf8")) as { path?: unknown };
       return typeof raw.path === "string" ? raw.path : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  /** Where trust-store layers are kept: beside the sandboxes' dirs. */
+  private get caLayersDir(): string {
+    return join(dirname(this.options.sandboxesDir), "ca-layers");
   }
 
   private async mountOverlay(
@@ -221,8 +226,9 @@ export class GvisorRuntime implements Runtime {
     template: string,
     p: { upper: string; work: string; rootfs: string },
   ): Promise<void> {
-    const extra = await this.extraLowerOf(id);
-    const lower = extra === undefined ? template : `${extra}:${template}`;
+    // Top to bottom: a fork's snapshot, the CA layer, the template.
+    const layers = [await this.layerOf(id, EXTRA_LOWER_FILE), await this.layerOf(id, CA_LAYER_FILE), template];
+    const lower = layers.filter((l) => l !== undefined).join(":");
     const result = await this.options.runner.run(
       ["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${p.upper},workdir=${p.work}`, p.rootfs],
       { timeoutMs: MOUNT_TIMEOUT_MS },

@@ -1,54 +1,57 @@
-import { constants } from "node:fs";
-import { lstat, mkdir, open, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { lstat, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 
-/** Where a CA is dropped in the sandbox (Debian's update-ca-certificates picks it up from there). */
+/** Where the CA appears in a sandbox (Debian's update-ca-certificates picks it up from there). */
 export const SANDBOX_CA_PATH = "usr/local/share/ca-certificates/burrow-egress-ca.crt";
 /** The bundle OpenSSL, curl and Python read by default on Debian. */
 export const SANDBOX_CA_BUNDLE_PATH = "etc/ssl/certs/ca-certificates.crt";
 
 /**
- * Whether `rel` under `root` can be written without leaving `root`: every existing component is
- * a real directory (the last one may be a regular file or missing), never a symlink. The rootfs
- * comes from templates users build, so a planted symlink must not redirect a host-side write.
+ * Whether `rel` under `root` is a regular file reached through real directories only. Templates
+ * are built by users, so a planted symlink must not make the host read outside the template.
  */
-async function confined(root: string, rel: string): Promise<boolean> {
+async function regularFileWithin(root: string, rel: string): Promise<boolean> {
   const parts = rel.split("/");
   let at = root;
   for (const [i, part] of parts.entries()) {
     at = join(at, part);
     const stat = await lstat(at).catch(() => undefined);
-    if (!stat) return true;
-    const last = i === parts.length - 1;
-    if (stat.isSymbolicLink() || (!last && !stat.isDirectory()) || (last && !stat.isFile())) return false;
+    if (!stat || stat.isSymbolicLink()) return false;
+    if (i < parts.length - 1 ? !stat.isDirectory() : !stat.isFile()) return false;
   }
   return true;
-}
-
-async function writeNoFollow(path: string, text: string, flags: number): Promise<void> {
-  const file = await open(path, flags | constants.O_WRONLY | constants.O_NOFOLLOW, 0o644);
-  try {
-    await file.writeFile(text);
-  } finally {
-    await file.close();
-  }
 }
 
 /**
- * Installs `pem` into a sandbox's root filesystem (mounted on the host, before the sandbox
- * starts): as its own file for update-ca-certificates, and appended to the system bundle unless
- * it is there already. Returns false, writing nothing more, where a path is not confined.
+ * A read-only overlay layer that adds `pem` to a template's trust store: the CA as its own file,
+ * and the template's bundle with the CA appended (left out when the template has no plain
+ * bundle file). Mounted between the template and the sandbox's own files, so creating a sandbox
+ * writes nothing, and a sandbox that rewrites its bundle copies it up as it would any file.
+ * Built once per template and CA under `layersDir` (written to a temporary name, then renamed).
  */
-export async function installTrustedCa(rootfs: string, pem: string): Promise<boolean> {
+export async function caLayer(layersDir: string, templateRootfs: string, pem: string): Promise<string> {
   const cert = pem.endsWith("\n") ? pem : `${pem}\n`;
-  if (!(await confined(rootfs, SANDBOX_CA_PATH)) || !(await confined(rootfs, SANDBOX_CA_BUNDLE_PATH))) return false;
-  await mkdir(join(rootfs, "usr/local/share/ca-certificates"), { recursive: true, mode: 0o755 });
-  await writeNoFollow(join(rootfs, SANDBOX_CA_PATH), cert, constants.O_CREAT | constants.O_TRUNC);
-  const bundlePath = join(rootfs, SANDBOX_CA_BUNDLE_PATH);
-  const bundle = await readFile(bundlePath, "utf8").catch(() => undefined);
-  if (bundle === undefined) return true;
-  if (!bundle.includes(cert.trim())) {
-    await writeNoFollow(bundlePath, `${bundle.endsWith("\n") || bundle === "" ? "" : "\n"}${cert}`, constants.O_APPEND);
+  const key = createHash("sha256").update(templateRootfs).update("\0").update(cert).digest("hex").slice(0, 24);
+  const layer = join(layersDir, key);
+  if (existsSync(layer)) return layer;
+  const tmp = `${layer}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await mkdir(join(tmp, dirname(SANDBOX_CA_PATH)), { recursive: true, mode: 0o755 });
+    await writeFile(join(tmp, SANDBOX_CA_PATH), cert, { mode: 0o644 });
+    if (await regularFileWithin(templateRootfs, SANDBOX_CA_BUNDLE_PATH)) {
+      const bundle = await readFile(join(templateRootfs, SANDBOX_CA_BUNDLE_PATH), "utf8");
+      await mkdir(join(tmp, dirname(SANDBOX_CA_BUNDLE_PATH)), { recursive: true, mode: 0o755 });
+      const separator = bundle === "" || bundle.endsWith("\n") ? "" : "\n";
+      await writeFile(join(tmp, SANDBOX_CA_BUNDLE_PATH), `${bundle}${separator}${cert}`, { mode: 0o644 });
+    }
+    await rename(tmp, layer).catch(async (err: NodeJS.ErrnoException) => {
+      // Another create built the same layer first.
+      if (!existsSync(layer)) throw err;
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
   }
-  return true;
+  return layer;
 }

@@ -1,4 +1,5 @@
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -9,8 +10,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { installTrustedCa, SANDBOX_CA_BUNDLE_PATH, SANDBOX_CA_PATH } from "@burrow/runtime";
+import { basename, join } from "node:path";
+import { caLayer, SANDBOX_CA_BUNDLE_PATH, SANDBOX_CA_PATH } from "@burrow/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSecretsKey, SecretCipher } from "../src/secrets/secret-cipher.js";
 import { SecretService } from "../src/secrets/secret-service.js";
@@ -87,34 +88,41 @@ describe("secret sealing", () => {
   });
 });
 
-describe("trust store install", () => {
+describe("trust store layer", () => {
   const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
-  it("adds the CA file and appends to the bundle once", async () => {
-    const root = mkdtempSync(join(tmpdir(), "burrow-rootfs-"));
+  it("holds the CA file and the template's bundle with the CA appended, built once", async () => {
+    const root = mkdtempSync(join(tmpdir(), "burrow-tpl-"));
+    const layers = mkdtempSync(join(tmpdir(), "burrow-layers-"));
     try {
       mkdirSync(join(root, "etc/ssl/certs"), { recursive: true });
       writeFileSync(join(root, SANDBOX_CA_BUNDLE_PATH), "existing roots\n");
-      expect(await installTrustedCa(root, pem)).toBe(true);
-      expect(await installTrustedCa(root, pem)).toBe(true);
-      expect(readFileSync(join(root, SANDBOX_CA_PATH), "utf8")).toBe(pem);
-      expect(readFileSync(join(root, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe(`existing roots\n${pem}`);
+      const layer = await caLayer(layers, root, pem);
+      expect(await caLayer(layers, root, pem)).toBe(layer);
+      expect(readdirSync(layers)).toEqual([basename(layer)]);
+      expect(readFileSync(join(layer, SANDBOX_CA_PATH), "utf8")).toBe(pem);
+      expect(readFileSync(join(layer, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe(`existing roots\n${pem}`);
+      // The template itself is untouched.
+      expect(readFileSync(join(root, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe("existing roots\n");
     } finally {
       rmSync(root, { recursive: true, force: true });
+      rmSync(layers, { recursive: true, force: true });
     }
   });
 
-  it("writes nothing through a symlink a template planted", async () => {
-    const root = mkdtempSync(join(tmpdir(), "burrow-rootfs-"));
+  it("does not follow a symlink a template planted for the bundle", async () => {
+    const root = mkdtempSync(join(tmpdir(), "burrow-tpl-"));
     const outside = mkdtempSync(join(tmpdir(), "burrow-outside-"));
+    const layers = mkdtempSync(join(tmpdir(), "burrow-layers-"));
     try {
+      writeFileSync(join(outside, "ca-certificates.crt"), "host secret\n");
       mkdirSync(join(root, "etc/ssl"), { recursive: true });
       symlinkSync(outside, join(root, "etc/ssl/certs"));
-      expect(await installTrustedCa(root, pem)).toBe(false);
-      expect(readdirSync(outside)).toEqual([]);
+      const layer = await caLayer(layers, root, pem);
+      expect(readFileSync(join(layer, SANDBOX_CA_PATH), "utf8")).toBe(pem);
+      expect(existsSync(join(layer, SANDBOX_CA_BUNDLE_PATH))).toBe(false);
     } finally {
-      rmSync(root, { recursive: true, force: true });
-      rmSync(outside, { recursive: true, force: true });
+      for (const d of [root, outside, layers]) rmSync(d, { recursive: true, force: true });
     }
   });
 });
