@@ -61,8 +61,9 @@ async function restore(runner: CommandRunner, scriptDir: string, lines: string[]
  *   INPUT   -i bw+ → BURROW-ISOLATE: replies to connections the host opened, and connections the
  *           server's own rules redirected to its egress proxies (conntrack DNAT); nothing else
  *           reaches the host (its services, the Burrow API).
- *   FORWARD -i bw+ → BURROW-FORWARD: replies, then BURROW-EGRESS (one jump per sandbox
- *           interface into that sandbox's policy chain), else drop.
+ *   FORWARD -i bw+ → BURROW-FORWARD: replies, then BURROW-EGRESS (a jump per sandbox with a
+ *           policy of its own into its chain, then per server prefix a jump into the default
+ *           chain BURROW-DFLT-<prefix>), else drop.
  *   FORWARD -o bw+ → BURROW-INBOUND: replies only; nothing outside opens connections into a sandbox.
  * Then this server's NAT (`networkPrefix`): DNS (udp 53), HTTP (80) and TLS (443) from its
  * sandboxes are redirected to its egress proxies; the rest is masqueraded. Idempotent.
@@ -98,7 +99,18 @@ export async function ensureHostFirewall(
   const tag = networkPrefix.replace(".", "-");
   const redirect = `BURROW-RDR-${tag}`;
   const snat = `BURROW-SNAT-${tag}`;
+  const fallback = defaultChain(networkPrefix);
   const net = `${networkPrefix}.0.0/16`;
+  // Sandboxes with the default policy (allow) have no chain of their own: after every sandbox's
+  // jump (inserted at the top), BURROW-EGRESS sends this prefix's traffic here.
+  await iptables(runner, ["-N", fallback], /exists/i);
+  await restore(runner, scriptDir, [
+    "*filter",
+    `:${fallback} - [0:0]`,
+    ...alwaysBlocked(networkPrefix).map((cidr) => `-A ${fallback} -d ${cidr} -j DROP`),
+    `-A ${fallback} -j ACCEPT`,
+  ]);
+  await ensureRule(runner, "filter", EGRESS, ["-s", net, "-j", fallback]);
   for (const chain of [redirect, snat]) await iptables(runner, ["-t", "nat", "-N", chain], /exists/i);
   await restore(runner, scriptDir, [
     "*nat",
@@ -143,9 +155,16 @@ function sandboxChain(hostInterface: string): string {
   return `BWE-${hostInterface}`;
 }
 
+/** The chain of a prefix's sandboxes that have no chain of their own (default policy). */
+function defaultChain(networkPrefix: string): string {
+  return `BURROW-DFLT-${networkPrefix.replace(".", "-")}`;
+}
+
 /**
  * Writes a sandbox's IP-level egress policy into its own chain (created on first use, and the
- * jump from BURROW-EGRESS added), replacing what was there in one iptables-restore.
+ * jump from BURROW-EGRESS added at the top), replacing what was there in one iptables-restore.
+ * A sandbox needs one only for a policy other than the default; without it the prefix's default
+ * chain applies (everything allowed but what no sandbox may reach).
  */
 export async function applyEgressRules(
   runner: CommandRunner,
@@ -167,7 +186,8 @@ export async function applyEgressRules(
     ...rules.allowCidrs.map((cidr) => `-A ${chain} -d ${cidr} -j ACCEPT`),
     ...(rules.defaultAllow ? [`-A ${chain} -j ACCEPT`] : reject("")),
   ]);
-  await ensureRule(runner, "filter", EGRESS, ["-i", hostInterface, "-j", chain]);
+  // At the top: before the prefix's default chain.
+  await ensureRule(runner, "filter", EGRESS, ["-i", hostInterface, "-j", chain], 1);
 }
 
 /** Removes a sandbox's egress chain and its jump. Idempotent. */

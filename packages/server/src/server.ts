@@ -163,7 +163,6 @@ export async function startServer(
     lifecycle,
     logger,
     agentsEnabled,
-    onNetworkReady: (record) => egress.apply(record),
     ...(egressCa ? { trustedCaPem: egressCa.certPem } : {}),
   });
   const checkpointStore = new CheckpointStore(db);

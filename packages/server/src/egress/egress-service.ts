@@ -62,10 +62,13 @@ export class EgressService {
     });
   }
 
-  /** At start: every live sandbox's chain (they vanish on a host reboot, and older sandboxes had none). */
+  /**
+   * At start: the chain of every live sandbox with a policy of its own (chains vanish on a host
+   * reboot). The others need none: the prefix's default chain covers them.
+   */
   async applyAll(): Promise<void> {
     for (const record of this.deps.sandboxes.listLive()) {
-      if (record.state === "deleting") continue;
+      if (record.state === "deleting" || this.deps.store.get(record.id) === undefined) continue;
       await this.apply(record).catch((err: unknown) =>
         this.deps.logger.warn({ sandboxId: record.id, err: errorMessage(err) }, "applying the egress policy failed"),
       );

@@ -37,8 +37,6 @@ export interface SandboxServiceDeps {
   agentsEnabled?: boolean;
   /** CA certificate (PEM) installed in every new sandbox's trust store: the egress CA. */
   trustedCaPem?: string;
-  /** Runs once a new sandbox's network exists (writes its egress firewall chain). */
-  onNetworkReady?: (record: SandboxRecord) => Promise<void>;
 }
 
 export function toInfo(record: SandboxRecord): SandboxInfo {
@@ -127,11 +125,7 @@ export class SandboxService {
         ...(options.extraLower === undefined ? {} : { extraLower: options.extraLower }),
         ...(this.deps.trustedCaPem === undefined ? {} : { trustedCaPem: this.deps.trustedCaPem }),
       });
-      // The sandbox's firewall chain is written while its agent is initialised.
-      await Promise.all([
-        this.agentsEnabled ? this.deps.lifecycle.initAgent(record) : undefined,
-        this.deps.onNetworkReady?.(record),
-      ]);
+      if (this.agentsEnabled) await this.deps.lifecycle.initAgent(record);
       this.deps.transitions.move(record, "running", {
         type: "created",
         reason: pool ? `started for the ${pool} warm pool` : "created",
