@@ -222,6 +222,25 @@ describe("burrow mcp against a real server", () => {
     expect(resources.map((r) => r.uri)).toContain(`burrow://${sandboxId}/home/user`);
   });
 
+  it("lists stored secrets by name and creates a sandbox that holds only their placeholders", async () => {
+    const stored = await server.request("POST", "/v1/secrets", { name: "MCP_TOKEN", value: "mcp-secret-value-9f2" });
+    expect(stored.status).toBe(201);
+    const listed = await callTool(stdio, "secret_list", {});
+    expect(listed.structured).toEqual({ secrets: [{ name: "MCP_TOKEN", updatedAt: expect.any(String) }] });
+    expect(listed.text).not.toContain("mcp-secret-value-9f2");
+    const created = await callTool(stdio, "sandbox_create", {
+      secrets: [{ name: "MCP_TOKEN", hosts: ["api.example.test"] }],
+    });
+    expect(created.isError, created.text).toBe(false);
+    const box = created.structured?.sandboxId as string;
+    const ran = await callTool(stdio, "run_command", { sandboxId: box, cmd: 'printf %s "$MCP_TOKEN"' });
+    expect(ran.structured).toMatchObject({ exitCode: 0, stdout: "{{secret:MCP_TOKEN}}" });
+    const unknown = await callTool(stdio, "sandbox_create", { secrets: [{ name: "NOPE", hosts: ["a.test"] }] });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toContain("(unknown_secret)");
+    expect((await callTool(stdio, "sandbox_delete", { sandboxId: box })).isError).toBe(false);
+  });
+
   it("answers bad arguments with tool errors and keeps serving", async () => {
     const expectError = async (name: string, args: Record<string, unknown>, text: string) => {
       const result = await callTool(stdio, name, args);

@@ -10,9 +10,17 @@ import { fileTools } from "./tools/files.js";
 import { previewTools } from "./tools/previews.js";
 import type { ToolGroup } from "./tools/registry.js";
 import { sandboxTools } from "./tools/sandboxes.js";
+import { secretTools } from "./tools/secrets.js";
 
 /** Every tool group the server offers; checkpoint and preview tools join here once the server has them. */
-export const TOOL_GROUPS: readonly ToolGroup[] = [sandboxTools, commandTools, fileTools, checkpointTools, previewTools];
+export const TOOL_GROUPS: readonly ToolGroup[] = [
+  sandboxTools,
+  commandTools,
+  fileTools,
+  checkpointTools,
+  previewTools,
+  secretTools,
+];
 
 export const SERVER_NAME = "burrow";
 export const SERVER_VERSION = "0.1.0";

@@ -53,6 +53,7 @@ describe("Burrow MCP server (fake Burrow)", () => {
       "checkpoint_diff",
       "sandbox_fork",
       "get_preview_url",
+      "secret_list",
     ]);
     for (const tool of tools) {
       expect(tool.description?.length, tool.name).toBeGreaterThan(40);

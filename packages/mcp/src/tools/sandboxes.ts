@@ -38,6 +38,18 @@ const sandboxCreate = defineTool({
       .optional()
       .describe('String labels to find the sandbox again with sandbox_list, e.g. {"task": "fix-bug-42"}'),
     env: labelsSchema.optional().describe("Environment variables set for every command in the sandbox"),
+    secrets: z
+      .array(
+        z.object({
+          name: z.string().min(1).describe("A stored secret's name, from secret_list"),
+          hosts: z.array(z.string().min(1)).min(1).describe('Hosts the value may be sent to, e.g. ["api.github.com"]'),
+        }),
+      )
+      .optional()
+      .describe(
+        "Stored secrets to use from the sandbox: env var NAME holds {{secret:NAME}}, and requests to the hosts carry " +
+          'the value in its place, e.g. curl -H "Authorization: Bearer $NAME" https://host/…',
+      ),
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, session, signal) {
@@ -46,6 +58,7 @@ const sandboxCreate = defineTool({
       ...(args.template === undefined ? {} : { template: args.template }),
       ...(args.metadata === undefined ? {} : { metadata: args.metadata }),
       ...(args.env === undefined ? {} : { envs: args.env }),
+      ...(args.secrets === undefined ? {} : { secrets: args.secrets }),
     });
     return jsonResult(describeSandbox(await sandbox.getInfo({ signal })));
   },
