@@ -2,7 +2,7 @@
 // `npm run bench`: Burrow vs raw runsc in the same run, suite by suite. Writes one JSON report
 // (bench/results/latest.json when every suite runs). See docs/benchmarks.md.
 //
-//   BENCH_SUITES=slice,lifecycle,density,checkpoints   which suites (default: all, in this order)
+//   BENCH_SUITES=slice,lifecycle,…   which suites (default: all of ALL_SUITES, in that order)
 //   BENCH_OUT=path                         where to write the report
 //   iteration knobs: see each suite's header and docs/benchmarks.md
 import { execFileSync } from "node:child_process";
