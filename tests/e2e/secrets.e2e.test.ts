@@ -29,6 +29,7 @@ describe("credential brokering", () => {
   let server: TestServer;
   let internet: FakeInternet;
   let sandbox: Sandbox;
+  let checkpointId = "";
   const secret = `ghp_${randomBytes(18).toString("hex")}`;
   const withSecret = sha256(`Bearer ${secret}`);
   const withPlaceholder = sha256("Bearer {{secret:GH_TOKEN}}");
@@ -94,6 +95,7 @@ describe("credential brokering", () => {
     await sh(sandbox, curlAuth("https://allowed.test/auth"));
     const checkpoint = await sandbox.checkpoints.create({ mode: "full", wait: true });
     expect(checkpoint.status).toBe("ready");
+    checkpointId = checkpoint.id;
     expect(filesHolding(server.dataDir, secret)).toEqual([]);
     // The search does see the checkpoint's memory: the placeholder the processes held is in its blobs.
     expect(filesHolding(join(server.dataDir, "blobs"), "{{secret:GH_TOKEN}}").length).toBeGreaterThan(0);
@@ -101,8 +103,10 @@ describe("credential brokering", () => {
     expect(server.output()).not.toContain(secret);
   });
 
-  it("keeps bindings through hibernation and forks, changes them live, and refuses unknown secrets", async () => {
+  it("keeps bindings through hibernation, restore and forks, changes them live, and refuses unknown secrets", async () => {
     await sandbox.hibernate();
+    expect((await sh(sandbox, curlAuth("https://allowed.test/auth"))).stdout.trim()).toBe(withSecret);
+    await sandbox.checkpoints.restore(checkpointId);
     expect((await sh(sandbox, curlAuth("https://allowed.test/auth"))).stdout.trim()).toBe(withSecret);
     const { sandboxIds } = await sandbox.checkpoints.fork("now");
     const fork = await Sandbox.connect(sandboxIds[0] as string, opts());

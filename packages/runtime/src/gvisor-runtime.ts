@@ -24,8 +24,8 @@ import type {
   RuntimeStatus,
   SandboxSpec,
 } from "./runtime.js";
+import { MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
 import { tailLines } from "./text.js";
-import { caLayer } from "./trust-store.js";
 
 export interface GvisorRuntimeOptions {
   /** Directory holding one subdirectory per sandbox (upper, work, rootfs, bundle, run). */
@@ -46,12 +46,7 @@ export interface GvisorRuntimeOptions {
 }
 
 const DEFAULT_RUNSC_TIMEOUT_MS = 30_000;
-const MOUNT_TIMEOUT_MS = 10_000;
 const QUIET_NETWORK_TIMEOUT_MS = 2_000;
-/** Per-sandbox file naming the extra lower layer (forks), so remounts use the same layers. */
-const EXTRA_LOWER_FILE = "extra-lower.json";
-/** Per-sandbox file naming its trust-store layer (the egress CA), mounted under its own files. */
-const CA_LAYER_FILE = "ca-layer.json";
 
 /**
  * Runs sandboxes with gVisor: an overlay rootfs (template lower + per-sandbox upper on the host
@@ -158,14 +153,12 @@ export class GvisorRuntime implements Runtime {
     };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
-      if (spec.extraLower !== undefined) {
-        await writeFile(join(dir, EXTRA_LOWER_FILE), JSON.stringify({ path: spec.extraLower }));
-      }
-      if (spec.trustedCaPem !== undefined) {
-        const layer = await caLayer(this.caLayersDir, spec.templateRootfs, spec.trustedCaPem);
-        await writeFile(join(dir, CA_LAYER_FILE), JSON.stringify({ path: layer }));
-      }
-      await this.mountOverlay(spec.id, spec.templateRootfs, paths);
+      await recordLayers(dir, spec.templateRootfs, {
+        extraLower: spec.extraLower,
+        trustedCaPem: spec.trustedCaPem,
+        caLayersDir: this.caLayersDir,
+      });
+      await mountOverlay(this.options.runner, dir, spec.templateRootfs, paths);
       await this.network.setup(addr, dir);
       await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
@@ -206,36 +199,9 @@ export class GvisorRuntime implements Runtime {
     if (result.exitCode !== 0) throw this.failure(what, result, await readTail(logPath));
   }
 
-  /** A lower layer recorded in the sandbox's dir at create (`file`: a fork's snapshot, the CA layer). */
-  private async layerOf(id: string, file: string): Promise<string | undefined> {
-    try {
-      const raw = JSON.parse(await readFile(join(this.dir(id), file), "utf8")) as { path?: unknown };
-      return typeof raw.path === "string" ? raw.path : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Where trust-store layers are kept: beside the sandboxes' dirs. */
   private get caLayersDir(): string {
     return join(dirname(this.options.sandboxesDir), "ca-layers");
-  }
-
-  private async mountOverlay(
-    id: string,
-    template: string,
-    p: { upper: string; work: string; rootfs: string },
-  ): Promise<void> {
-    // Top to bottom: a fork's snapshot, the CA layer, the template.
-    const layers = [await this.layerOf(id, EXTRA_LOWER_FILE), await this.layerOf(id, CA_LAYER_FILE), template];
-    const lower = layers.filter((l) => l !== undefined).join(":");
-    const result = await this.options.runner.run(
-      ["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${p.upper},workdir=${p.work}`, p.rootfs],
-      { timeoutMs: MOUNT_TIMEOUT_MS },
-    );
-    if (result.exitCode !== 0) {
-      throw new BurrowError(ErrorCode.RuntimeFailed, `mounting the sandbox rootfs failed: ${result.stderr.trim()}`);
-    }
   }
 
   async destroy(id: string, networkIndex: number): Promise<void> {
@@ -428,7 +394,7 @@ export class GvisorRuntime implements Runtime {
     const rootfs = join(dir, "rootfs");
     const mounts = await readFile("/proc/mounts", "utf8");
     if (!mounts.split("\n").some((line) => line.split(" ")[1] === rootfs)) {
-      await this.mountOverlay(spec.id, spec.templateRootfs, {
+      await mountOverlay(this.options.runner, dir, spec.templateRootfs, {
         upper: join(dir, "upper"),
         work: join(dir, "work"),
         rootfs,

@@ -29,7 +29,7 @@ export function e2bEgressPolicy(
     ? { default: "deny" as const, allow: allowOut, deny: [] }
     : { default: "allow" as const, allow: allowOut, deny: denyOut };
   // Checked entry by entry under E2B's field names first.
-  allowOut.forEach((e, i) => parseEgressEntry(e, `network.allowOut[${i}]`));
-  denyOut.forEach((e, i) => parseEgressEntry(e, `network.denyOut[${i}]`));
+  for (const [i, e] of allowOut.entries()) parseEgressEntry(e, `network.allowOut[${i}]`);
+  for (const [i, e] of denyOut.entries()) parseEgressEntry(e, `network.denyOut[${i}]`);
   return parseEgressPolicy(policy, "network");
 }
