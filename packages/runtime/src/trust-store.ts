@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { lstat, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -24,6 +24,9 @@ async function regularFileWithin(root: string, rel: string): Promise<boolean> {
   return true;
 }
 
+/** Layers being built, by path. */
+const inProgress = new Map<string, Promise<string>>();
+
 /**
  * A read-only overlay layer that adds `pem` to a template's trust store: the CA as its own file,
  * and the template's bundle with the CA appended (left out when the template has no plain
@@ -31,12 +34,22 @@ async function regularFileWithin(root: string, rel: string): Promise<boolean> {
  * writes nothing, and a sandbox that rewrites its bundle copies it up as it would any file.
  * Built once per template and CA under `layersDir` (written to a temporary name, then renamed).
  */
-export async function caLayer(layersDir: string, templateRootfs: string, pem: string): Promise<string> {
+export function caLayer(layersDir: string, templateRootfs: string, pem: string): Promise<string> {
   const cert = pem.endsWith("\n") ? pem : `${pem}\n`;
   const key = createHash("sha256").update(templateRootfs).update("\0").update(cert).digest("hex").slice(0, 24);
   const layer = join(layersDir, key);
+  // Creates running at the same time share one build.
+  let building = inProgress.get(layer);
+  if (!building) {
+    building = buildLayer(layer, templateRootfs, cert).finally(() => inProgress.delete(layer));
+    inProgress.set(layer, building);
+  }
+  return building;
+}
+
+async function buildLayer(layer: string, templateRootfs: string, cert: string): Promise<string> {
   if (existsSync(layer)) return layer;
-  const tmp = `${layer}.tmp-${process.pid}-${Date.now()}`;
+  const tmp = `${layer}.tmp-${randomBytes(6).toString("hex")}`;
   try {
     await mkdir(join(tmp, dirname(SANDBOX_CA_PATH)), { recursive: true, mode: 0o755 });
     await writeFile(join(tmp, SANDBOX_CA_PATH), cert, { mode: 0o644 });
