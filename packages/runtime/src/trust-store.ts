@@ -32,11 +32,15 @@ const inProgress = new Map<string, Promise<string>>();
  * and the template's bundle with the CA appended (left out when the template has no plain
  * bundle file). Mounted between the template and the sandbox's own files, so creating a sandbox
  * writes nothing, and a sandbox that rewrites its bundle copies it up as it would any file.
- * Built once per template and CA under `layersDir` (written to a temporary name, then renamed).
+ * Built once per template build and CA under `layersDir` (written to a temporary name, then
+ * renamed).
  */
-export function caLayer(layersDir: string, templateRootfs: string, pem: string): Promise<string> {
+export async function caLayer(layersDir: string, templateRootfs: string, pem: string): Promise<string> {
   const cert = pem.endsWith("\n") ? pem : `${pem}\n`;
-  const key = createHash("sha256").update(templateRootfs).update("\0").update(cert).digest("hex").slice(0, 24);
+  // A rebuilt template (a new bundle) gets a new layer.
+  const bundle = await lstat(join(templateRootfs, SANDBOX_CA_BUNDLE_PATH)).catch(() => undefined);
+  const version = bundle ? `${bundle.size}:${bundle.mtimeMs}:${bundle.ino}` : "none";
+  const key = createHash("sha256").update(`${templateRootfs}\0${version}\0${cert}`).digest("hex").slice(0, 24);
   const layer = join(layersDir, key);
   // Creates running at the same time share one build.
   let building = inProgress.get(layer);

@@ -106,6 +106,11 @@ describe("trust store layer", () => {
       expect(readFileSync(join(layer, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe(`existing roots\n${pem}`);
       // The template itself is untouched.
       expect(readFileSync(join(root, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe("existing roots\n");
+      // A rebuilt template's new bundle gets a layer of its own.
+      writeFileSync(join(root, SANDBOX_CA_BUNDLE_PATH), "new roots, longer\n");
+      const rebuilt = await caLayer(layers, root, pem);
+      expect(rebuilt).not.toBe(layer);
+      expect(readFileSync(join(rebuilt, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe(`new roots, longer\n${pem}`);
     } finally {
       rmSync(root, { recursive: true, force: true });
       rmSync(layers, { recursive: true, force: true });
