@@ -56,6 +56,21 @@ async function timedCheckpoint(sb, mode, stats) {
 
 const kib = (b) => round(b / 1024, 1);
 
+/** `n` checkpoints of `mode`, each after `change()`: their call, until-stored and paused times, stored bytes, and the last one. */
+async function changedCheckpoints(sb, mode, n, change, retries) {
+  const out = { ms: [], untilStored: [], paused: [], stored: [], last: undefined };
+  for (let i = 0; i < n; i++) {
+    await change();
+    const { ms, storedMs, ck } = await timedCheckpoint(sb, mode, retries);
+    out.ms.push(ms);
+    out.untilStored.push(storedMs);
+    out.paused.push(ck.pausedMs);
+    out.stored.push(ck.storedBytes);
+    out.last = ck;
+  }
+  return out;
+}
+
 export async function run({ templatesDir, agentBinary, log, cleanups }) {
   const results = {};
   const ratios = {};
@@ -87,39 +102,13 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
   // ── 1. live full checkpoints, each after changing FILES files ──────────────────────────────
   log(`checkpoints: live full checkpoint (n=${N_FULL} + first)`);
   const first = await timedCheckpoint(sb, "full", retries);
-  const full = [];
-  const fullUntilStored = [];
-  const fullPaused = [];
-  const fullStored = [];
-  let fullCk;
-  for (let i = 0; i < N_FULL; i++) {
-    await change();
-    const { ms, storedMs, ck } = await timedCheckpoint(sb, "full", retries);
-    full.push(ms);
-    fullUntilStored.push(storedMs);
-    fullPaused.push(ck.pausedMs);
-    fullStored.push(ck.storedBytes);
-    fullCk = ck;
-  }
+  const full = await changedCheckpoints(sb, "full", N_FULL, change, retries);
   // A full checkpoint right after another: what does the memory image add?
   const fullAgain = await timedCheckpoint(sb, "full", retries);
 
   // ── 2. fs checkpoints, each after changing FILES files; then one with nothing changed ──────
   log(`checkpoints: fs checkpoint (n=${N_FS})`);
-  const fs = [];
-  const fsUntilStored = [];
-  const fsPaused = [];
-  const fsStored = [];
-  let fsCk;
-  for (let i = 0; i < N_FS; i++) {
-    await change();
-    const { ms, storedMs, ck } = await timedCheckpoint(sb, "fs", retries);
-    fs.push(ms);
-    fsUntilStored.push(storedMs);
-    fsPaused.push(ck.pausedMs);
-    fsStored.push(ck.storedBytes);
-    fsCk = ck;
-  }
+  const fs = await changedCheckpoints(sb, "fs", N_FS, change, retries);
   const fsUnchanged = await timedCheckpoint(sb, "fs", retries);
   const fsUnchanged2 = await timedCheckpoint(sb, "fs", retries);
 
@@ -129,12 +118,12 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
   const restoreFull = [];
   const firstExecAfterFull = [];
   for (let i = 0; i < N_RESTORE; i++) {
-    restoreFull.push(await timeIt(() => sb.checkpoints.restore(fullCk.id)));
+    restoreFull.push(await timeIt(() => sb.checkpoints.restore(full.last.id)));
     firstExecAfterFull.push(await timeIt(() => sb.files.exists("/tmp/alloc-ready")));
-    restoreFs.push(await timeIt(() => sb.checkpoints.restore(fsCk.id)));
+    restoreFs.push(await timeIt(() => sb.checkpoints.restore(fs.last.id)));
   }
   // Last: back to the full checkpoint, and the Python process must be the same one.
-  await sb.checkpoints.restore(fullCk.id);
+  await sb.checkpoints.restore(full.last.id);
   const alive = await sb.commands.run(`kill -0 ${pid} && echo alive`).then(
     (r) => r.stdout.trim() === "alive",
     () => false,
@@ -147,7 +136,7 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
   log(`checkpoints: fork ×${FORKS}`);
   let forkIds = [];
   const forkMs = await timeIt(async () => {
-    forkIds = (await sb.checkpoints.fork(fsCk.id, { count: FORKS })).sandboxIds;
+    forkIds = (await sb.checkpoints.fork(fs.last.id, { count: FORKS })).sandboxIds;
   });
   created.push(...forkIds);
   const forkSeesFiles = Number(
@@ -227,15 +216,15 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
   const s = (x) => summarize(x);
   results.fullCheckpoint = {
     burrow: {
-      api: s(full),
-      untilStored: s(fullUntilStored),
-      pausedMs: s(fullPaused),
-      storedKib: s(fullStored.map(kib)),
+      api: s(full.ms),
+      untilStored: s(full.untilStored),
+      pausedMs: s(full.paused),
+      storedKib: s(full.stored.map(kib)),
       firstFullCheckpointMs: round(first.ms),
       firstFullCheckpointPausedMs: first.ck.pausedMs,
       firstFullCheckpointStoredMib: round(first.ck.storedBytes / 1048576, 1),
-      sizeMib: round(fullCk.sizeBytes / 1048576, 1),
-      fileCount: fullCk.fileCount,
+      sizeMib: round(full.last.sizeBytes / 1048576, 1),
+      fileCount: full.last.fileCount,
     },
     raw: {
       runscCheckpoint: s(rawCheckpoint),
@@ -247,7 +236,7 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
   const rawFloor = s(rawCheckpoint).p50 + s(copy).p50;
   results.fullCheckpoint.raw.checkpointPlusCopyP50 = round(rawFloor);
   results.fsCheckpoint = {
-    burrow: { api: s(fs), untilStored: s(fsUntilStored), pausedMs: s(fsPaused), storedKib: s(fsStored.map(kib)) },
+    burrow: { api: s(fs.ms), untilStored: s(fs.untilStored), pausedMs: s(fs.paused), storedKib: s(fs.stored.map(kib)) },
     raw: { cpChangedFiles: s(copy) },
   };
   results.unchanged = {
@@ -279,11 +268,11 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
   };
   results.checkpointRefusedOpenConnections = retries.conflicts;
 
-  ratios.fullCheckpointP50VsRawCheckpointPlusCopy = ratio(s(full).p50, rawFloor);
-  ratios.fullPausedP50VsRawCheckpointPlusCopy = ratio(s(fullPaused).p50, rawFloor);
-  ratios.fullUntilStoredP50VsRawCheckpointPlusCopy = ratio(s(fullUntilStored).p50, rawFloor);
-  ratios.fsCheckpointP50VsCp = ratio(s(fs).p50, s(copy).p50);
-  ratios.fsUntilStoredP50VsCp = ratio(s(fsUntilStored).p50, s(copy).p50);
+  ratios.fullCheckpointP50VsRawCheckpointPlusCopy = ratio(s(full.ms).p50, rawFloor);
+  ratios.fullPausedP50VsRawCheckpointPlusCopy = ratio(s(full.paused).p50, rawFloor);
+  ratios.fullUntilStoredP50VsRawCheckpointPlusCopy = ratio(s(full.untilStored).p50, rawFloor);
+  ratios.fsCheckpointP50VsCp = ratio(s(fs.ms).p50, s(copy).p50);
+  ratios.fsUntilStoredP50VsCp = ratio(s(fs.untilStored).p50, s(copy).p50);
   ratios.fullRestoreP50VsRawRestoreToAgent = ratio(s(restoreFull).p50, s(rawRestoreToAgent).p50);
   ratios.forkDiskTotalVsSourceUpper = ratio(results.fork.forkUpperKib.total, sourceUpperKb);
 
