@@ -150,11 +150,12 @@ describe("preview URLs", () => {
     await sandbox.previews.delete(publicPreview.id);
     expect((await get(server, sandbox.getHost(8000), "/")).status).toBe(401);
 
-    const short = await sandbox.previews.create(8000, { expiresInMs: 1000 });
+    const short = await sandbox.previews.create(8000, { expiresInMs: 3000 });
     expect(
       (await get(server, sandbox.getHost(8000), "/", { "X-Burrow-Preview-Token": short.token as string })).status,
     ).toBe(200);
-    await new Promise((r) => setTimeout(r, 1100));
+    // Waits until just past the expiry the server reported (3 s leaves room for a slow first request).
+    await new Promise((r) => setTimeout(r, Date.parse(short.expiresAt as string) - Date.now() + 100));
     expect(
       (await get(server, sandbox.getHost(8000), "/", { "X-Burrow-Preview-Token": short.token as string })).status,
     ).toBe(401);
