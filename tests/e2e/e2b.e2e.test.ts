@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { ALL_TRAFFIC, AuthenticationError, Sandbox, SandboxNotFoundError } from "e2b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineEnvdCases } from "./e2b-envd-cases.js";
 import { runNode, startTestServer, type TestServer } from "./harness.js";
+import { upgradeEcho } from "./upgrade-echo.js";
 
 const example = join(import.meta.dirname, "..", "..", "examples", "e2b-quickstart.mjs");
 
@@ -124,27 +124,11 @@ while True:
       const closed = await fetch(`${server.url}/`, { headers: { ...headers, "E2b-Sandbox-Port": "8999" } });
       expect(closed.status).toBe(502);
 
-      const echoed = await new Promise<string>((resolve, reject) => {
-        const req = request(`${server.url}/ws`, {
-          headers: {
-            "E2b-Sandbox-Id": sandbox.sandboxId,
-            "E2b-Sandbox-Port": "8001",
-            Connection: "Upgrade",
-            Upgrade: "echo",
-          },
-        });
-        req.on("upgrade", (upRes, socket) => {
-          expect(upRes.statusCode).toBe(101);
-          socket.once("data", (d: Buffer) => {
-            socket.destroy();
-            resolve(d.toString());
-          });
-          socket.write("ping through the proxy");
-        });
-        req.on("response", (r) => reject(new Error(`no upgrade: ${r.statusCode}`)));
-        req.on("error", reject);
-        req.end();
-      });
+      const echoed = await upgradeEcho(
+        `${server.url}/ws`,
+        { "E2b-Sandbox-Id": sandbox.sandboxId, "E2b-Sandbox-Port": "8001" },
+        "ping through the proxy",
+      );
       expect(echoed).toBe("ping through the proxy");
     } finally {
       await server8000.kill();

@@ -2,6 +2,7 @@ import { request } from "node:http";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
+import { upgradeEcho } from "./upgrade-echo.js";
 
 interface Answer {
   status: number;
@@ -186,30 +187,11 @@ describe("preview URLs", () => {
     const { port } = new URL(server.url);
     // The echo server accepts one connection: try the upgrade until it listens (502 before).
     const upgradeOnce = () =>
-      new Promise<string>((resolve, reject) => {
-        const req = request({
-          host: "127.0.0.1",
-          port,
-          path: "/ws",
-          headers: {
-            Host: sandbox.getHost(8001),
-            Connection: "Upgrade",
-            Upgrade: "echo",
-            "X-Burrow-Preview-Token": token,
-          },
-        });
-        req.on("upgrade", (upRes, socket) => {
-          expect(upRes.statusCode).toBe(101);
-          socket.once("data", (d: Buffer) => {
-            socket.destroy();
-            resolve(d.toString());
-          });
-          socket.write("ping through the preview");
-        });
-        req.on("response", (r) => reject(new Error(`no upgrade: ${r.statusCode}`)));
-        req.on("error", reject);
-        req.end();
-      });
+      upgradeEcho(
+        `http://127.0.0.1:${port}/ws`,
+        { Host: sandbox.getHost(8001), "X-Burrow-Preview-Token": token },
+        "ping through the preview",
+      );
     let echoed = "";
     await until(async () => {
       echoed = await upgradeOnce();
