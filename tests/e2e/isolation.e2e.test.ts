@@ -1,7 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeHost, startFakeHost } from "./fixtures/fake-host-netns.mjs";
 import { startTestServer, type TestServer } from "./harness.js";
+
+const METADATA = "169.254.169.254";
 
 // Each sandbox has its own network namespace; the host firewall lets sandboxes answer the
 // server but never open connections to the host or to each other.
@@ -23,8 +27,11 @@ describe("sandbox network isolation", () => {
   let hostPort: number;
   let a: Sandbox;
   let b: Sandbox;
+  let metadata: FakeHost;
 
   beforeAll(async () => {
+    // The metadata address belongs to a namespace this test owns: no packet leaves the machine.
+    metadata = await startFakeHost("metadata", [METADATA], [80, 8080]);
     server = await startTestServer();
     hostListener = createServer((socket) => socket.end("host says hi\n"));
     await new Promise<void>((resolve) => hostListener.listen(0, "0.0.0.0", () => resolve()));
@@ -36,6 +43,7 @@ describe("sandbox network isolation", () => {
   afterAll(async () => {
     hostListener?.close();
     await server?.dispose();
+    metadata?.stop();
   });
 
   it("a sandbox reaches its own services on loopback", async () => {
@@ -57,13 +65,18 @@ describe("sandbox network isolation", () => {
     expect(result.stdout).toContain("refused");
   });
 
-  it("cannot reach the link-local metadata address", async () => {
+  it("cannot reach the link-local metadata address, which the host reaches", async () => {
+    // The fake metadata server answers the host on both ports: the block below is the firewall's.
+    const fromHost = (port: number) =>
+      execFileSync("curl", ["-sS", "-m", "5", `http://${METADATA}:${port}/`], { encoding: "utf8" });
+    expect(fromHost(8080)).toBe(`metadata at ${METADATA}:8080\n`);
+    expect(fromHost(80)).toBe(`metadata at ${METADATA}:80\n`);
     // Any port but 80/443 is dropped by the firewall.
-    const result = await a.commands.run(PROBE("169.254.169.254", 8080));
+    const result = await a.commands.run(PROBE(METADATA, 8080));
     expect(result.stdout).toContain("refused");
     // Port 80 lands on Burrow's egress proxy, which refuses the request instead of forwarding it.
     const http = await a.commands.run(
-      "curl -s -m 5 -o /dev/null -w '%{http_code}' http://169.254.169.254/latest/meta-data/ || true",
+      `curl -s -m 5 -o /dev/null -w '%{http_code}' http://${METADATA}/latest/meta-data/ || true`,
     );
     expect(http.stdout).toBe("403");
   });

@@ -3,7 +3,15 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
-import { type CommandRunner, GvisorRuntime, type Runtime, ShimRunner, SpawnRunner } from "@burrow/runtime";
+import {
+  type CommandRunner,
+  GvisorRuntime,
+  lockNetworkPrefix,
+  type PrefixLock,
+  type Runtime,
+  ShimRunner,
+  SpawnRunner,
+} from "@burrow/runtime";
 import { createApp } from "./app/app.js";
 import { setupE2b } from "./app/e2b/index.js";
 import { DiffService } from "./checkpoints/diff-service.js";
@@ -68,22 +76,27 @@ function preflight(config: ServerConfig): void {
 
 /**
  * The /16 that sandbox addresses come from is fixed when a data dir is first used: existing
- * sandboxes keep their addresses across restarts even if BURROW_NETWORK_PREFIX changes.
+ * sandboxes keep their addresses across restarts even if BURROW_NETWORK_PREFIX changes. With a
+ * real runtime the prefix is locked host-wide first (refused when another live server holds it),
+ * and only then recorded.
  */
-function networkPrefixFor(config: ServerConfig, logger: Logger): string {
+async function claimNetworkPrefix(
+  config: ServerConfig,
+  logger: Logger,
+  lock: boolean,
+): Promise<{ prefix: string; lock?: PrefixLock }> {
   const path = join(config.dataDir, "network-prefix");
-  if (existsSync(path)) {
-    const stored = readFileSync(path, "utf8").trim();
-    if (stored !== config.networkPrefix) {
-      logger.warn(
-        { stored, configured: config.networkPrefix },
-        "BURROW_NETWORK_PREFIX differs from the prefix this data dir was created with; keeping the stored one",
-      );
-    }
-    return stored;
+  const stored = existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
+  if (stored !== undefined && stored !== config.networkPrefix) {
+    logger.warn(
+      { stored, configured: config.networkPrefix },
+      "BURROW_NETWORK_PREFIX differs from the prefix this data dir was created with; keeping the stored one",
+    );
   }
-  writeFileSync(path, `${config.networkPrefix}\n`);
-  return config.networkPrefix;
+  const prefix = stored ?? config.networkPrefix;
+  const held = lock ? await lockNetworkPrefix(prefix, config.dataDir) : undefined;
+  if (stored === undefined) writeFileSync(path, `${prefix}\n`);
+  return held ? { prefix, lock: held } : { prefix };
 }
 
 export interface StartOptions {
@@ -101,7 +114,7 @@ export async function startServer(
   const sandboxesDir = join(config.dataDir, "sandboxes");
   mkdirSync(sandboxesDir, { recursive: true, mode: 0o700 });
   let runtime = options.runtime;
-  const networkPrefix = networkPrefixFor(config, logger);
+  const { prefix: networkPrefix, lock: prefixLock } = await claimNetworkPrefix(config, logger, !runtime);
   if (!runtime) {
     preflight(config);
     const runner: CommandRunner = existsSync(config.shimPath) ? new ShimRunner(config.shimPath) : new SpawnRunner();
@@ -189,6 +202,9 @@ export async function startServer(
   await checkpoints.thawInterrupted();
   await reconcileAtStart({ store, events, runtime, transitions, sandboxes, imageDirOf, logger });
   await checkpoints.reconcile();
+  const reaped = await runtime.reapLeftovers(new Set(store.listLive().map((r) => r.id)));
+  if (reaped.length > 0)
+    logger.warn({ reaped }, `removed ${reaped.length} leftovers of sandboxes that no longer exist`);
   const diffs = new DiffService({
     store,
     checkpoints: checkpointStore,
@@ -275,6 +291,7 @@ export async function startServer(
       egressProxies?.close();
       await runtime.close();
       db.close();
+      prefixLock?.release();
     },
   };
 }
