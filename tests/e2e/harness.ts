@@ -57,6 +57,8 @@ export function runNode(args: string[], env: Record<string, string>, input = "")
 export interface TestServerOptions {
   /** Extra environment for the server (e.g. BURROW_WARM_POOL, BURROW_LIFECYCLE_TICK_MS). */
   env?: Record<string, string>;
+  /** Start the server as the leader of a process group of its own (to signal the whole group). */
+  ownProcessGroup?: boolean;
 }
 
 /** The server refused the prefix because another live server holds its lock. */
@@ -99,6 +101,7 @@ async function launchTestServer(dir: string, prefix: string, options: TestServer
       BURROW_NETWORK_PREFIX: prefix,
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.ownProcessGroup === true,
   });
   let out = "";
   child.stdout?.on("data", (c: Buffer) => {
@@ -172,7 +175,7 @@ const FIRST_TEST_PREFIX = 120;
 const TEST_PREFIXES = 70;
 
 /** Every test prefix, starting at one picked by the data dir's name (so concurrent runs spread out). */
-function prefixCandidates(dataDir: string): string[] {
+export function prefixCandidates(dataDir: string): string[] {
   let hash = 0;
   for (const ch of dataDir) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
   return Array.from({ length: TEST_PREFIXES }, (_, i) => `10.${FIRST_TEST_PREFIX + ((hash + i) % TEST_PREFIXES)}`);

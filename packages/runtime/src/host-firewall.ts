@@ -51,6 +51,22 @@ async function ensureRule(runner: CommandRunner, table: string, chain: string, r
   }
 }
 
+/**
+ * Makes `rule` the first rule of a filter chain, inserting it at the top and deleting copies
+ * further down (an older layout had it second), so no other jump sees a packet before it.
+ */
+async function ensureFirst(runner: CommandRunner, chain: string, rule: string[]): Promise<void> {
+  const text = `-A ${chain} ${rule.join(" ")}`;
+  const rules = async () => {
+    const listed = await runner.run(["iptables", "-w", "5", "-S", chain], { timeoutMs: TIMEOUT_MS });
+    return listed.stdout.split("\n").filter((l) => l.startsWith(`-A ${chain} `));
+  };
+  if ((await rules())[0] !== text) await iptables(runner, ["-I", chain, "1", ...rule]);
+  // Rule numbers count from 1; delete from the bottom so the numbers above stay valid.
+  const found = (await rules()).flatMap((line, i) => (line === text && i > 0 ? [i + 1] : []));
+  for (const number of found.reverse()) await iptables(runner, ["-D", chain, String(number)], /./);
+}
+
 /** Loads `lines` (an iptables-restore script, via a temp file in `scriptDir`) without touching chains it does not name. */
 async function restore(runner: CommandRunner, scriptDir: string, lines: string[]): Promise<void> {
   const script = join(scriptDir, `iptables-${randomBytes(6).toString("hex")}.rules`);
@@ -73,7 +89,8 @@ async function restore(runner: CommandRunner, scriptDir: string, lines: string[]
  *           policy of its own into its chain, then per server prefix a jump into the default
  *           chain BURROW-DFLT-<prefix>), else drop. Both kinds of chain refuse private ranges
  *           (PRIVATE_RANGES) unless the sandbox's policy allows a CIDR covering the address.
- *   FORWARD -o bw+ → BURROW-INBOUND: replies only; nothing outside opens connections into a sandbox.
+ *   FORWARD -o bw+ → BURROW-INBOUND (the first rule of FORWARD): replies only; nothing outside and
+ *           no other sandbox, of this server or another, opens connections into a sandbox.
  * Then this server's NAT (`networkPrefix`): DNS (udp 53), HTTP (80) and TLS (443) from its
  * sandboxes are redirected to its egress proxies; the rest is masqueraded. Idempotent.
  */
@@ -103,8 +120,8 @@ export async function ensureHostFirewall(
   // An older layout sent forwarded sandbox traffic to BURROW-ISOLATE.
   await iptables(runner, ["-D", "FORWARD", "-i", "bw+", "-j", ISOLATE], /./);
   await ensureRule(runner, "filter", "INPUT", ["-i", "bw+", "-j", ISOLATE], 1);
-  await ensureRule(runner, "filter", "FORWARD", ["-i", "bw+", "-j", FORWARD], 1);
-  await ensureRule(runner, "filter", "FORWARD", ["-o", "bw+", "-j", INBOUND], 2);
+  await ensureFirst(runner, "FORWARD", ["-o", "bw+", "-j", INBOUND]);
+  await ensureRule(runner, "filter", "FORWARD", ["-i", "bw+", "-j", FORWARD], 2);
   if (!ports) return;
   const tag = networkPrefix.replace(".", "-");
   const redirect = `BURROW-RDR-${tag}`;
