@@ -7,6 +7,15 @@ import { startTestServer, type TestServer } from "./harness.js";
 
 const METADATA = "169.254.169.254";
 
+/** The IPv6 link-local address (EUI-64) the kernel gives an interface with this MAC. */
+function linkLocalOf(mac: string): string {
+  const b = mac.split(":").map((h) => Number.parseInt(h, 16));
+  b[0] = (b[0] as number) ^ 2;
+  const bytes = [...b.slice(0, 3), 0xff, 0xfe, ...b.slice(3)];
+  const groups = [0, 2, 4, 6].map((i) => (((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  return `fe80::${groups.join(":")}`;
+}
+
 // Each sandbox has its own network namespace; the host firewall lets sandboxes answer the
 // server but never open connections to the host or to each other.
 const PROBE = (host: string, port: number) =>
@@ -34,7 +43,8 @@ describe("sandbox network isolation", () => {
     metadata = await startFakeHost("metadata", [METADATA], [80, 8080]);
     server = await startTestServer();
     hostListener = createServer((socket) => socket.end("host says hi\n"));
-    await new Promise<void>((resolve) => hostListener.listen(0, "0.0.0.0", () => resolve()));
+    // "::" takes IPv6 too (dual stack): the host service listens on every address of both families.
+    await new Promise<void>((resolve) => hostListener.listen(0, "::", () => resolve()));
     hostPort = (hostListener.address() as { port: number }).port;
     const opts = { apiUrl: server.url, apiKey: server.apiKey };
     [a, b] = await Promise.all([Sandbox.create(opts), Sandbox.create(opts)]);
@@ -56,6 +66,22 @@ describe("sandbox network isolation", () => {
     expect(ownIp).toMatch(/^10\.\d+\.\d+\.\d+$/);
     expect(gateway).toMatch(/^10\.\d+\.\d+\.\d+$/);
     const result = await a.commands.run(PROBE(gateway as string, hostPort));
+    expect(result.stdout).toContain("refused");
+  });
+
+  it("cannot reach the host over IPv6 through the link-local address of its veth", async () => {
+    const hostIf = `bw${a.sandboxId.slice(3, 16)}`;
+    const mac = /link\/ether ([0-9a-f:]{17})/.exec(
+      execFileSync("ip", ["link", "show", hostIf], { encoding: "utf8" }),
+    )?.[1];
+    const result = await a.commands.run(
+      `python3 -c "import socket
+s=socket.socket(socket.AF_INET6); s.settimeout(2)
+try:
+    s.connect(('${linkLocalOf(mac as string)}%eth0', ${hostPort}, 0, 0)); print('connected')
+except Exception as e:
+    print('refused', type(e).__name__)"`,
+    );
     expect(result.stdout).toContain("refused");
   });
 
