@@ -52,19 +52,20 @@ async function ensureRule(runner: CommandRunner, table: string, chain: string, r
 }
 
 /**
- * Makes `rule` the first rule of a filter chain, inserting it at the top and deleting copies
- * further down (an older layout had it second), so no other jump sees a packet before it.
+ * Makes `rule` the first rule of a filter chain. A copy further down (an older layout had it
+ * second) is moved to the top in one iptables-restore transaction, so servers starting at the
+ * same time never see the chain without it, nor delete each other's rules.
  */
-async function ensureFirst(runner: CommandRunner, chain: string, rule: string[]): Promise<void> {
-  const text = `-A ${chain} ${rule.join(" ")}`;
-  const rules = async () => {
-    const listed = await runner.run(["iptables", "-w", "5", "-S", chain], { timeoutMs: TIMEOUT_MS });
-    return listed.stdout.split("\n").filter((l) => l.startsWith(`-A ${chain} `));
-  };
-  if ((await rules())[0] !== text) await iptables(runner, ["-I", chain, "1", ...rule]);
-  // Rule numbers count from 1; delete from the bottom so the numbers above stay valid.
-  const found = (await rules()).flatMap((line, i) => (line === text && i > 0 ? [i + 1] : []));
-  for (const number of found.reverse()) await iptables(runner, ["-D", chain, String(number)], /./);
+async function ensureFirst(runner: CommandRunner, scriptDir: string, chain: string, rule: string[]): Promise<void> {
+  const spec = rule.join(" ");
+  const listed = await runner.run(["iptables", "-w", "5", "-S", chain], { timeoutMs: TIMEOUT_MS });
+  const rules = listed.stdout.split("\n").filter((l) => l.startsWith(`-A ${chain} `));
+  if (rules[0] === `-A ${chain} ${spec}`) return;
+  if (rules.includes(`-A ${chain} ${spec}`)) {
+    await restore(runner, scriptDir, ["*filter", `-D ${chain} ${spec}`, `-I ${chain} 1 ${spec}`]);
+  } else {
+    await iptables(runner, ["-I", chain, "1", ...rule]);
+  }
 }
 
 /** Loads `lines` (an iptables-restore script, via a temp file in `scriptDir`) without touching chains it does not name. */
@@ -120,7 +121,7 @@ export async function ensureHostFirewall(
   // An older layout sent forwarded sandbox traffic to BURROW-ISOLATE.
   await iptables(runner, ["-D", "FORWARD", "-i", "bw+", "-j", ISOLATE], /./);
   await ensureRule(runner, "filter", "INPUT", ["-i", "bw+", "-j", ISOLATE], 1);
-  await ensureFirst(runner, "FORWARD", ["-o", "bw+", "-j", INBOUND]);
+  await ensureFirst(runner, scriptDir, "FORWARD", ["-o", "bw+", "-j", INBOUND]);
   await ensureRule(runner, "filter", "FORWARD", ["-i", "bw+", "-j", FORWARD], 2);
   if (!ports) return;
   const tag = networkPrefix.replace(".", "-");

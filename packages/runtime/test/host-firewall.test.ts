@@ -1,9 +1,22 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CommandResult, CommandRunner, RunCommandOptions } from "../src/command-runner.js";
 import { applyEgressRules, ensureHostFirewall, PRIVATE_RANGES } from "../src/host-firewall.js";
+import { SpawnRunner } from "../src/spawn-runner.js";
+
+/** Runs every command inside a network namespace (its own iptables tables). */
+class NamespaceRunner implements CommandRunner {
+  private readonly inner = new SpawnRunner();
+  constructor(private readonly netns: string) {}
+  run(argv: string[], options: RunCommandOptions): Promise<CommandResult> {
+    return this.inner.run(["ip", "netns", "exec", this.netns, ...argv], options);
+  }
+  async close(): Promise<void> {}
+}
 
 /** Records the rules iptables-restore is given; every other command succeeds. */
 class RecordingRunner implements CommandRunner {
@@ -61,4 +74,30 @@ describe("host firewall rules", () => {
     expect(allow).toBeLessThan(privateReject);
     expect(privateReject).toBeLessThan(rules.indexOf("-A BWE-bwx -j ACCEPT"));
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    "moves the inbound jump of the older layout to the top of FORWARD (real iptables, private netns)",
+    async () => {
+      const netns = `bfw-${randomBytes(3).toString("hex")}`;
+      const ipt = (...args: string[]) =>
+        execFileSync("ip", ["netns", "exec", netns, "iptables", ...args], { encoding: "utf8" });
+      execFileSync("ip", ["netns", "add", netns]);
+      try {
+        // The older layout: the egress jump first, the inbound jump second.
+        for (const chain of ["BURROW-FORWARD", "BURROW-INBOUND"]) ipt("-N", chain);
+        ipt("-A", "FORWARD", "-i", "bw+", "-j", "BURROW-FORWARD");
+        ipt("-A", "FORWARD", "-o", "bw+", "-j", "BURROW-INBOUND");
+        const runner = new NamespaceRunner(netns);
+        await ensureHostFirewall(runner, "10.231", undefined, dir);
+        await ensureHostFirewall(runner, "10.231", undefined, dir);
+        expect(ipt("-S", "FORWARD").trim().split("\n")).toEqual([
+          "-P FORWARD ACCEPT",
+          "-A FORWARD -o bw+ -j BURROW-INBOUND",
+          "-A FORWARD -i bw+ -j BURROW-FORWARD",
+        ]);
+      } finally {
+        execFileSync("ip", ["netns", "del", netns]);
+      }
+    },
+  );
 });
