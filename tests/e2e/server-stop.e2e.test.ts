@@ -54,6 +54,14 @@ describe("server stop and start", () => {
       restarted = await startTestServer(server.dataDir);
       const again = await Sandbox.connect(sandbox.sandboxId, opts(restarted));
       expect((await again.commands.run("echo adopted")).stdout).toBe("adopted\n");
+      // Nothing of either sandbox is left once the adopted one is deleted.
+      expect(await again.kill()).toBe(true);
+      expect(runscContainers(server.dataDir)).toEqual([]);
+      expect(mountsUnder(server.dataDir)).toEqual([]);
+      expect(ip("netns", "list")).not.toContain(`burrow-${sandbox.sandboxId}`);
+      expect(ip("-4", "-o", "addr", "show")).not.toMatch(
+        new RegExp(`inet ${prefixOf(server.dataDir).replace(".", "\\.")}\\.`),
+      );
     } finally {
       await (restarted ?? server).dispose();
     }

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isSandboxId } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
@@ -7,6 +7,7 @@ import { hostInterfaceOf } from "./network.js";
 import { MOUNT_TIMEOUT_MS } from "./sandbox-rootfs.js";
 
 const TIMEOUT_MS = 30_000;
+const CGROUP_ROOT = "/sys/fs/cgroup";
 
 /** What one server owns on the host: its data dir's sandbox and runsc dirs, and its network prefix. */
 export interface LeftoverScope {
@@ -129,6 +130,18 @@ export async function reapLeftovers(scope: LeftoverScope, live: ReadonlySet<stri
     }
     const del = await run(["ip", "netns", "del", netns]);
     if (del.exitCode === 0) reaped.push(`netns ${netns}`);
+  }
+  // runsc's cgroups (`<controller>/burrow/<id>`), empty once their processes are gone.
+  const controllers = await entries(CGROUP_ROOT);
+  for (const id of dead) {
+    let removed = 0;
+    for (const controller of controllers) {
+      await rmdir(join(CGROUP_ROOT, controller, "burrow", id)).then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+    if (removed > 0) reaped.push(`cgroups of ${id}`);
   }
   return reaped;
 }
