@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { prefixLockPath } from "@burrow/runtime";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
 export const serverMain = join(repoRoot, "packages", "server", "dist", "main.js");
@@ -189,7 +190,7 @@ function storedPrefix(dataDir: string): string | undefined {
 
 /** Whether a live server holds the prefix's lock (the server's own check, made without taking it). */
 export function prefixLocked(prefix: string): boolean {
-  const path = `/run/burrow/prefix-${prefix}.lock`;
+  const path = prefixLockPath(prefix);
   if (!existsSync(path)) return false;
   try {
     execFileSync("flock", ["--nonblock", path, "true"], { stdio: "ignore" });
