@@ -1,17 +1,9 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
-import {
-  type CommandRunner,
-  GvisorRuntime,
-  lockNetworkPrefix,
-  type PrefixLock,
-  type Runtime,
-  ShimRunner,
-  SpawnRunner,
-} from "@burrow/runtime";
+import { type CommandRunner, GvisorRuntime, type Runtime, ShimRunner, SpawnRunner } from "@burrow/runtime";
 import { createApp } from "./app/app.js";
 import { setupE2b } from "./app/e2b/index.js";
 import { DiffService } from "./checkpoints/diff-service.js";
@@ -20,6 +12,7 @@ import type { ServerConfig } from "./config.js";
 import { EgressCa } from "./egress/egress-ca.js";
 import { EgressService } from "./egress/egress-service.js";
 import { startEgressProxies } from "./egress/proxies.js";
+import { claimNetworkPrefix } from "./network-prefix.js";
 import { PreviewService } from "./previews/preview-service.js";
 import { SecretBinder } from "./secrets/secret-binder.js";
 import { loadSecretsKey, SecretCipher } from "./secrets/secret-cipher.js";
@@ -72,31 +65,6 @@ function preflight(config: ServerConfig): void {
       `the sandbox agent binary is missing at ${config.agentBinaryPath}; run 'npm start' (or 'npm run build') to build it`,
     );
   }
-}
-
-/**
- * The /16 that sandbox addresses come from is fixed when a data dir is first used: existing
- * sandboxes keep their addresses across restarts even if BURROW_NETWORK_PREFIX changes. With a
- * real runtime the prefix is locked host-wide first (refused when another live server holds it),
- * and only then recorded.
- */
-async function claimNetworkPrefix(
-  config: ServerConfig,
-  logger: Logger,
-  lock: boolean,
-): Promise<{ prefix: string; lock?: PrefixLock }> {
-  const path = join(config.dataDir, "network-prefix");
-  const stored = existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
-  if (stored !== undefined && stored !== config.networkPrefix) {
-    logger.warn(
-      { stored, configured: config.networkPrefix },
-      "BURROW_NETWORK_PREFIX differs from the prefix this data dir was created with; keeping the stored one",
-    );
-  }
-  const prefix = stored ?? config.networkPrefix;
-  const held = lock ? await lockNetworkPrefix(prefix, config.dataDir) : undefined;
-  if (stored === undefined) writeFileSync(path, `${prefix}\n`);
-  return held ? { prefix, lock: held } : { prefix };
 }
 
 export interface StartOptions {
