@@ -38,7 +38,7 @@ export async function reconcileAtStart(deps: ReconcileDeps): Promise<void> {
     const note = (reason: string) => ({ type: "reconciled", reason });
     if (record.pool === PENDING_FORK) {
       // A fork the stop interrupted: its caller never received these ids, so nobody will.
-      d.logger.info({ sandboxId: record.id }, "deleting a sandbox of an interrupted fork");
+      d.logger.warn({ sandboxId: record.id }, "deleting a sandbox of an interrupted fork");
       await d.sandboxes.delete(record.id);
       return;
     }
