@@ -44,4 +44,19 @@ describe("admission check on a 2-core, 24 GB host", () => {
     expect((await create({ resources: { vcpus: 2, memoryMb: 24_000 } })).status).toBe(201);
     expect((await create({})).status).toBe(201);
   });
+
+  it("cuts the defaults down to a small host, so a create without resources always fits", async () => {
+    const small = await startFakeServer({}, undefined, { host: { cpus: 1, memoryMb: 1_024 } });
+    try {
+      const res = await fetch(`${small.server.url}/v1/sandboxes`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${small.key}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ resources: { pids: 64 } }),
+      });
+      expect(res.status).toBe(201);
+      expect(((await res.json()) as { resources: unknown }).resources).toEqual({ vcpus: 1, memoryMb: 1_024, pids: 64 });
+    } finally {
+      await small.close();
+    }
+  });
 });

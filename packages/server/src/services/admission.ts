@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from "node:os";
-import { BurrowError, ErrorCode, type SandboxResources } from "@burrow/core";
+import { BurrowError, DEFAULT_RESOURCES, ErrorCode, type SandboxResources } from "@burrow/core";
 
 /** What this host can give one sandbox at most. */
 export interface HostCapacity {
@@ -9,6 +9,18 @@ export interface HostCapacity {
 
 export function hostCapacity(): HostCapacity {
   return { cpus: availableParallelism(), memoryMb: Math.floor(totalmem() / (1024 * 1024)) };
+}
+
+/**
+ * The resources a sandbox gets for what its request leaves out: the defaults, cut down to the
+ * host's size (a 1-core host gives 1 vCPU), so a create without resources always fits.
+ */
+export function defaultResources(host: HostCapacity): SandboxResources {
+  return {
+    ...DEFAULT_RESOURCES,
+    vcpus: Math.min(DEFAULT_RESOURCES.vcpus, host.cpus),
+    memoryMb: Math.min(DEFAULT_RESOURCES.memoryMb, host.memoryMb),
+  };
 }
 
 /**

@@ -3,7 +3,6 @@ import {
   BurrowError,
   type CreateSandboxRequest,
   DEFAULT_LIFECYCLE,
-  DEFAULT_RESOURCES,
   DEFAULT_TEMPLATE,
   type EgressPolicy,
   ErrorCode,
@@ -18,7 +17,7 @@ import {
 import { type AgentEndpoint, MAX_NETWORK_INDEX, type Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { ActivityTracker } from "./activity.js";
-import { admit, type HostCapacity } from "./admission.js";
+import { admit, defaultResources, type HostCapacity } from "./admission.js";
 import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { LifecycleService } from "./lifecycle.js";
@@ -86,6 +85,11 @@ export class SandboxService {
     this.now = deps.now ?? (() => new Date());
   }
 
+  /** What a sandbox gets for the resources its request leaves out (warm-pool sandboxes: all of them). */
+  defaultResources(): SandboxResources {
+    return defaultResources(this.deps.host);
+  }
+
   usePool(pool: WarmSource): void {
     this.warm = pool;
   }
@@ -98,7 +102,7 @@ export class SandboxService {
   async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
     const template = request.template ?? DEFAULT_TEMPLATE;
     this.deps.templates.resolve(template);
-    const resources = { ...DEFAULT_RESOURCES, ...request.resources };
+    const resources = { ...this.defaultResources(), ...request.resources };
     admit(resources, this.deps.host);
     const lifecycle: LifecyclePolicy = { ...DEFAULT_LIFECYCLE, ...request.lifecycle };
     const settings = this.deps.settings.prepare(request, egress);

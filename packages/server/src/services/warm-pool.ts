@@ -1,4 +1,4 @@
-import { DEFAULT_LIFECYCLE, DEFAULT_RESOURCES, type Logger, type SandboxResources } from "@burrow/core";
+import { DEFAULT_LIFECYCLE, type Logger, type SandboxResources } from "@burrow/core";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { ActivityTracker } from "./activity.js";
 import type { AgentClient } from "./agent-client.js";
@@ -77,7 +77,7 @@ export class WarmPool implements WarmSource {
     resources: SandboxResources,
     request: ClaimRequest,
   ): Promise<SandboxRecord | undefined> {
-    if (!sameResources(resources, DEFAULT_RESOURCES)) return undefined;
+    if (!sameResources(resources, this.deps.sandboxes.defaultResources())) return undefined;
     const ids = this.list(template);
     while (ids.length > 0) {
       const id = ids.shift() as string;
@@ -137,7 +137,7 @@ export class WarmPool implements WarmSource {
           try {
             const record = await this.deps.sandboxes.createFresh(
               template,
-              { ...DEFAULT_RESOURCES },
+              this.deps.sandboxes.defaultResources(),
               { ...DEFAULT_LIFECYCLE },
               {},
               {},
