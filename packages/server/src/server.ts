@@ -16,6 +16,7 @@ import { AgentConnections } from "./services/agent-connections.js";
 import { FakeAgentClient } from "./services/fake-agent-client.js";
 import { reconcileAtStart } from "./services/reconcile.js";
 import { openDb } from "./store/db.js";
+import { deleteOrphanRows } from "./store/orphan-rows.js";
 
 export const VERSION = "0.1.0";
 
@@ -49,6 +50,8 @@ async function reconcile(
   await s.egress.applyAll();
   await s.checkpoints.thawInterrupted();
   await reconcileAtStart({ ...s, ...host });
+  const orphans = deleteOrphanRows(s.db);
+  if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
   await s.checkpoints.reconcile();
 }
 

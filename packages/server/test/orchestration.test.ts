@@ -132,6 +132,34 @@ describe("one create and delete for every path", () => {
   });
 });
 
+describe("rows left by earlier releases", () => {
+  it("are dropped at start when their sandbox is deleted or unknown", async () => {
+    let fake = await startFakeServer();
+    const dataDir = fake.dataDir;
+    let call = client(fake);
+    await call("POST", "/v1/secrets", { name: "ORCH_TOKEN", value: "s3cret" });
+    const kept = (await call("POST", "/v1/sandboxes", SETTINGS)).body.id as string;
+    const leaked = (await call("POST", "/v1/sandboxes", SETTINGS)).body.id as string;
+    await call("POST", `/v1/sandboxes/${leaked}/previews`, { port: 3000 });
+    await fake.server.close();
+    // What an E2B or timer delete of an earlier release left: the sandbox deleted, its rows not.
+    const db = new Database(join(dataDir, "burrow.db"));
+    db.prepare("UPDATE sandboxes SET state = 'deleted' WHERE id = ?").run(leaked);
+    db.prepare("INSERT INTO e2b_sandboxes (sandbox_id, on_timeout) VALUES (?, 'kill')").run("sb_unknownunknownunkno");
+    db.close();
+    expect(rowsOf(dataDir, leaked)).toMatchObject({ egress: 1, secrets: 1, previews: 1 });
+    fake = await startFakeServer({}, dataDir);
+    call = client(fake);
+    try {
+      expect(rowsOf(dataDir, leaked)).toEqual(NONE);
+      expect(rowsOf(dataDir, "sb_unknownunknownunkno")).toEqual(NONE);
+      expect(rowsOf(dataDir, kept)).toMatchObject({ egress: 1, secrets: 1 });
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
 /** A fake runtime whose `hold`-th next create never finishes (a server stopped in mid-create). */
 class StallingRuntime extends FakeRuntime {
   creates = 0;
