@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { BurrowError, ErrorCode } from "@burrow/core";
-import { forwardHttp } from "./forward.js";
+import { type ForwardTarget, forwardHttp } from "./forward.js";
 
 /** Request headers that belong to the client↔server hop, not to the agent. */
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -16,10 +16,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "te",
 ]);
 
-export interface ProxyTarget {
+export interface ProxyTarget extends ForwardTarget {
   sandboxId: string;
-  host: string;
-  port: number;
   agentToken: string;
 }
 
