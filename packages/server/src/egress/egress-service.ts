@@ -104,10 +104,14 @@ export class EgressService {
    */
   reachable(ip: string): boolean {
     if (!isIPv4(ip) || this.blocked.some((e) => cidrMatches(e, ip))) return false;
+    const target = ipToNumber(ip);
     for (const [name, addresses] of Object.entries(networkInterfaces())) {
       for (const a of addresses ?? []) {
         if (a.address === ip) return false;
-        if (name.startsWith("bw") && a.family === "IPv4" && a.cidr && cidrMatches(parseCidr(a.cidr), ip)) return false;
+        if (name.startsWith("bw") && a.family === "IPv4") {
+          const mask = ipToNumber(a.netmask);
+          if ((target & mask) >>> 0 === (ipToNumber(a.address) & mask) >>> 0) return false;
+        }
       }
     }
     return true;
