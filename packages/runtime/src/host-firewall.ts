@@ -188,7 +188,7 @@ function rejectRules(chain: string, match: string): string[] {
   ];
 }
 
-export function sandboxChain(hostInterface: string): string {
+function sandboxChain(hostInterface: string): string {
   return `BWE-${hostInterface}`;
 }
 
