@@ -9,6 +9,7 @@ import { setupE2b } from "./app/e2b/index.js";
 import { DiffService } from "./checkpoints/diff-service.js";
 import { CheckpointService } from "./checkpoints/service.js";
 import type { ServerConfig } from "./config.js";
+import { createPrivateFile, secureDataDir } from "./data-dir.js";
 import { EgressCa } from "./egress/egress-ca.js";
 import { EgressService } from "./egress/egress-service.js";
 import { startEgressProxies } from "./egress/proxies.js";
@@ -82,7 +83,7 @@ function networkPrefixFor(config: ServerConfig, logger: Logger): string {
     }
     return stored;
   }
-  writeFileSync(path, `${config.networkPrefix}\n`);
+  writeFileSync(path, `${config.networkPrefix}\n`, { mode: 0o600 });
   return config.networkPrefix;
 }
 
@@ -97,7 +98,7 @@ export async function startServer(
   logger: Logger,
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  secureDataDir(config.dataDir, logger);
   const sandboxesDir = join(config.dataDir, "sandboxes");
   mkdirSync(sandboxesDir, { recursive: true, mode: 0o700 });
   let runtime = options.runtime;
@@ -116,6 +117,7 @@ export async function startServer(
       checkpointCompression: config.checkpointCompression,
     });
   }
+  createPrivateFile(join(config.dataDir, "burrow.db"));
   const db: Db = openDb(join(config.dataDir, "burrow.db"));
   const keys = new ApiKeyStore(db);
   const adminKeyPath = bootstrapAdminKey(keys, config.dataDir, logger);

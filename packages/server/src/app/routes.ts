@@ -10,7 +10,7 @@ import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
 import type { EventStore } from "../store/event-store.js";
 import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint-routes.js";
-import { assertClientMayCall, proxyToAgent, unreachableError } from "./envd-proxy.js";
+import { clientAgentPath, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import { registerNetworkRoutes } from "./network-routes.js";
 import { openApiDocument } from "./openapi.js";
@@ -143,11 +143,10 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     registerSecretRoutes(router, deps.network.secrets);
   }
 
-  router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
+  router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
     sandboxes.get(id);
-    const path = `${params.rest || "/"}${url.search}`;
-    assertClientMayCall(req.method ?? "GET", path);
+    const path = clientAgentPath(req.method ?? "GET", req.url ?? "");
     // Counted as activity from before the wake until the response (or stream) ends.
     await activity.track(id, async () => {
       const record = await lifecycle.ensureAwake(id);
