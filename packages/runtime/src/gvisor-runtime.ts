@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
+import { upgradeBundle, writeAgentToken } from "./agent-token.js";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
 import { Freezer } from "./freezer.js";
 import {
@@ -172,12 +173,12 @@ export class GvisorRuntime implements Runtime {
         runDirPath: paths.run,
         resolvConfPath: resolvConf,
         agentBinaryPath: this.options.agentBinaryPath,
-        agentToken: spec.agentToken,
         resources: spec.resources,
         agentPort: this.agentPort,
         netns: addr.netns,
       });
       await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
+      await writeAgentToken(paths.run, spec.agentToken);
       await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${paths.bundle}`, spec.id], "run");
     } catch (err) {
       await this.destroy(spec.id, spec.networkIndex).catch((e: unknown) =>
@@ -356,7 +357,13 @@ export class GvisorRuntime implements Runtime {
     await this.runRunsc(spec.id, ["delete", "--force", spec.id], "delete");
     const addr = await this.ensureHostResources(spec);
     const bundle = join(this.dir(spec.id), "bundle");
+    await upgradeBundle(bundle);
+    await writeAgentToken(join(this.dir(spec.id), "run"), spec.agentToken);
     await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${bundle}`, spec.id], "run");
+  }
+
+  async provideAgentToken(id: string, token: string): Promise<void> {
+    await writeAgentToken(join(this.dir(id), "run"), token);
   }
 
   async stop(id: string): Promise<void> {

@@ -1,3 +1,4 @@
+export * from "./agent-token.js";
 export * from "./command-runner.js";
 export * from "./fake-runtime.js";
 export * from "./freezer.js";

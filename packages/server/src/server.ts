@@ -18,6 +18,7 @@ import { SecretBinder } from "./secrets/secret-binder.js";
 import { loadSecretsKey, SecretCipher } from "./secrets/secret-cipher.js";
 import { SecretService } from "./secrets/secret-service.js";
 import { ActivityTracker } from "./services/activity.js";
+import { AgentGuard } from "./services/agent-guard.js";
 import { KeyedMutex } from "./services/keyed-mutex.js";
 import { LifecycleService } from "./services/lifecycle.js";
 import { reconcileAtStart } from "./services/reconcile.js";
@@ -229,7 +230,11 @@ export async function startServer(
     keys,
     domain: () => previewDomain,
   });
+  const agentGuard = agentsEnabled
+    ? new AgentGuard({ runtime, transitions, logger, restart: (id) => lifecycle.restart(id) })
+    : undefined;
   const app = createApp({
+    ...(agentGuard ? { agentGuard } : {}),
     sandboxes,
     lifecycle,
     activity,

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { BurrowError, ErrorCode } from "@burrow/core";
+import type { TokenCheck } from "../services/agent-guard.js";
 import { forwardHttp } from "./forward.js";
 import { checkProxyPath } from "./proxy-path.js";
 
@@ -48,11 +49,36 @@ export function proxyToAgent(
   target: ProxyTarget,
   path: string,
   onUnreachable: (err: Error) => Promise<BurrowError>,
+  onRefused?: () => Promise<BurrowError | null>,
 ): Promise<void> {
-  return forwardHttp(req, res, target, path, agentHeaders(req.headers, target.agentToken), async (err) => {
-    const error = await onUnreachable(err);
-    return { status: error.status, body: () => JSON.stringify(error.toBody()) };
-  });
+  const answer = (error: BurrowError) => ({ status: error.status, body: () => JSON.stringify(error.toBody()) });
+  return forwardHttp(
+    req,
+    res,
+    target,
+    path,
+    agentHeaders(req.headers, target.agentToken),
+    async (err) => answer(await onUnreachable(err)),
+    onRefused &&
+      (async () => {
+        const error = await onRefused();
+        return error && answer(error);
+      }),
+  );
+}
+
+/**
+ * What the client is told after the agent refused the server's own token and the server took
+ * the agent back (`null`: the token was fine, the 401 is the agent's answer to the request).
+ */
+export function lockoutError(sandboxId: string, check: TokenCheck): BurrowError | null {
+  if (check !== "restored" && check !== "restarted") return null;
+  const how = check === "restored" ? "handed the agent its token again" : "restarted the sandbox on its files";
+  return new BurrowError(
+    ErrorCode.ServiceUnavailable,
+    `sandbox ${sandboxId}'s agent refused the server's access token (it was changed from inside the sandbox); the server ${how}: retry the request`,
+    { details: { sandboxId, recovered: check } },
+  );
 }
 
 /**

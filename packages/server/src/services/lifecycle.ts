@@ -115,6 +115,7 @@ export class LifecycleService {
       id: record.id,
       networkIndex: record.networkIndex,
       templateRootfs: this.deps.templates.rootfs(record.template),
+      agentToken: record.agentToken,
     };
   }
 

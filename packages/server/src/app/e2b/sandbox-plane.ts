@@ -4,11 +4,12 @@ import type { Duplex } from "node:stream";
 import { BurrowError, isSandboxId, type Logger } from "@burrow/core";
 import { forwardedCookie, forwardedPath, type PreviewService } from "../../previews/preview-service.js";
 import type { ActivityTracker } from "../../services/activity.js";
+import type { AgentGuard } from "../../services/agent-guard.js";
 import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
 import type { ApiKeyStore } from "../../store/api-key-store.js";
 import type { SandboxRecord } from "../../store/sandbox-store.js";
-import { isReservedAgentPath } from "../envd-proxy.js";
+import { isReservedAgentPath, lockoutError } from "../envd-proxy.js";
 import { forwardHttp, forwardUpgrade } from "../forward.js";
 import { checkProxyPath, type ProxyPath } from "../proxy-path.js";
 import { type Upstream, upstreamHeaders } from "./upstream-headers.js";
@@ -28,6 +29,8 @@ export interface SandboxPlaneDeps {
   activity: ActivityTracker;
   keys: ApiKeyStore;
   logger: Logger;
+  /** Takes back agents whose token was changed from inside the sandbox, when given. */
+  agentGuard?: AgentGuard;
   /** Who may reach a sandbox's own ports; without it every port is open (tests of the E2B surface). */
   previews?: PreviewService;
 }
@@ -142,8 +145,14 @@ export class SandboxPlane {
       await this.deps.activity.track(record.id, async () => {
         const upstream = await this.upstream(record, port, req);
         const headers = this.headersFor(req, upstream, false);
-        await forwardHttp(req, res, upstream, forwardedPath(url, path.raw), headers, (err) =>
-          this.unreachable(record, port, err),
+        await forwardHttp(
+          req,
+          res,
+          upstream,
+          forwardedPath(url, path.raw),
+          headers,
+          (err) => this.unreachable(record, port, err),
+          upstream.envd ? () => this.refused(record) : undefined,
         );
       });
     } catch (err) {
@@ -290,6 +299,17 @@ export class SandboxPlane {
     }
     const { host } = this.deps.sandboxes.agentEndpoint(awake);
     return { host, port, envd: port === ENVD_PORT, clientAddress: req.socket.remoteAddress ?? "" };
+  }
+
+  /**
+   * The agent answered 401 although the request carried the sandbox's token (checked in
+   * authorizeEnvd, or a signature made with it): the token may have been changed from inside.
+   */
+  private async refused(record: SandboxRecord): Promise<PlaneError | null> {
+    const guard = this.deps.agentGuard;
+    if (!guard) return null;
+    const error = lockoutError(record.id, await guard.check(record));
+    return error && new PlaneError(error.status, error.message, record.id, undefined, error.code);
   }
 
   private async unreachable(record: SandboxRecord, port: number, err: Error): Promise<PlaneError> {
