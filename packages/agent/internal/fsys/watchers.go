@@ -39,7 +39,7 @@ func (s *Service) openWatcher(r *http.Request, in *wire.WatchRequest) (*watcher,
 		if !in.AllowNetworkMounts && onNetworkMount(path) {
 			return connect.Errorf(connect.InvalidArgument, "'%s' is on a network filesystem; set allowNetworkMounts to watch it anyway", path)
 		}
-		w, err = newWatcher(path, in.Recursive)
+		w, err = newWatcher(path, in.Recursive, func(fn func() error) error { return asUser(u, fn) })
 		return err
 	})
 	return w, path, err
