@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
-import { upgradeBundle, writeAgentToken } from "./agent-token.js";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
 import { Freezer } from "./freezer.js";
 import {
@@ -14,6 +13,7 @@ import {
 } from "./host-firewall.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
+import { readAgentLog, upgradeBundle, writeAgentToken } from "./run-dir.js";
 import type {
   AgentEndpoint,
   ExecOptions,
@@ -451,7 +451,7 @@ export class GvisorRuntime implements Runtime {
   }
 
   async agentLogTail(id: string): Promise<string> {
-    return readTail(join(this.dir(id), "run", "agent.log"));
+    return tailLines(readableLog(await readAgentLog(join(this.dir(id), "run"))), 20);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,3 @@
-export * from "./agent-token.js";
 export * from "./command-runner.js";
 export * from "./fake-runtime.js";
 export * from "./freezer.js";
@@ -6,6 +5,7 @@ export * from "./gvisor-runtime.js";
 export * from "./host-firewall.js";
 export * from "./network.js";
 export * from "./oci-spec.js";
+export * from "./run-dir.js";
 export * from "./runtime.js";
 export * from "./shim-runner.js";
 export * from "./spawn-runner.js";

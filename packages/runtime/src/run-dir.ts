@@ -1,10 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { IN_SANDBOX } from "./oci-spec.js";
 
-/** The token file's name in the sandbox's run dir (host side of IN_SANDBOX.runDir). */
+/**
+ * The host side of a sandbox's run dir (IN_SANDBOX.runDir, bind-mounted read-write): the agent's
+ * token file goes in, the agent's log comes out. Root in the sandbox can change anything in it,
+ * so the host never follows a link there.
+ */
+
+/** The token file's name in the run dir. */
 export const TOKEN_FILE_NAME = "token";
 
 /**
@@ -15,6 +21,8 @@ export const TOKEN_FILE_NAME = "token";
  * (O_EXCL | O_NOFOLLOW) that is then renamed over whatever has the name.
  */
 export async function writeAgentToken(runDir: string, token: string): Promise<void> {
+  // Only root (in the sandbox) may create files here, whatever the server's umask.
+  await chmod(runDir, 0o755);
   const temp = join(runDir, `.token-${randomBytes(8).toString("hex")}`);
   const fh = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
@@ -53,4 +61,32 @@ export async function upgradeBundle(bundleDir: string): Promise<void> {
   proc.env = env;
   if (!hasFlag) proc.args = [...args, "--token-file", IN_SANDBOX.tokenFile];
   await writeFile(path, JSON.stringify(spec), { mode: 0o600 });
+}
+
+/** Most of the agent's log read back for error reports. */
+const MAX_LOG_TAIL_BYTES = 64 * 1024;
+
+/**
+ * The end of the agent's log in the run dir, or "" when it is missing or not a regular file (a
+ * link planted there is not followed: O_NOFOLLOW, and O_NONBLOCK so a FIFO cannot stall us).
+ */
+export async function readAgentLog(runDir: string): Promise<string> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(join(runDir, "agent.log"), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return "";
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return "";
+    const length = Math.min(st.size, MAX_LOG_TAIL_BYTES);
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, st.size - length);
+    return buf.subarray(0, bytesRead).toString("utf8");
+  } catch {
+    return "";
+  } finally {
+    await fh.close();
+  }
 }
