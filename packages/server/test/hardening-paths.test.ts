@@ -120,11 +120,14 @@ describe("proxy paths, bad encodings and data dir modes", () => {
     const old = mkdtempSync(join(tmpdir(), "burrow-old-"));
     chmodSync(old, 0o755);
     mkdirSync(join(old, "templates", "base", "rootfs"), { recursive: true });
+    mkdirSync(join(old, "blobs"), { mode: 0o755 });
     writeFileSync(join(old, "burrow.db"), "", { mode: 0o644 });
     const other = await startFakeServer({}, old);
     try {
       expect(statSync(old).mode & 0o777).toBe(0o700);
       expect(statSync(join(old, "burrow.db")).mode & 0o777).toBe(0o600);
+      expect(statSync(join(old, "blobs")).mode & 0o777).toBe(0o700);
+      expect(statSync(join(old, "sandboxes")).mode & 0o777).toBe(0o700);
     } finally {
       await other.close();
     }
