@@ -176,7 +176,8 @@ func (s *Service) listDir(ctx context.Context, req *connect.Request) (interface{
 }
 
 // walk lists dir (reported under the name shown) down to depth levels,
-// without following symlinks below the top.
+// without following symlinks below the top. Subdirectories that vanish or
+// that the user may not read are listed but not descended into.
 func (s *Service) walk(ctx context.Context, dir, shown string, depth int, out *[]*wire.EntryInfo) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -195,7 +196,7 @@ func (s *Service) walk(ctx context.Context, dir, shown string, depth int, out *[
 		if depth > 1 && de.IsDir() {
 			if err := s.walk(ctx, filepath.Join(dir, de.Name()), e.Path, depth-1, out); err != nil {
 				var ce *connect.Error
-				if errors.As(err, &ce) && ce.Code == connect.NotFound {
+				if errors.As(err, &ce) && (ce.Code == connect.NotFound || ce.Code == connect.PermissionDenied) {
 					continue
 				}
 				return err

@@ -108,6 +108,11 @@ func TestFileOperationsUseTheUsersCredentials(t *testing.T) {
 	if _, err := os.Stat(passwd); err != nil {
 		t.Fatalf("passwd removed or moved: %v", err)
 	}
+	// A deep listing lists a directory the user may not read without descending into it.
+	status, body := otherUnary(t, fsList, `{"path":"`+testDir+`","depth":2}`)
+	if status != 200 || !strings.Contains(string(body), `"name":"locked"`) || strings.Contains(string(body), "locked/") {
+		t.Fatalf("deep listing as user: %d %s", status, body)
+	}
 	// Root is still root.
 	if status, body := unary(t, fsList, map[string]string{"path": locked}); status != 200 {
 		t.Fatalf("root list of a 0700 dir: %d %s", status, body)
