@@ -12,6 +12,9 @@ export interface AgentGuardDeps {
   restart: (id: string) => Promise<unknown>;
 }
 
+/** What the guard needs of a sandbox. */
+export type GuardedSandbox = Pick<SandboxRecord, "id" | "networkIndex" | "agentToken">;
+
 /** What a check of the server's token found. */
 export type TokenCheck = "valid" | "restored" | "restarted" | "failed";
 
@@ -32,7 +35,7 @@ export class AgentGuard {
    * Called after the agent answered 401 to a request that carried the server's token (a 401 can
    * also mean an unknown user, so the token is probed first). Concurrent calls share one check.
    */
-  check(record: SandboxRecord): Promise<TokenCheck> {
+  check(record: GuardedSandbox): Promise<TokenCheck> {
     let running = this.checks.get(record.id);
     if (!running) {
       running = this.run(record).finally(() => this.checks.delete(record.id));
@@ -41,13 +44,13 @@ export class AgentGuard {
     return running;
   }
 
-  private async accepted(record: SandboxRecord): Promise<boolean> {
+  private async accepted(record: GuardedSandbox): Promise<boolean> {
     const agent = this.deps.runtime.agentEndpoint(record.id, record.networkIndex);
     const res = await agentRequest(agent, record.agentToken, "GET", "/envs");
     return res.status !== 401;
   }
 
-  private async run(record: SandboxRecord): Promise<TokenCheck> {
+  private async run(record: GuardedSandbox): Promise<TokenCheck> {
     const { transitions, runtime, logger } = this.deps;
     try {
       if (await this.accepted(record)) return "valid";
