@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -160,5 +162,45 @@ func TestNonCanonicalPathsAreRefused(t *testing.T) {
 		if status != http.StatusBadRequest || connectCode(body) != "invalid_argument" {
 			t.Fatalf("%s: %d %s", raw, status, body)
 		}
+	}
+}
+
+// Concurrent operations as the user and as root never see each other's
+// credentials (the user's run on threads of their own, reused between calls).
+func TestUserAndRootOperationsDoNotMix(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to act as another user")
+	}
+	private := filepath.Join(testDir, "private-mix")
+	if err := os.WriteFile(private, []byte("root only\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, 200)
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req := newRequest(t, http.MethodGet, filesURL(private, nil), "", nil)
+			want := http.StatusOK
+			if i%2 == 0 {
+				asOther(req)
+				want = http.StatusForbidden
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				errs <- fmt.Sprintf("request %d: %d, want %d", i, resp.StatusCode, want)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
