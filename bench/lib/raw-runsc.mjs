@@ -215,7 +215,7 @@ export class RawRunsc {
     });
   }
 
-  /** Polls the agent until it answers (the same 2 ms poll as Burrow's waitForAgent). */
+  /** Polls the agent until it answers (the same short poll as Burrow's HttpAgentClient.waitReady). */
   async waitAgent(id, timeoutMs = 15_000) {
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {

@@ -3,6 +3,8 @@ import type { AddressInfo } from "node:net";
 import { silentLogger } from "@burrow/core";
 import { type AgentEndpoint, FakeRuntime } from "@burrow/runtime";
 import { afterEach, describe, expect, it } from "vitest";
+import { HttpAgentClient } from "../src/services/agent-client.js";
+import { AgentConnections } from "../src/services/agent-connections.js";
 import { AgentGuard } from "../src/services/agent-guard.js";
 import { Transitions } from "../src/services/transitions.js";
 import { openDb } from "../src/store/db.js";
@@ -50,7 +52,9 @@ async function lockedOutAgent(old: boolean): Promise<{ server: Server; runtime: 
 // Component test: how the server takes back an agent whose token was changed from inside.
 describe("agent guard", () => {
   const servers: Server[] = [];
+  const closers: Array<() => void> = [];
   afterEach(() => {
+    for (const close of closers.splice(0)) close();
     for (const s of servers.splice(0)) s.close();
   });
 
@@ -60,8 +64,11 @@ describe("agent guard", () => {
     const db = openDb(":memory:");
     const events = new EventStore(db);
     const restarts: string[] = [];
+    const connections = new AgentConnections();
+    closers.push(() => connections.close());
     const guard = new AgentGuard({
       runtime,
+      agents: new HttpAgentClient(connections),
       transitions: new Transitions(new SandboxStore(db), events, silentLogger),
       logger: silentLogger,
       restart: async (id) => {

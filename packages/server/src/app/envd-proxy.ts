@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type { TokenCheck } from "../services/agent-guard.js";
-import { forwardHttp } from "./forward.js";
+import { type ForwardTarget, forwardHttp } from "./forward.js";
 import { checkProxyPath } from "./proxy-path.js";
 
 /** Request headers that belong to the client↔server hop, not to the agent. */
@@ -18,10 +18,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "te",
 ]);
 
-export interface ProxyTarget {
+export interface ProxyTarget extends ForwardTarget {
   sandboxId: string;
-  host: string;
-  port: number;
   agentToken: string;
 }
 

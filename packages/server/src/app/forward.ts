@@ -1,11 +1,12 @@
 import { type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { agentPools } from "../services/agent-client.js";
+import type { AgentConnections } from "../services/agent-connections.js";
 
-/** Where a forwarded request goes: an address on a sandbox's network. */
+/** Where a forwarded request goes: an address on a sandbox's network, and the pool of its connections. */
 export interface ForwardTarget {
   host: string;
   port: number;
+  connections: AgentConnections;
 }
 
 /** The answer sent when the target cannot be reached. */
@@ -48,7 +49,7 @@ export function forwardHttp(
         path,
         method: req.method,
         headers,
-        agent: agentPools.get(upstream.host),
+        agent: upstream.connections.get(upstream.host),
       },
       (upRes) => {
         if (onRefused && upRes.statusCode === 401) {
@@ -161,11 +162,11 @@ export function forwardUpgrade(
       path,
       method: req.method,
       headers,
-      agent: agentPools.get(upstream.host),
+      agent: upstream.connections.get(upstream.host),
     });
     socket.on("error", () => up.destroy());
     up.on("upgrade", (upRes, upSocket, upHead) => {
-      agentPools.adopt(upstream.host, upSocket);
+      upstream.connections.adopt(upstream.host, upSocket);
       socket.write(rawHead(upRes.statusCode ?? 101, upRes.statusMessage ?? "Switching Protocols", upRes.rawHeaders));
       if (upHead.length > 0) socket.write(upHead);
       if (head.length > 0) upSocket.write(head);

@@ -1,11 +1,12 @@
 import { errorMessage, type Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
 import type { SandboxRecord } from "../store/sandbox-store.js";
-import { agentRequest } from "./agent-client.js";
+import type { AgentClient } from "./agent-client.js";
 import type { Transitions } from "./transitions.js";
 
 export interface AgentGuardDeps {
   runtime: Runtime;
+  agents: AgentClient;
   transitions: Transitions;
   logger: Logger;
   /** Starts the sandbox afresh on its files (LifecycleService.restart). */
@@ -46,8 +47,7 @@ export class AgentGuard {
 
   private async accepted(record: GuardedSandbox): Promise<boolean> {
     const agent = this.deps.runtime.agentEndpoint(record.id, record.networkIndex);
-    const res = await agentRequest(agent, record.agentToken, "GET", "/envs");
-    return res.status !== 401;
+    return this.deps.agents.acceptsToken(agent, record.agentToken);
   }
 
   private async run(record: GuardedSandbox): Promise<TokenCheck> {

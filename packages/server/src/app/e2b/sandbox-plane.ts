@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import { BurrowError, isSandboxId, type Logger } from "@burrow/core";
 import { forwardedCookie, forwardedPath, type PreviewService } from "../../previews/preview-service.js";
 import type { ActivityTracker } from "../../services/activity.js";
+import type { AgentConnections } from "../../services/agent-connections.js";
 import type { AgentGuard } from "../../services/agent-guard.js";
 import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
@@ -29,6 +30,7 @@ export interface SandboxPlaneDeps {
   activity: ActivityTracker;
   keys: ApiKeyStore;
   logger: Logger;
+  connections: AgentConnections;
   /** Takes back agents whose token was changed from inside the sandbox, when given. */
   agentGuard?: AgentGuard;
   /** Who may reach a sandbox's own ports; without it every port is open (tests of the E2B surface). */
@@ -298,7 +300,13 @@ export class SandboxPlane {
       throw new PlaneError(502, `sandbox ${record.id} could not be woken: ${(err as Error).message}`, record.id);
     }
     const { host } = this.deps.sandboxes.agentEndpoint(awake);
-    return { host, port, envd: port === ENVD_PORT, clientAddress: req.socket.remoteAddress ?? "" };
+    return {
+      host,
+      port,
+      connections: this.deps.connections,
+      envd: port === ENVD_PORT,
+      clientAddress: req.socket.remoteAddress ?? "",
+    };
   }
 
   /**
