@@ -31,6 +31,10 @@ export class FakeRuntime implements Runtime {
 
   async prepareHost(): Promise<void> {}
 
+  async reapLeftovers(): Promise<string[]> {
+    return [];
+  }
+
   /** Egress rules last set per sandbox. */
   readonly egress = new Map<string, EgressRules>();
 

@@ -11,6 +11,7 @@ import {
   ensureHostFirewall,
   removeEgressRules,
 } from "./host-firewall.js";
+import { reapLeftovers } from "./leftovers.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
 import { readAgentLog, upgradeBundle, writeAgentToken } from "./run-dir.js";
@@ -75,6 +76,19 @@ export class GvisorRuntime implements Runtime {
       this.options.networkPrefix ?? DEFAULT_NETWORK_PREFIX,
       egressPorts,
       this.options.sandboxesDir,
+    );
+  }
+
+  async reapLeftovers(live: ReadonlySet<string>): Promise<string[]> {
+    return reapLeftovers(
+      {
+        sandboxesDir: this.options.sandboxesDir,
+        runscStateDir: this.options.runscStateDir,
+        networkPrefix: this.options.networkPrefix ?? DEFAULT_NETWORK_PREFIX,
+        runscPath: this.runsc,
+        runner: this.options.runner,
+      },
+      live,
     );
   }
 

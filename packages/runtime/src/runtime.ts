@@ -122,6 +122,11 @@ export interface Runtime {
    * `egressPorts`, the redirection of the sandboxes' DNS, HTTP and TLS to the server's proxies.
    */
   prepareHost(egressPorts?: EgressProxyPorts): Promise<void>;
+  /**
+   * Removes what sandboxes not in `live` left on the host (runsc sandboxes, mounts, directories,
+   * veths, routes, network namespaces of this server) and returns a line per thing removed.
+   */
+  reapLeftovers(live: ReadonlySet<string>): Promise<string[]>;
   /** Replaces the IP-level egress rules of a sandbox (its network must exist). */
   setEgress(id: string, networkIndex: number, rules: EgressRules): Promise<void>;
   /** Last lines the agent logged, for error reports. */

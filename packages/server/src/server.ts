@@ -9,9 +9,9 @@ import { startEgressProxies } from "./egress/proxies.js";
 import { composeServices, type Services } from "./root/compose.js";
 import {
   bootstrapAdminKey,
+  claimNetworkPrefix,
   createPrivateFile,
   gvisorRuntime,
-  networkPrefixFor,
   prepareDataDir,
 } from "./root/data-dir.js";
 import { listen } from "./root/listen.js";
@@ -47,7 +47,10 @@ export interface StartOptions {
   now?: () => number;
 }
 
-/** Brings the database in line with the host: firewall, interrupted checkpoints and operations. */
+/**
+ * Brings the database in line with the host: firewall, interrupted checkpoints and operations;
+ * then removes what sandboxes it has no live record of left on the host.
+ */
 async function reconcile(
   s: Services,
   host: { runtime: Runtime; agents: AgentClient; logger: Logger },
@@ -60,6 +63,10 @@ async function reconcile(
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
   await s.checkpoints.reconcile();
+  const reaped = await host.runtime.reapLeftovers(new Set(s.store.listLive().map((r) => r.id)));
+  if (reaped.length > 0) {
+    host.logger.warn({ reaped }, `removed ${reaped.length} leftovers of sandboxes that no longer exist`);
+  }
 }
 
 /** The composition root: opens storage, builds the services, reconciles with the host, serves the API. */
@@ -69,8 +76,8 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   prepareDataDir(config, logger);
-  const networkPrefix = networkPrefixFor(config, logger);
   const real = options.runtime === undefined;
+  const { prefix: networkPrefix, lock: prefixLock } = await claimNetworkPrefix(config, logger, real);
   const runtime = options.runtime ?? gvisorRuntime(config, logger, networkPrefix);
   const connections = new AgentConnections();
   const agents = options.agents ?? (real ? new HttpAgentClient(connections) : new FakeAgentClient(connections));
@@ -137,6 +144,7 @@ export async function startServer(
       await runtime.close();
       connections.close();
       db.close();
+      prefixLock?.release();
     },
   };
 }

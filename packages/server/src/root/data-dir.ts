@@ -11,7 +11,14 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
-import { type CommandRunner, GvisorRuntime, ShimRunner, SpawnRunner } from "@burrow/runtime";
+import {
+  type CommandRunner,
+  GvisorRuntime,
+  lockNetworkPrefix,
+  type PrefixLock,
+  ShimRunner,
+  SpawnRunner,
+} from "@burrow/runtime";
 import type { ServerConfig } from "../config.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
 
@@ -63,22 +70,27 @@ export function bootstrapAdminKey(keys: ApiKeyStore, dataDir: string, logger: Lo
 
 /**
  * The /16 that sandbox addresses come from is fixed when a data dir is first used: existing
- * sandboxes keep their addresses across restarts even if BURROW_NETWORK_PREFIX changes.
+ * sandboxes keep their addresses across restarts even if BURROW_NETWORK_PREFIX changes. With a
+ * real runtime the prefix is locked host-wide first (refused when another live server holds it),
+ * and only then recorded.
  */
-export function networkPrefixFor(config: ServerConfig, logger: Logger): string {
+export async function claimNetworkPrefix(
+  config: ServerConfig,
+  logger: Logger,
+  lock: boolean,
+): Promise<{ prefix: string; lock?: PrefixLock }> {
   const path = join(config.dataDir, "network-prefix");
-  if (existsSync(path)) {
-    const stored = readFileSync(path, "utf8").trim();
-    if (stored !== config.networkPrefix) {
-      logger.warn(
-        { stored, configured: config.networkPrefix },
-        "BURROW_NETWORK_PREFIX differs from the prefix this data dir was created with; keeping the stored one",
-      );
-    }
-    return stored;
+  const stored = existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
+  if (stored !== undefined && stored !== config.networkPrefix) {
+    logger.warn(
+      { stored, configured: config.networkPrefix },
+      "BURROW_NETWORK_PREFIX differs from the prefix this data dir was created with; keeping the stored one",
+    );
   }
-  writeFileSync(path, `${config.networkPrefix}\n`, { mode: 0o600 });
-  return config.networkPrefix;
+  const prefix = stored ?? config.networkPrefix;
+  const held = lock ? await lockNetworkPrefix(prefix, config.dataDir) : undefined;
+  if (stored === undefined) writeFileSync(path, `${prefix}\n`, { mode: 0o600 });
+  return held ? { prefix, lock: held } : { prefix };
 }
 
 /** The gVisor runtime on this host, after checking the agent binary is built. */
