@@ -129,6 +129,14 @@ export class FakeRuntime implements Runtime {
     this.require(spec.id).status = "running";
   }
 
+  /** Tokens handed to agents with provideAgentToken, by sandbox id (last one wins). */
+  readonly providedTokens = new Map<string, string>();
+
+  async provideAgentToken(id: string, token: string): Promise<void> {
+    this.require(id);
+    this.providedTokens.set(id, token);
+  }
+
   async stop(id: string): Promise<void> {
     const sb = this.sandboxes.get(id);
     if (sb) sb.status = "stopped";

@@ -14,6 +14,7 @@ import {
 import { reapLeftovers } from "./leftovers.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
+import { readAgentLog, upgradeBundle, writeAgentToken } from "./run-dir.js";
 import type {
   AgentEndpoint,
   ExecOptions,
@@ -186,12 +187,12 @@ export class GvisorRuntime implements Runtime {
         runDirPath: paths.run,
         resolvConfPath: resolvConf,
         agentBinaryPath: this.options.agentBinaryPath,
-        agentToken: spec.agentToken,
         resources: spec.resources,
         agentPort: this.agentPort,
         netns: addr.netns,
       });
       await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
+      await writeAgentToken(paths.run, spec.agentToken);
       await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${paths.bundle}`, spec.id], "run");
     } catch (err) {
       await this.destroy(spec.id, spec.networkIndex).catch((e: unknown) =>
@@ -370,7 +371,13 @@ export class GvisorRuntime implements Runtime {
     await this.runRunsc(spec.id, ["delete", "--force", spec.id], "delete");
     const addr = await this.ensureHostResources(spec);
     const bundle = join(this.dir(spec.id), "bundle");
+    await upgradeBundle(bundle);
+    await writeAgentToken(join(this.dir(spec.id), "run"), spec.agentToken);
     await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${bundle}`, spec.id], "run");
+  }
+
+  async provideAgentToken(id: string, token: string): Promise<void> {
+    await writeAgentToken(join(this.dir(id), "run"), token);
   }
 
   async stop(id: string): Promise<void> {
@@ -458,7 +465,7 @@ export class GvisorRuntime implements Runtime {
   }
 
   async agentLogTail(id: string): Promise<string> {
-    return readTail(join(this.dir(id), "run", "agent.log"));
+    return tailLines(readableLog(await readAgentLog(join(this.dir(id), "run"))), 20);
   }
 
   async close(): Promise<void> {

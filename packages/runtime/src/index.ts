@@ -7,6 +7,7 @@ export * from "./leftovers.js";
 export * from "./network.js";
 export * from "./oci-spec.js";
 export * from "./prefix-lock.js";
+export * from "./run-dir.js";
 export * from "./runtime.js";
 export * from "./shim-runner.js";
 export * from "./spawn-runner.js";

@@ -7,12 +7,19 @@ import type { ServerConfig } from "./config.js";
 import { EgressCa } from "./egress/egress-ca.js";
 import { startEgressProxies } from "./egress/proxies.js";
 import { composeServices, type Services } from "./root/compose.js";
-import { bootstrapAdminKey, claimNetworkPrefix, gvisorRuntime, prepareDataDir } from "./root/data-dir.js";
+import {
+  bootstrapAdminKey,
+  claimNetworkPrefix,
+  createPrivateFile,
+  gvisorRuntime,
+  prepareDataDir,
+} from "./root/data-dir.js";
 import { listen } from "./root/listen.js";
 import { startTimers } from "./root/timers.js";
 import { type HostCapacity, hostCapacity } from "./services/admission.js";
 import { type AgentClient, HttpAgentClient } from "./services/agent-client.js";
 import { AgentConnections } from "./services/agent-connections.js";
+import { AgentGuard } from "./services/agent-guard.js";
 import { FakeAgentClient } from "./services/fake-agent-client.js";
 import { reconcileAtStart } from "./services/reconcile.js";
 import { openDb } from "./store/db.js";
@@ -68,7 +75,7 @@ export async function startServer(
   logger: Logger,
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  prepareDataDir(config);
+  prepareDataDir(config, logger);
   const real = options.runtime === undefined;
   const { prefix: networkPrefix, lock: prefixLock } = await claimNetworkPrefix(config, logger, real);
   const runtime = options.runtime ?? gvisorRuntime(config, logger, networkPrefix);
@@ -76,6 +83,7 @@ export async function startServer(
   const agents = options.agents ?? (real ? new HttpAgentClient(connections) : new FakeAgentClient(connections));
   // The egress CA is made with openssl; only sandboxes on a real runtime reach the proxies.
   const egressCa = real ? await EgressCa.load(join(config.dataDir, "egress-ca")) : undefined;
+  createPrivateFile(join(config.dataDir, "burrow.db"));
   const db = openDb(join(config.dataDir, "burrow.db"));
   const s = composeServices({
     config,
@@ -97,7 +105,12 @@ export async function startServer(
   s.pool.start();
   const stopTimers = startTimers(config, logger, s);
 
+  // Takes back agents whose token was changed from inside their sandbox (real agents only).
+  const agentGuard = real
+    ? new AgentGuard({ runtime, agents, transitions: s.transitions, logger, restart: (id) => s.lifecycle.restart(id) })
+    : undefined;
   const app = createApp({
+    ...(agentGuard ? { agentGuard } : {}),
     sandboxes: s.sandboxes,
     lifecycle: s.lifecycle,
     activity: s.activity,

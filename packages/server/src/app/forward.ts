@@ -39,6 +39,7 @@ export function forwardHttp(
   path: string,
   headers: Record<string, string | string[]>,
   onUnreachable: (err: Error) => Promise<ErrorAnswer>,
+  onRefused?: () => Promise<ErrorAnswer | null>,
 ): Promise<void> {
   return new Promise((resolve) => {
     const up = request(
@@ -51,6 +52,10 @@ export function forwardHttp(
         agent: upstream.connections.get(upstream.host),
       },
       (upRes) => {
+        if (onRefused && upRes.statusCode === 401) {
+          void answerRefused(res, upRes, onRefused).finally(resolve);
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, responseHeaders(upRes.headers));
         res.flushHeaders();
         upRes.pipe(res);
@@ -87,6 +92,43 @@ export function forwardHttp(
     });
     req.pipe(up);
   });
+}
+
+/** Most of a 401 body kept to pass on. */
+const MAX_REFUSAL_BODY_BYTES = 64 * 1024;
+
+/**
+ * A 401 from the sandbox: `onRefused` decides (after whatever it does about it) whether the
+ * client gets its own answer or the 401 as it came.
+ */
+async function answerRefused(
+  res: ServerResponse,
+  upRes: IncomingMessage,
+  onRefused: () => Promise<ErrorAnswer | null>,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of upRes as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size <= MAX_REFUSAL_BODY_BYTES) chunks.push(chunk);
+    }
+  } catch {
+    // A body cut short is passed on as far as it came.
+  }
+  const answer = await onRefused().catch(() => null);
+  if (res.headersSent || res.destroyed) return;
+  if (answer) {
+    const body = answer.body();
+    res.writeHead(answer.status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  const body = Buffer.concat(chunks);
+  const headers = responseHeaders(upRes.headers);
+  delete headers["content-length"];
+  res.writeHead(401, { ...headers, "Content-Length": body.length });
+  res.end(body);
 }
 
 /** A response head for a raw socket; `close` drops framing headers, as the body then ends with the connection. */

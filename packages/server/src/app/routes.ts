@@ -6,11 +6,12 @@ import type { SecretBinder } from "../secrets/secret-binder.js";
 import type { SecretService } from "../secrets/secret-service.js";
 import type { ActivityTracker } from "../services/activity.js";
 import type { AgentConnections } from "../services/agent-connections.js";
+import type { AgentGuard } from "../services/agent-guard.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
 import type { EventStore } from "../store/event-store.js";
 import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint-routes.js";
-import { assertClientMayCall, proxyToAgent, unreachableError } from "./envd-proxy.js";
+import { clientAgentPath, lockoutError, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import { registerNetworkRoutes } from "./network-routes.js";
 import { openApiDocument } from "./openapi.js";
@@ -33,6 +34,8 @@ export interface RouteDeps {
   checkpoints?: CheckpointRouteDeps;
   /** Preview routes are served, and sandbox ports guarded, when given. */
   previews?: PreviewService;
+  /** Takes back agents whose token was changed from inside (401 to the server's token) when given. */
+  agentGuard?: AgentGuard;
   /** Egress policies and brokered secrets (network and secret routes) when given. */
   network?: { egress: EgressService; secrets: SecretService; binder: SecretBinder };
 }
@@ -125,11 +128,11 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     registerSecretRoutes(router, deps.network.secrets);
   }
 
-  router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
+  router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
     sandboxes.get(id);
-    const path = `${params.rest || "/"}${url.search}`;
-    assertClientMayCall(req.method ?? "GET", path);
+    const path = clientAgentPath(req.method ?? "GET", req.url ?? "");
+    const guard = deps.agentGuard;
     // Counted as activity from before the wake until the response (or stream) ends.
     await activity.track(id, async () => {
       const record = await lifecycle.ensureAwake(id);
@@ -139,14 +142,21 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
         connections: deps.connections,
         agentToken: record.agentToken,
       };
-      await proxyToAgent(req, res, target, path, async (err) => {
-        deps.logger.warn({ sandboxId: id, err: err.message }, "agent unreachable");
-        const alive = await sandboxes.checkAlive(record).catch(() => true);
-        if (!alive) {
-          return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${id} is error: ${record.error ?? ""}`);
-        }
-        return unreachableError(record.id, err);
-      });
+      await proxyToAgent(
+        req,
+        res,
+        target,
+        path,
+        async (err) => {
+          deps.logger.warn({ sandboxId: id, err: err.message }, "agent unreachable");
+          const alive = await sandboxes.checkAlive(record).catch(() => true);
+          if (!alive) {
+            return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${id} is error: ${record.error ?? ""}`);
+          }
+          return unreachableError(record.id, err);
+        },
+        guard && (async () => lockoutError(id, await guard.check(record))),
+      );
     });
   });
 }

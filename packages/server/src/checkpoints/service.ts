@@ -265,6 +265,7 @@ export class CheckpointService {
       id: record.id,
       networkIndex: record.networkIndex,
       templateRootfs: this.deps.templates.rootfs(record.template),
+      agentToken: record.agentToken,
     };
   }
 

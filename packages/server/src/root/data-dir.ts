@@ -1,4 +1,14 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import {
@@ -12,10 +22,38 @@ import {
 import type { ServerConfig } from "../config.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
 
-/** Creates the data dir (0700) and its sandboxes dir. */
-export function prepareDataDir(config: ServerConfig): void {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  mkdirSync(join(config.dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
+/**
+ * Creates the data dir and its sandboxes dir, and makes the data dir private to the server's
+ * user: the directory and the directories directly in it 0700, and the regular files directly in
+ * it 0600 (burrow.db and its -wal/-shm hold agent tokens and sandbox env values; keys sit beside
+ * them). A data dir made by an older release with looser modes is tightened, and the change is
+ * logged. Deeper levels keep their modes: nothing under a 0700 directory is reachable by other
+ * users, and a sandbox's upper dir sets the mode of its root directory.
+ */
+export function prepareDataDir(config: ServerConfig, logger: Logger): void {
+  const dataDir = config.dataDir;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
+  const tightened: string[] = [];
+  const tighten = (path: string, mode: number) => {
+    if ((lstatSync(path).mode & 0o777) !== mode) {
+      chmodSync(path, mode);
+      tightened.push(path);
+    }
+  };
+  tighten(dataDir, 0o700);
+  for (const entry of readdirSync(dataDir, { withFileTypes: true })) {
+    if (entry.isFile()) tighten(join(dataDir, entry.name), 0o600);
+    else if (entry.isDirectory()) tighten(join(dataDir, entry.name), 0o700);
+  }
+  if (tightened.length > 0)
+    logger.info({ paths: tightened }, "tightened data dir permissions (0700 directories, 0600 files)");
+}
+
+/** Creates `path` empty with mode 0600 when missing, so SQLite (and its -wal/-shm, which copy the database's mode) never makes it readable by others. */
+export function createPrivateFile(path: string): void {
+  closeSync(openSync(path, "a", 0o600));
+  chmodSync(path, 0o600);
 }
 
 /** Creates the admin key on first start, writing it to `<data>/admin-key` (0600). */
@@ -51,7 +89,7 @@ export async function claimNetworkPrefix(
   }
   const prefix = stored ?? config.networkPrefix;
   const held = lock ? await lockNetworkPrefix(prefix, config.dataDir) : undefined;
-  if (stored === undefined) writeFileSync(path, `${prefix}\n`);
+  if (stored === undefined) writeFileSync(path, `${prefix}\n`, { mode: 0o600 });
   return held ? { prefix, lock: held } : { prefix };
 }
 

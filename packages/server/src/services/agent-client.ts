@@ -27,6 +27,8 @@ export interface AgentClient {
   init(target: AgentTarget, token: string, env: Record<string, string>): Promise<void>;
   /** The agent's current metrics (`GET /metrics`, JSON), or undefined when it does not answer. */
   metrics(target: AgentTarget, token: string): Promise<unknown>;
+  /** Whether the agent takes `token` (false: it answers 401, its token was changed); throws when unreachable. */
+  acceptsToken(target: AgentTarget, token: string): Promise<boolean>;
   /** Closes pooled connections to the address (before it stops, is checkpointed or reused). */
   disconnect(target: AgentTarget): void;
 }
@@ -110,6 +112,10 @@ export class HttpAgentClient implements AgentClient {
     } catch {
       return undefined;
     }
+  }
+
+  async acceptsToken(target: AgentTarget, token: string): Promise<boolean> {
+    return (await this.request(target, token, "GET", "/envs")).status !== 401;
   }
 
   disconnect(target: AgentTarget): void {

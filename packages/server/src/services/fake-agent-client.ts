@@ -31,6 +31,10 @@ export class FakeAgentClient implements AgentClient {
     return undefined;
   }
 
+  async acceptsToken(): Promise<boolean> {
+    return true;
+  }
+
   disconnect(target: AgentTarget): void {
     this.calls.push({ op: "disconnect", host: target.host });
     this.connections?.reset(target.host);
