@@ -49,3 +49,20 @@ export function checkProxyPath(target: string): ProxyPath {
   });
   return { raw, decoded: `/${decoded.join("/")}`, search };
 }
+
+/**
+ * The path of a request for a sandbox's own service (a preview port): forwarded exactly as sent,
+ * since how it parses `//`, `%2F` or bad encoding is that service's business. `decoded` is a
+ * best-effort decoding, used for nothing security-relevant.
+ */
+export function passthroughPath(target: string): ProxyPath {
+  const q = target.indexOf("?");
+  const raw = q < 0 ? target : target.slice(0, q);
+  let decoded = raw;
+  try {
+    decoded = decodeURI(raw);
+  } catch {
+    // Malformed encoding goes to the service as sent.
+  }
+  return { raw, decoded, search: q < 0 ? "" : target.slice(q) };
+}

@@ -12,7 +12,7 @@ import type { ApiKeyStore } from "../../store/api-key-store.js";
 import type { SandboxRecord } from "../../store/sandbox-store.js";
 import { isReservedAgentPath, lockoutError } from "../envd-proxy.js";
 import { forwardHttp, forwardUpgrade } from "../forward.js";
-import { checkProxyPath, type ProxyPath } from "../proxy-path.js";
+import { checkProxyPath, type ProxyPath, passthroughPath } from "../proxy-path.js";
 import { type Upstream, upstreamHeaders } from "./upstream-headers.js";
 import { ENVD_PORT, e2bState } from "./wire.js";
 
@@ -118,6 +118,15 @@ function answerPreflight(req: IncomingMessage, res: ServerResponse): void {
   res.end();
 }
 
+/**
+ * Requests for the agent (envd port, signed file URLs) must have a canonical path, checked in
+ * its decoded form (so `/%69nit` is `/init`); requests for a sandbox's own services pass as sent.
+ */
+function pathFor(req: IncomingMessage, route: Route): ProxyPath {
+  const target = req.url ?? "/";
+  return route.kind === "sandbox" && route.port !== ENVD_PORT ? passthroughPath(target) : checkProxyPath(target);
+}
+
 export class SandboxPlane {
   constructor(private readonly deps: SandboxPlaneDeps) {}
 
@@ -141,7 +150,7 @@ export class SandboxPlane {
         answerPreflight(req, res);
         return;
       }
-      const path = checkProxyPath(req.url ?? "/");
+      const path = pathFor(req, route);
       const { record, port, setCookie } = this.resolve(req, url, route, path);
       if (setCookie) res.setHeader("Set-Cookie", setCookie);
       await this.deps.activity.track(record.id, async () => {
@@ -185,7 +194,7 @@ export class SandboxPlane {
     }
     void (async () => {
       try {
-        const path = checkProxyPath(req.url ?? "/");
+        const path = pathFor(req, route);
         const { record, port } = this.resolve(req, url, route, path);
         await this.deps.activity.track(record.id, async () => {
           const upstream = await this.upstream(record, port, req);
