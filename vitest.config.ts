@@ -8,6 +8,7 @@ export default defineConfig({
     alias: {
       "@burrow/core": src("core"),
       "@burrow/runtime": src("runtime"),
+      "@burrow/egress": src("egress"),
       "@burrow/mcp": src("mcp"),
       "@burrow/sdk": src("sdk"),
       "@burrow/server": src("server"),

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 const LAYER: Record<string, number> = {
   "@burrow/core": 0,
   "@burrow/runtime": 1,
+  "@burrow/egress": 1,
   "@burrow/sdk": 1,
   "@burrow/server": 2,
   "@burrow/mcp": 2,
@@ -16,7 +17,8 @@ const LAYER: Record<string, number> = {
 const ALLOWED: Record<string, string[]> = {
   "@burrow/core": [],
   "@burrow/runtime": ["@burrow/core"],
-  "@burrow/server": ["@burrow/core", "@burrow/runtime"],
+  "@burrow/egress": ["@burrow/core"],
+  "@burrow/server": ["@burrow/core", "@burrow/runtime", "@burrow/egress"],
   "@burrow/sdk": ["@burrow/core"],
   "@burrow/cli": ["@burrow/core", "@burrow/sdk", "@burrow/mcp"],
   "@burrow/mcp": ["@burrow/core", "@burrow/sdk"],

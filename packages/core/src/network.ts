@@ -1,6 +1,13 @@
 import type { SecretBinding } from "./secrets.js";
 
 /**
+ * Private and internal IPv4 networks (RFC 1918, CGNAT): a sandbox reaches an address in them only
+ * when its policy allows a CIDR covering it. Sandboxes of other servers on the host are never
+ * reachable (BURROW-FORWARD drops anything headed for a sandbox interface).
+ */
+export const PRIVATE_RANGES: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
+
+/**
  * A sandbox's egress policy. Entries are domains (`example.com`; `*.example.com` matches its
  * subdomains, not the name itself) or IPv4 CIDRs (`203.0.113.0/24`, or one address). A deny
  * entry wins over an allow entry; what neither names gets `default`.

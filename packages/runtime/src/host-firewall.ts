@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BurrowError, ErrorCode } from "@burrow/core";
+import { BurrowError, ErrorCode, PRIVATE_RANGES } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
 
 const ISOLATE = "BURROW-ISOLATE";
@@ -28,13 +28,6 @@ export interface EgressRules {
 export function alwaysBlocked(networkPrefix: string): string[] {
   return [`${networkPrefix}.0.0/16`, "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "0.0.0.0/8", "240.0.0.0/4"];
 }
-
-/**
- * Private and internal IPv4 networks (RFC 1918, CGNAT): a sandbox reaches an address in them only
- * when its policy allows a CIDR covering it. Sandboxes of other servers on the host are never
- * reachable (BURROW-FORWARD drops anything headed for a sandbox interface).
- */
-export const PRIVATE_RANGES: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
 
 async function iptables(runner: CommandRunner, args: string[], tolerate?: RegExp): Promise<boolean> {
   const result = await runner.run(["iptables", "-w", "5", ...args], { timeoutMs: TIMEOUT_MS });

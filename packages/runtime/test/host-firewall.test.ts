@@ -3,9 +3,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PRIVATE_RANGES } from "@burrow/core";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CommandResult, CommandRunner, RunCommandOptions } from "../src/command-runner.js";
-import { applyEgressRules, ensureHostFirewall, PRIVATE_RANGES } from "../src/host-firewall.js";
+import { applyEgressRules, ensureHostFirewall } from "../src/host-firewall.js";
 import { SpawnRunner } from "../src/spawn-runner.js";
 
 /** Runs every command inside a network namespace (its own iptables tables). */

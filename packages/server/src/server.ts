@@ -1,11 +1,10 @@
 import { join } from "node:path";
 import type { Logger } from "@burrow/core";
+import { EgressCa, startEgressProxies } from "@burrow/egress";
 import type { EgressProxyPorts, Runtime } from "@burrow/runtime";
 import { createApp } from "./app/app.js";
 import { bootstrapE2bKey } from "./app/e2b/index.js";
 import type { ServerConfig } from "./config.js";
-import { EgressCa } from "./egress/egress-ca.js";
-import { startEgressProxies } from "./egress/proxies.js";
 import { composeServices, type Services } from "./root/compose.js";
 import {
   bootstrapAdminKey,
@@ -100,7 +99,15 @@ export async function startServer(
   bootstrapE2bKey(s.keys, config.dataDir, logger);
 
   // Egress proxies first: the host's NAT rules redirect the sandboxes' DNS, HTTP and TLS to them.
-  const egressProxies = egressCa ? await startEgressProxies(s.egress, s.secrets, egressCa, config, logger) : undefined;
+  const egressProxies = egressCa
+    ? await startEgressProxies(
+        s.egress,
+        s.secrets,
+        egressCa,
+        { dnsUpstream: config.dnsUpstream, upstreamCaFile: config.egressUpstreamCaFile },
+        logger,
+      )
+    : undefined;
   await reconcile(s, { runtime, agents, logger }, egressProxies?.ports);
   s.pool.start();
   const stopTimers = startTimers(config, logger, s);

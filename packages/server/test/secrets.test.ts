@@ -11,11 +11,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { substituteHeaders } from "@burrow/egress";
 import { caLayer, SANDBOX_CA_BUNDLE_PATH, SANDBOX_CA_PATH } from "@burrow/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSecretsKey, SecretCipher } from "../src/secrets/secret-cipher.js";
 import { SecretService } from "../src/secrets/secret-service.js";
-import { substituteHeaders } from "../src/secrets/substitute.js";
 import { openDb } from "../src/store/db.js";
 import { SecretStore } from "../src/store/secret-store.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";

@@ -1,7 +1,7 @@
 import { BurrowError, ErrorCode, isSandboxId, type SandboxNetworkSettings } from "@burrow/core";
+import { parseEgressPolicy } from "@burrow/egress";
 import { z } from "zod";
 import type { EgressService } from "../egress/egress-service.js";
-import { parseEgressPolicy } from "../egress/policy.js";
 import type { SecretBinder } from "../secrets/secret-binder.js";
 import type { SecretService } from "../secrets/secret-service.js";
 import type { SandboxService } from "../services/sandbox-service.js";

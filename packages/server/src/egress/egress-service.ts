@@ -1,11 +1,11 @@
 import { isIPv4 } from "node:net";
 import { networkInterfaces } from "node:os";
 import { DEFAULT_EGRESS, type EgressPolicy, errorMessage, type Logger } from "@burrow/core";
+import { type CidrEntry, CompiledEgress, cidrMatches, type EgressControl, ipToNumber, parseCidr } from "@burrow/egress";
 import { alwaysBlocked, type Runtime } from "@burrow/runtime";
 import type { Transitions } from "../services/transitions.js";
 import type { EgressStore } from "../store/egress-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
-import { type CidrEntry, CompiledEgress, cidrMatches, ipToNumber, parseCidr } from "./policy.js";
 
 export interface EgressDeps {
   store: EgressStore;
@@ -23,7 +23,7 @@ const DENIAL_EVENT_INTERVAL_MS = 10_000;
  * Egress policies: stored per sandbox, written into the sandbox's firewall chain (CIDRs), and
  * answered to the DNS, HTTP and TLS proxies (names). Changes apply to the next connection.
  */
-export class EgressService {
+export class EgressService implements EgressControl {
   private readonly compiled = new Map<string, CompiledEgress>();
   private readonly lastDenial = new Map<string, number>();
   private readonly blocked: CidrEntry[];

@@ -7,11 +7,16 @@ import {
   type SecretInfo,
   secretPlaceholder,
 } from "@burrow/core";
+import {
+  domainMatches,
+  type EgressEntry,
+  parseEgressEntry,
+  type SecretBroker,
+  type SecretLookup,
+} from "@burrow/egress";
 import { SANDBOX_CA_BUNDLE_PATH, SANDBOX_CA_PATH } from "@burrow/runtime";
-import { domainMatches, type EgressEntry, parseEgressEntry } from "../egress/policy.js";
 import type { SecretRecord, SecretStore } from "../store/secret-store.js";
 import type { SecretCipher } from "./secret-cipher.js";
-import type { SecretLookup } from "./substitute.js";
 
 type DomainEntry = Extract<EgressEntry, { kind: "domain" }>;
 interface CompiledBinding {
@@ -35,7 +40,7 @@ function info(r: SecretRecord): SecretInfo {
  * Secrets sealed at rest, their bindings to sandboxes, and what the egress proxies need: whether
  * a sandbox's connection to a host is brokered, and the values it may carry there.
  */
-export class SecretService {
+export class SecretService implements SecretBroker {
   private readonly compiled = new Map<string, CompiledBinding[]>();
 
   constructor(

@@ -1,6 +1,6 @@
 import type { CreateSandboxRequest, EgressPolicy, SecretBinding } from "@burrow/core";
+import { parseEgressPolicy } from "@burrow/egress";
 import type { EgressService } from "../egress/egress-service.js";
-import { parseEgressPolicy } from "../egress/policy.js";
 import { SecretService } from "../secrets/secret-service.js";
 import type { SandboxRecord } from "../store/sandbox-store.js";
 

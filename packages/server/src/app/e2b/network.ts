@@ -1,5 +1,5 @@
 import type { EgressPolicy } from "@burrow/core";
-import { parseEgressEntry, parseEgressPolicy } from "../../egress/policy.js";
+import { parseEgressEntry, parseEgressPolicy } from "@burrow/egress";
 
 /** E2B's word for "every address". */
 const ALL_TRAFFIC = "0.0.0.0/0";

@@ -3,9 +3,8 @@ import { Agent as HttpsAgent } from "node:https";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { type SecureContext, TLSSocket } from "node:tls";
 import type { Logger } from "@burrow/core";
-import type { SecretService } from "../secrets/secret-service.js";
+import type { EgressControl, SecretBroker } from "./control.js";
 import type { EgressCa } from "./egress-ca.js";
-import type { EgressService } from "./egress-service.js";
 import type { HttpEgressProxy } from "./http-proxy.js";
 import type { NameResolver } from "./resolve.js";
 import { resolveTarget } from "./target.js";
@@ -59,7 +58,7 @@ export function clientHelloServerName(data: Buffer): string | null | undefined {
 
 /** What the TLS proxy needs to broker secrets: the bindings, the CA, and the roots it trusts upstream. */
 export interface TlsBroker {
-  secrets: SecretService;
+  secrets: SecretBroker;
   ca: EgressCa;
   http: HttpEgressProxy;
   /** The CAs upstream certificates are verified against. */
@@ -84,7 +83,7 @@ export class TlsEgressProxy {
   private readonly upstreamAgent = new HttpsAgent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS, maxFreeSockets: 64 });
 
   constructor(
-    private readonly egress: EgressService,
+    private readonly egress: EgressControl,
     private readonly resolver: NameResolver,
     private readonly broker: TlsBroker,
     private readonly logger: Logger,

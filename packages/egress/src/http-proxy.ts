@@ -2,11 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import type { Logger } from "@burrow/core";
-import type { SecretService } from "../secrets/secret-service.js";
-import { substituteHeaders } from "../secrets/substitute.js";
-import type { EgressService } from "./egress-service.js";
+import type { EgressControl, SecretBroker } from "./control.js";
 import { forwardRequest, forwardUpgrade, refuse, type Upstream } from "./forward.js";
 import type { NameResolver } from "./resolve.js";
+import { substituteHeaders } from "./substitute.js";
 import { hostOnly, resolveTarget } from "./target.js";
 
 /** Who sent a request and where it may go, or why it may not. */
@@ -25,9 +24,9 @@ export class HttpEgressProxy {
   private server: Server | undefined;
 
   constructor(
-    private readonly egress: EgressService,
+    private readonly egress: EgressControl,
     private readonly resolver: NameResolver,
-    private readonly secrets: SecretService,
+    private readonly secrets: SecretBroker,
     private readonly logger: Logger,
   ) {}
 

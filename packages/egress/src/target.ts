@@ -1,4 +1,4 @@
-import type { EgressService } from "./egress-service.js";
+import type { EgressControl } from "./control.js";
 import type { NameResolver } from "./resolve.js";
 
 export type Target = { ip: string } | { denied: string } | { failed: string };
@@ -11,7 +11,7 @@ export type Target = { ip: string } | { denied: string } | { failed: string };
  * Host or SNI reaches only what it names.
  */
 export async function resolveTarget(
-  egress: EgressService,
+  egress: EgressControl,
   resolver: NameResolver,
   sandboxId: string,
   name: string,

@@ -1,6 +1,5 @@
 import { isIPv4 } from "node:net";
-import { BurrowError, type EgressPolicy, type EgressPolicyInput, ErrorCode } from "@burrow/core";
-import { PRIVATE_RANGES } from "@burrow/runtime";
+import { BurrowError, type EgressPolicy, type EgressPolicyInput, ErrorCode, PRIVATE_RANGES } from "@burrow/core";
 
 /** An egress entry, parsed: a domain pattern or an IPv4 network. */
 export type EgressEntry =

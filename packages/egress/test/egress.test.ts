@@ -1,9 +1,7 @@
 import { createServer } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { describe, expect, it } from "vitest";
-import { emptyReply, questionName } from "../src/egress/dns-proxy.js";
-import { CompiledEgress, parseEgressPolicy } from "../src/egress/policy.js";
-import { clientHelloServerName } from "../src/egress/tls-proxy.js";
+import { CompiledEgress, clientHelloServerName, emptyReply, parseEgressPolicy, questionName } from "../src/index.js";
 
 describe("egress policy", () => {
   it("normalises entries and names the bad one", () => {

@@ -1,10 +1,10 @@
 import { Resolver } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import { isIPv4 } from "node:net";
-import type { Upstream } from "./dns-proxy.js";
+import type { DnsUpstream } from "./dns-proxy.js";
 
 /** BURROW_DNS_UPSTREAM ("ip" or "ip:port"), else the host's first nameserver, else 127.0.0.1. */
-export function dnsUpstream(configured: string | undefined): Upstream {
+export function dnsUpstream(configured: string | undefined): DnsUpstream {
   if (configured) {
     const [host = "127.0.0.1", port = "53"] = configured.split(":");
     return { host, port: Number(port) };
@@ -22,7 +22,7 @@ export function dnsUpstream(configured: string | undefined): Upstream {
 export class NameResolver {
   private readonly resolver = new Resolver({ timeout: 3000, tries: 2 });
 
-  constructor(upstream: Upstream) {
+  constructor(upstream: DnsUpstream) {
     this.resolver.setServers([`${upstream.host}:${upstream.port}`]);
   }
 

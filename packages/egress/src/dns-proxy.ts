@@ -1,10 +1,10 @@
 import { createSocket, type Socket } from "node:dgram";
 import type { Logger } from "@burrow/core";
-import type { EgressService } from "./egress-service.js";
+import type { EgressControl } from "./control.js";
 
 const UPSTREAM_TIMEOUT_MS = 4_000;
 
-export interface Upstream {
+export interface DnsUpstream {
   host: string;
   port: number;
 }
@@ -49,8 +49,8 @@ export class DnsProxy {
   private socket: Socket | undefined;
 
   constructor(
-    private readonly egress: EgressService,
-    private readonly upstream: Upstream,
+    private readonly egress: EgressControl,
+    private readonly upstream: DnsUpstream,
     private readonly logger: Logger,
   ) {}
 
