@@ -11,6 +11,7 @@ import {
   ensureHostFirewall,
   removeEgressRules,
 } from "./host-firewall.js";
+import { applyHostMemoryHeadroom } from "./memory-headroom.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
 import type {
@@ -197,6 +198,7 @@ export class GvisorRuntime implements Runtime {
       throw new BurrowError(ErrorCode.RuntimeFailed, `runsc ${what} timed out after ${this.timeoutMs} ms`);
     }
     if (result.exitCode !== 0) throw this.failure(what, result, await readTail(logPath));
+    await applyHostMemoryHeadroom(id, join(this.dir(id), "bundle"));
   }
 
   /** Where trust-store layers are kept: beside the sandboxes' dirs. */

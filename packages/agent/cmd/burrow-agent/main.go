@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"burrow/agent/internal/oomguard"
 	"burrow/agent/internal/server"
 )
 
@@ -69,6 +70,9 @@ func main() {
 	if os.Getpid() != 1 {
 		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0)
 	}
+
+	// gVisor has no OOM killer of its own: the agent is the sandbox's.
+	oomguard.Start(logf)
 
 	agent := server.Assemble(server.Config{
 		Token: token, DefaultUser: *defaultUser, DefaultWorkdir: *defaultWorkdir,
