@@ -16,6 +16,14 @@ func TestParseMeminfo(t *testing.T) {
 	}
 }
 
+func TestIntervalShortensAsMemoryRunsOut(t *testing.T) {
+	total := uint64(1 << 30)
+	if Interval(Meminfo{total, total}) <= Interval(Meminfo{total, total / 3}) ||
+		Interval(Meminfo{total, total / 3}) <= Interval(Meminfo{total, total / 10}) {
+		t.Fatal("the guard must look more often as less memory is left")
+	}
+}
+
 func TestReserve(t *testing.T) {
 	if Reserve(128<<20) != 8<<20 || Reserve(2<<30) != 64<<20 {
 		t.Fatalf("reserve: %d %d", Reserve(128<<20), Reserve(2<<30))
