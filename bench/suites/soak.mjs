@@ -1,11 +1,14 @@
 // Suite "soak" (issue 11, item 10): one sandbox hibernated and woken N times in a row. Reports the
 // first and the last cycles, the least-squares slope per cycle, and what the sandbox leaves on
 // the host as it goes (image size, files in its dir and its runsc state root, agent log size), so
-// anything that accumulates shows up as a slope.
+// anything that accumulates shows up as a slope. Load from other work on the host moves the
+// first-vs-last numbers either way, so the goal compares the soaked sandbox with a fresh one in
+// alternating cycles at the end, under the same load.
 //
 //   BENCH_SOAK_CYCLES  hibernate → wake cycles (default 100)
-//   BENCH_SOAK_EDGE    cycles at each end compared by their p50 (default 5)
+//   BENCH_SOAK_EDGE    cycles at each end compared by their p50, and paired cycles at the end (default 5)
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "@burrow/sdk";
 import { dirSizeMb, timedRetryingConflicts } from "../lib/sandbox-work.mjs";
@@ -59,16 +62,33 @@ function trend(samples) {
   };
 }
 
+/** A sandbox as the soak uses it: no automatic sleep, one long-lived process. */
+async function soakSandbox(server, created) {
+  const sb = await Sandbox.create({ apiUrl: server.url, apiKey: server.apiKey, lifecycle: NO_AUTO_SLEEP });
+  created.push(sb.sandboxId);
+  // A process that lives through every cycle, as a real workload would.
+  await (await sb.commands.run("exec sleep 1000000", { background: true, timeoutMs: 0 })).disconnect();
+  return sb;
+}
+
+/** One hibernate → wake cycle with a command after it; returns [hibernateMs, wakeMs]. */
+async function cycle(sb, i, retries, whileHibernated = () => {}) {
+  const h = (await timedRetryingConflicts(() => sb.hibernate(), retries)).ms;
+  whileHibernated();
+  const w = await timeIt(() => sb.resume());
+  // Some work in each cycle, as an agent session would do between naps.
+  await sb.commands.run(`echo cycle ${i} >> /tmp/soak.log`);
+  return [h, w];
+}
+
 export async function run({ log, cleanups }) {
   const server = await startServer({ BURROW_NETWORK_PREFIX: "10.194" });
   const created = [];
   cleanups.add(() => server.dispose(created));
-  const sb = await Sandbox.create({ apiUrl: server.url, apiKey: server.apiKey, lifecycle: NO_AUTO_SLEEP });
-  created.push(sb.sandboxId);
+  const loadAtStart = loadavg()[0];
+  const sb = await soakSandbox(server, created);
   const dir = join(server.dataDir, "sandboxes", sb.sandboxId);
   const stateRoot = join(server.dataDir, "runsc", sb.sandboxId);
-  // A process that lives through every cycle, as a real workload would.
-  await (await sb.commands.run("exec sleep 1000000", { background: true, timeoutMs: 0 })).disconnect();
 
   log(`soak: ${CYCLES} hibernate → wake cycles of one sandbox`);
   const hibernate = [];
@@ -77,11 +97,9 @@ export async function run({ log, cleanups }) {
   const host = [];
   const retries = { conflicts: 0 };
   for (let i = 0; i < CYCLES; i++) {
-    hibernate.push((await timedRetryingConflicts(() => sb.hibernate(), retries)).ms);
-    imageMb.push(dirSizeMb(join(dir, "memory")));
-    wake.push(await timeIt(() => sb.resume()));
-    // Some work in each cycle, as an agent session would do between naps.
-    await sb.commands.run(`echo cycle ${i} >> /tmp/soak.log`);
+    const [h, w] = await cycle(sb, i, retries, () => imageMb.push(dirSizeMb(join(dir, "memory"))));
+    hibernate.push(h);
+    wake.push(w);
     if (i === 0 || i === CYCLES - 1 || (i + 1) % 25 === 0) {
       host.push({
         cycle: i + 1,
@@ -91,33 +109,51 @@ export async function run({ log, cleanups }) {
         runscLogKb: sizeKb(join(dir, "runsc.log")),
       });
     }
-    if ((i + 1) % 10 === 0) {
-      log(
-        `soak: cycle ${i + 1}: hibernate ${round(hibernate[i])} ms, wake ${round(wake[i])} ms, image ${imageMb[i]} MB`,
-      );
+    if ((i + 1) % 10 === 0) log(`soak: cycle ${i + 1}: hibernate ${round(h)} ms, wake ${round(w)} ms`);
+  }
+
+  log(`soak: ${EDGE} cycles each of the soaked sandbox and a fresh one, alternating`);
+  const fresh = await soakSandbox(server, created);
+  const paired = { soaked: { hibernate: [], wake: [] }, fresh: { hibernate: [], wake: [] } };
+  for (let i = 0; i < EDGE; i++) {
+    for (const [name, box] of [
+      ["soaked", sb],
+      ["fresh", fresh],
+    ]) {
+      const [h, w] = await cycle(box, CYCLES + i, retries);
+      paired[name].hibernate.push(h);
+      paired[name].wake.push(w);
     }
   }
   const answers = (await sb.commands.run("echo ok")).stdout.trim() === "ok";
+  await fresh.kill();
   await sb.kill();
 
+  const vsFresh = (what) => ({
+    soaked: summarize(paired.soaked[what]),
+    fresh: summarize(paired.fresh[what]),
+    soakedVsFresh: ratio(summarize(paired.soaked[what]).p50, summarize(paired.fresh[what]).p50),
+  });
   const results = {
     cycles: CYCLES,
     edgeCycles: EDGE,
+    loadAvg1m: { start: round(loadAtStart), end: round(loadavg()[0]) },
     hibernateApi: trend(hibernate),
     wakeApi: trend(wake),
+    afterSoakVsFresh: { hibernateApi: vsFresh("hibernate"), wakeApi: vsFresh("wake") },
     imageMb: { first: imageMb[0], last: imageMb.at(-1), slopePerCycle: round(slope(imageMb), 4) },
     host,
     hibernateRefusedOpenConnections: retries.conflicts,
     answersAfterLastCycle: answers,
   };
   const goals = {
-    hibernateLastVsFirstCycles: goal(1.2, results.hibernateApi.lastVsFirst, {
+    hibernateSoakedVsFresh: goal(1.2, results.afterSoakVsFresh.hibernateApi.soakedVsFresh, {
       unit: "x",
-      note: `p50 of the last ${EDGE} hibernations / p50 of the first ${EDGE}, over ${CYCLES} cycles`,
+      note: `hibernate p50 of the sandbox after ${CYCLES} cycles / of a fresh sandbox, ${EDGE} alternating cycles each`,
     }),
-    wakeLastVsFirstCycles: goal(1.2, results.wakeApi.lastVsFirst, {
+    wakeSoakedVsFresh: goal(1.2, results.afterSoakVsFresh.wakeApi.soakedVsFresh, {
       unit: "x",
-      note: `p50 of the last ${EDGE} wakes / p50 of the first ${EDGE}, over ${CYCLES} cycles`,
+      note: `wake p50 of the sandbox after ${CYCLES} cycles / of a fresh sandbox, ${EDGE} alternating cycles each`,
     }),
   };
   return { results, goals };
