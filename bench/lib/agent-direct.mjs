@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 
 const agent = new Agent({ keepAlive: true });
 
@@ -13,13 +14,18 @@ function envelope(obj) {
 
 /**
  * Talks to a sandbox's agent straight over TCP on the sandbox's address, bypassing the server
- * (the floor for the server's proxy). Token and address come from the sandbox's files.
+ * (the floor for the server's proxy). The token comes from the server's database, the address
+ * from the sandbox's files.
  */
 export class AgentDirect {
   constructor(dataDir, sandboxId, port = 49983) {
     const dir = join(dataDir, "sandboxes", sandboxId);
-    const spec = JSON.parse(readFileSync(join(dir, "bundle", "config.json"), "utf8"));
-    this.token = spec.process.env.find((e) => e.startsWith("BURROW_AGENT_TOKEN=")).split("=")[1];
+    const db = new Database(join(dataDir, "burrow.db"), { readonly: true, fileMustExist: true });
+    try {
+      this.token = db.prepare("SELECT agent_token FROM sandboxes WHERE id = ?").pluck().get(sandboxId);
+    } finally {
+      db.close();
+    }
     const batch = readFileSync(join(dir, "net-ns.batch"), "utf8");
     this.host = /addr add ([\d.]+)\//.exec(batch)[1];
     this.port = port;

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { buildOciSpec, SandboxNetwork, SpawnRunner, sandboxAddresses } from "@burrow/runtime";
+import { buildOciSpec, SandboxNetwork, SpawnRunner, sandboxAddresses, writeAgentToken } from "@burrow/runtime";
 
 const RUNSC_TIMEOUT_MS = 60_000;
 const AGENT_PORT = 49983;
@@ -107,7 +107,6 @@ export class RawRunsc {
       rootfsPath: `${dir}/rootfs`,
       runDirPath: `${dir}/run`,
       agentBinaryPath: this.agentBinaryPath,
-      agentToken: "rawbench",
       resources: { vcpus: 2, memoryMb: 2048, pids: 4096 },
       agentPort: AGENT_PORT,
       netns: addr.netns,
@@ -118,6 +117,7 @@ export class RawRunsc {
 
   /** `runsc run --detach` inside the sandbox's network namespace. */
   async start(id) {
+    await writeAgentToken(`${this.dir(id)}/run`, "rawbench");
     const r = await run(
       SandboxNetwork.inNamespace(this.addr(id), this.argv(["run", "--detach", `--bundle=${this.dir(id)}/bundle`, id])),
       { stdio: "null" },
@@ -215,7 +215,7 @@ export class RawRunsc {
     });
   }
 
-  /** Polls the agent until it answers (the same 2 ms poll as Burrow's waitForAgent). */
+  /** Polls the agent until it answers (the same short poll as Burrow's HttpAgentClient.waitReady). */
   async waitAgent(id, timeoutMs = 15_000) {
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {

@@ -35,6 +35,19 @@ function blobBytes(dataDir: string): number {
 const COUNTER =
   "i=0; while true; do i=$((i+1)); echo $i > /home/user/count.tmp && mv /home/user/count.tmp /home/user/count; sleep 0.05; done";
 
+/**
+ * The counter's value once it is above `floor`, polled for up to 20 s: on a loaded 2-core host
+ * the counter's pace varies, so the test waits for progress instead of sleeping a fixed time.
+ */
+async function countAbove(sandbox: Sandbox, floor: number): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = Number((await sandbox.files.read("/home/user/count")).trim());
+    if (value > floor || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 // Checkpoints with real gVisor: fs and full, restore in place, fork, diff, dedupe and GC.
 describe("checkpoints", () => {
   let server: TestServer;
@@ -110,16 +123,14 @@ describe("checkpoints", () => {
     const atCheckpoint = Number((await sandbox.files.read("/home/user/count")).trim());
     expect(atCheckpoint).toBeGreaterThan(0);
     expect((await sandbox.commands.list()).map((p) => p.pid)).toContain(counter.pid);
-    await new Promise((r) => setTimeout(r, 1000));
-    const later = Number((await sandbox.files.read("/home/user/count")).trim());
+    const later = await countAbove(sandbox, atCheckpoint + 5);
     expect(later).toBeGreaterThan(atCheckpoint + 5);
 
     await sandbox.checkpoints.restore(ck.id);
     expect((await sandbox.commands.list()).map((p) => p.pid)).toContain(counter.pid);
     const resumed = Number((await sandbox.files.read("/home/user/count")).trim());
     expect(resumed).toBeLessThan(later);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(Number((await sandbox.files.read("/home/user/count")).trim())).toBeGreaterThan(resumed);
+    expect(await countAbove(sandbox, resumed)).toBeGreaterThan(resumed);
     await sandbox.kill();
   });
 

@@ -14,6 +14,14 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
 export function defineEnvdCases(sandbox: () => Sandbox, dir: string): void {
   const home = `/home/user/${dir}`;
 
+  it("reads and writes files with the permissions of the user named", async () => {
+    const sb = sandbox();
+    await expect(sb.files.read("/etc/shadow")).rejects.toThrow(/permission denied/i);
+    await expect(sb.files.write("/etc/passwd", "user::0:0::/root:/bin/sh\n")).rejects.toThrow(/permission denied/i);
+    expect(await sb.files.read("/etc/shadow", { user: "root" })).toMatch(/^root:/);
+    expect(await sb.files.read("/etc/passwd", { user: "root" })).toMatch(/^root:x:0:0:/);
+  });
+
   it("runs foreground commands with env, cwd, user, and a typed error on failure", async () => {
     const sb = sandbox();
     const result = await sb.commands.run("echo $GREETING $EXTRA; whoami; pwd", { envs: { EXTRA: "world" } });

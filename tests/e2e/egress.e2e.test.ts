@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeHost, startFakeHost } from "./fixtures/fake-host-netns.mjs";
 import { type FakeInternet, startFakeInternet } from "./fixtures/fake-internet-netns.mjs";
 import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
 import { sh } from "./sandbox-shell.js";
@@ -44,12 +45,15 @@ describe("egress policy", () => {
   let server: TestServer;
   let sandbox: Sandbox;
   let internet: FakeInternet;
+  let metadata: FakeHost;
   let net = "";
   const opts = () => ({ apiUrl: server.url, apiKey: server.apiKey });
   const setPolicy = (id: string, egress: unknown) => server.request("PUT", `/v1/sandboxes/${id}/network`, { egress });
 
   beforeAll(async () => {
     internet = await startFakeInternet();
+    // The metadata address (meta.test resolves to it) lives in a namespace this test owns.
+    metadata = await startFakeHost("metadata", ["169.254.169.254"], [80]);
     net = internet.net;
     server = await startTestServer(undefined, { env: { BURROW_DNS_UPSTREAM: internet.dns } });
     sandbox = await Sandbox.create({ ...opts(), lifecycle: { standbyAfterMs: 0, hibernateAfterMs: 0 } });
@@ -58,6 +62,7 @@ describe("egress policy", () => {
   afterAll(async () => {
     await server?.dispose();
     internet?.stop();
+    metadata?.stop();
   });
 
   it("allows everything by default: DNS, HTTP by Host, HTTPS by SNI, and plain TCP", async () => {

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { prefixLockPath } from "@burrow/runtime";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
 export const serverMain = join(repoRoot, "packages", "server", "dist", "main.js");
@@ -57,11 +58,35 @@ export function runNode(args: string[], env: Record<string, string>, input = "")
 export interface TestServerOptions {
   /** Extra environment for the server (e.g. BURROW_WARM_POOL, BURROW_LIFECYCLE_TICK_MS). */
   env?: Record<string, string>;
+  /** Start the server as the leader of a process group of its own (to signal the whole group). */
+  ownProcessGroup?: boolean;
 }
 
+/** The server refused the prefix because another live server holds its lock. */
+class PrefixTaken extends Error {}
+
+/**
+ * Starts a server on a data dir. Without a BURROW_NETWORK_PREFIX of the caller's (or one stored in
+ * the data dir), it takes a free prefix: candidates whose lock another server holds are skipped,
+ * and when a server started meanwhile wins the race for one, the next is tried.
+ */
 export async function startTestServer(dataDir?: string, options: TestServerOptions = {}): Promise<TestServer> {
   if (!existsSync(serverMain)) throw new Error(`${serverMain} missing: run 'npm test' (it builds first)`);
   const dir = dataDir ?? mkdtempSync("/tmp/bt-");
+  const fixed = storedPrefix(dir) ?? options.env?.BURROW_NETWORK_PREFIX;
+  if (fixed !== undefined) return launchTestServer(dir, fixed, options);
+  for (const prefix of prefixCandidates(dir)) {
+    if (prefixLocked(prefix)) continue;
+    try {
+      return await launchTestServer(dir, prefix, options);
+    } catch (err) {
+      if (!(err instanceof PrefixTaken)) throw err;
+    }
+  }
+  throw new Error("no free network prefix for a test server");
+}
+
+async function launchTestServer(dir: string, prefix: string, options: TestServerOptions): Promise<TestServer> {
   const child = spawn(process.execPath, [serverMain], {
     env: {
       ...process.env,
@@ -72,11 +97,12 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
       BURROW_MONITOR_INTERVAL_MS: "1000",
       // No warm pool unless a suite asks for one: each suite's sandboxes are its own.
       BURROW_WARM_POOL: "",
-      // Each test server gets its own /16 so servers never share addresses on this host.
-      BURROW_NETWORK_PREFIX: networkPrefixFor(dir),
       ...options.env,
+      // Each test server gets its own /16 so servers never share addresses on this host.
+      BURROW_NETWORK_PREFIX: prefix,
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.ownProcessGroup === true,
   });
   let out = "";
   child.stdout?.on("data", (c: Buffer) => {
@@ -97,7 +123,8 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
     child.stdout?.on("data", onData);
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+      if (/is in use by another Burrow server/.test(out)) reject(new PrefixTaken(out));
+      else reject(new Error(`server exited with ${code} before listening:\n${out}`));
     });
   });
   const apiKey = readFileSync(join(dir, "admin-key"), "utf8").trim();
@@ -144,11 +171,33 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
   return server;
 }
 
-/** A /16 per data dir (stable across restarts of the same server), away from the default 10.200. */
-function networkPrefixFor(dataDir: string): string {
+/** Test servers take /16s from 10.120–10.189, away from the default 10.200 and other hosts' use. */
+const FIRST_TEST_PREFIX = 120;
+const TEST_PREFIXES = 70;
+
+/** Every test prefix, starting at one picked by the data dir's name (so concurrent runs spread out). */
+export function prefixCandidates(dataDir: string): string[] {
   let hash = 0;
   for (const ch of dataDir) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  return `10.${201 + (hash % 50)}`;
+  return Array.from({ length: TEST_PREFIXES }, (_, i) => `10.${FIRST_TEST_PREFIX + ((hash + i) % TEST_PREFIXES)}`);
+}
+
+/** The prefix a data dir was first started with (a restart keeps it). */
+function storedPrefix(dataDir: string): string | undefined {
+  const path = join(dataDir, "network-prefix");
+  return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
+}
+
+/** Whether a live server holds the prefix's lock (the server's own check, made without taking it). */
+export function prefixLocked(prefix: string): boolean {
+  const path = prefixLockPath(prefix);
+  if (!existsSync(path)) return false;
+  try {
+    execFileSync("flock", ["--nonblock", path, "true"], { stdio: "ignore" });
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** runsc keeps one state root per sandbox under `<data>/runsc/<id>`. */

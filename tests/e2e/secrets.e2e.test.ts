@@ -66,7 +66,11 @@ describe("credential brokering", () => {
     expect((await sh(sandbox, 'printf %s "$GH_TOKEN"')).stdout).toBe("{{secret:GH_TOKEN}}");
     // HTTPS to the bound host: TLS is terminated with a certificate curl trusts (no -k).
     expect((await sh(sandbox, curlAuth("https://allowed.test/auth"))).stdout.trim()).toBe(withSecret);
+    // Plain HTTP would carry the value unencrypted: only a binding with allowHttp sends it there.
+    expect((await sh(sandbox, curlAuth("http://allowed.test/auth"))).stdout.trim()).toBe(withPlaceholder);
+    await sandbox.setSecrets([{ name: "GH_TOKEN", hosts: ["allowed.test"], allowHttp: true }]);
     expect((await sh(sandbox, curlAuth("http://allowed.test/auth"))).stdout.trim()).toBe(withSecret);
+    await sandbox.setSecrets([{ name: "GH_TOKEN", hosts: ["allowed.test"] }]);
     // Python's and Node's own TLS stacks trust the Burrow CA too.
     const py = await sh(
       sandbox,

@@ -15,6 +15,8 @@ export const ErrorCode = {
   SandboxNotRunning: "sandbox_not_running",
   Conflict: "conflict",
   PayloadTooLarge: "payload_too_large",
+  /** A sandbox asked for more vCPUs or memory than the host has. */
+  ResourcesExceeded: "resources_exceeded",
   RuntimeFailed: "runtime_failed",
   SandboxUnreachable: "sandbox_unreachable",
   ServiceUnavailable: "service_unavailable",
@@ -42,6 +44,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   sandbox_not_running: 409,
   conflict: 409,
   payload_too_large: 413,
+  resources_exceeded: 400,
   runtime_failed: 500,
   sandbox_unreachable: 502,
   service_unavailable: 503,

@@ -47,4 +47,9 @@ export interface ListSecretsResponse {
 export interface SecretBinding {
   name: string;
   hosts: string[];
+  /**
+   * Also put the value into plain-HTTP requests (port 80) to those hosts, where it crosses the
+   * network unencrypted. Off by default: only HTTPS requests carry the value.
+   */
+  allowHttp?: boolean;
 }

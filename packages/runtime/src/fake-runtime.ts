@@ -31,6 +31,10 @@ export class FakeRuntime implements Runtime {
 
   async prepareHost(): Promise<void> {}
 
+  async reapLeftovers(): Promise<string[]> {
+    return [];
+  }
+
   /** Egress rules last set per sandbox. */
   readonly egress = new Map<string, EgressRules>();
 
@@ -123,6 +127,14 @@ export class FakeRuntime implements Runtime {
 
   async restart(spec: RestartSpec): Promise<void> {
     this.require(spec.id).status = "running";
+  }
+
+  /** Tokens handed to agents with provideAgentToken, by sandbox id (last one wins). */
+  readonly providedTokens = new Map<string, string>();
+
+  async provideAgentToken(id: string, token: string): Promise<void> {
+    this.require(id);
+    this.providedTokens.set(id, token);
   }
 
   async stop(id: string): Promise<void> {

@@ -11,9 +11,11 @@ import {
   ensureHostFirewall,
   removeEgressRules,
 } from "./host-firewall.js";
+import { reapLeftovers } from "./leftovers.js";
 import { applyHostMemoryHeadroom } from "./memory-headroom.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
+import { readAgentLog, upgradeBundle, writeAgentToken } from "./run-dir.js";
 import type {
   AgentEndpoint,
   ExecOptions,
@@ -75,6 +77,19 @@ export class GvisorRuntime implements Runtime {
       this.options.networkPrefix ?? DEFAULT_NETWORK_PREFIX,
       egressPorts,
       this.options.sandboxesDir,
+    );
+  }
+
+  async reapLeftovers(live: ReadonlySet<string>): Promise<string[]> {
+    return reapLeftovers(
+      {
+        sandboxesDir: this.options.sandboxesDir,
+        runscStateDir: this.options.runscStateDir,
+        networkPrefix: this.options.networkPrefix ?? DEFAULT_NETWORK_PREFIX,
+        runscPath: this.runsc,
+        runner: this.options.runner,
+      },
+      live,
     );
   }
 
@@ -173,12 +188,12 @@ export class GvisorRuntime implements Runtime {
         runDirPath: paths.run,
         resolvConfPath: resolvConf,
         agentBinaryPath: this.options.agentBinaryPath,
-        agentToken: spec.agentToken,
         resources: spec.resources,
         agentPort: this.agentPort,
         netns: addr.netns,
       });
       await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
+      await writeAgentToken(paths.run, spec.agentToken);
       await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${paths.bundle}`, spec.id], "run");
     } catch (err) {
       await this.destroy(spec.id, spec.networkIndex).catch((e: unknown) =>
@@ -358,7 +373,13 @@ export class GvisorRuntime implements Runtime {
     await this.runRunsc(spec.id, ["delete", "--force", spec.id], "delete");
     const addr = await this.ensureHostResources(spec);
     const bundle = join(this.dir(spec.id), "bundle");
+    await upgradeBundle(bundle);
+    await writeAgentToken(join(this.dir(spec.id), "run"), spec.agentToken);
     await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${bundle}`, spec.id], "run");
+  }
+
+  async provideAgentToken(id: string, token: string): Promise<void> {
+    await writeAgentToken(join(this.dir(id), "run"), token);
   }
 
   async stop(id: string): Promise<void> {
@@ -446,7 +467,7 @@ export class GvisorRuntime implements Runtime {
   }
 
   async agentLogTail(id: string): Promise<string> {
-    return readTail(join(this.dir(id), "run", "agent.log"));
+    return tailLines(readableLog(await readAgentLog(join(this.dir(id), "run"))), 20);
   }
 
   async close(): Promise<void> {

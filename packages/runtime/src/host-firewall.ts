@@ -29,6 +29,13 @@ export function alwaysBlocked(networkPrefix: string): string[] {
   return [`${networkPrefix}.0.0/16`, "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "0.0.0.0/8", "240.0.0.0/4"];
 }
 
+/**
+ * Private and internal IPv4 networks (RFC 1918, CGNAT): a sandbox reaches an address in them only
+ * when its policy allows a CIDR covering it. Sandboxes of other servers on the host are never
+ * reachable (BURROW-FORWARD drops anything headed for a sandbox interface).
+ */
+export const PRIVATE_RANGES: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
+
 async function iptables(runner: CommandRunner, args: string[], tolerate?: RegExp): Promise<boolean> {
   const result = await runner.run(["iptables", "-w", "5", ...args], { timeoutMs: TIMEOUT_MS });
   if (result.exitCode !== 0 && !tolerate?.test(result.stderr)) {
@@ -41,6 +48,23 @@ async function ensureRule(runner: CommandRunner, table: string, chain: string, r
   const present = await iptables(runner, ["-t", table, "-C", chain, ...rule], /./);
   if (!present) {
     await iptables(runner, ["-t", table, ...(position ? ["-I", chain, String(position)] : ["-A", chain]), ...rule]);
+  }
+}
+
+/**
+ * Makes `rule` the first rule of a filter chain. A copy further down (an older layout had it
+ * second) is moved to the top in one iptables-restore transaction, so servers starting at the
+ * same time never see the chain without it, nor delete each other's rules.
+ */
+async function ensureFirst(runner: CommandRunner, scriptDir: string, chain: string, rule: string[]): Promise<void> {
+  const spec = rule.join(" ");
+  const listed = await runner.run(["iptables", "-w", "5", "-S", chain], { timeoutMs: TIMEOUT_MS });
+  const rules = listed.stdout.split("\n").filter((l) => l.startsWith(`-A ${chain} `));
+  if (rules[0] === `-A ${chain} ${spec}`) return;
+  if (rules.includes(`-A ${chain} ${spec}`)) {
+    await restore(runner, scriptDir, ["*filter", `-D ${chain} ${spec}`, `-I ${chain} 1 ${spec}`]);
+  } else {
+    await iptables(runner, ["-I", chain, "1", ...rule]);
   }
 }
 
@@ -61,10 +85,13 @@ async function restore(runner: CommandRunner, scriptDir: string, lines: string[]
  *   INPUT   -i bw+ → BURROW-ISOLATE: replies to connections the host opened, and connections the
  *           server's own rules redirected to its egress proxies (conntrack DNAT); nothing else
  *           reaches the host (its services, the Burrow API).
- *   FORWARD -i bw+ → BURROW-FORWARD: replies, then BURROW-EGRESS (a jump per sandbox with a
+ *   FORWARD -i bw+ → BURROW-FORWARD: replies; anything headed for a sandbox interface (a sandbox
+ *           of this or any other server) is dropped; then BURROW-EGRESS (a jump per sandbox with a
  *           policy of its own into its chain, then per server prefix a jump into the default
- *           chain BURROW-DFLT-<prefix>), else drop.
- *   FORWARD -o bw+ → BURROW-INBOUND: replies only; nothing outside opens connections into a sandbox.
+ *           chain BURROW-DFLT-<prefix>), else drop. Both kinds of chain refuse private ranges
+ *           (PRIVATE_RANGES) unless the sandbox's policy allows a CIDR covering the address.
+ *   FORWARD -o bw+ → BURROW-INBOUND (the first rule of FORWARD): replies only; nothing outside and
+ *           no other sandbox, of this server or another, opens connections into a sandbox.
  * Then this server's NAT (`networkPrefix`): DNS (udp 53), HTTP (80) and TLS (443) from its
  * sandboxes are redirected to its egress proxies; the rest is masqueraded. Idempotent.
  */
@@ -85,6 +112,7 @@ export async function ensureHostFirewall(
     `-A ${ISOLATE} -m conntrack --ctstate DNAT -j ACCEPT`,
     `-A ${ISOLATE} -j DROP`,
     `-A ${FORWARD} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    `-A ${FORWARD} -o bw+ -j DROP`,
     `-A ${FORWARD} -j ${EGRESS}`,
     `-A ${FORWARD} -j DROP`,
     `-A ${INBOUND} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
@@ -93,8 +121,8 @@ export async function ensureHostFirewall(
   // An older layout sent forwarded sandbox traffic to BURROW-ISOLATE.
   await iptables(runner, ["-D", "FORWARD", "-i", "bw+", "-j", ISOLATE], /./);
   await ensureRule(runner, "filter", "INPUT", ["-i", "bw+", "-j", ISOLATE], 1);
-  await ensureRule(runner, "filter", "FORWARD", ["-i", "bw+", "-j", FORWARD], 1);
-  await ensureRule(runner, "filter", "FORWARD", ["-o", "bw+", "-j", INBOUND], 2);
+  await ensureFirst(runner, scriptDir, "FORWARD", ["-o", "bw+", "-j", INBOUND]);
+  await ensureRule(runner, "filter", "FORWARD", ["-i", "bw+", "-j", FORWARD], 2);
   if (!ports) return;
   const tag = networkPrefix.replace(".", "-");
   const redirect = `BURROW-RDR-${tag}`;
@@ -108,6 +136,7 @@ export async function ensureHostFirewall(
     "*filter",
     `:${fallback} - [0:0]`,
     ...alwaysBlocked(networkPrefix).map((cidr) => `-A ${fallback} -d ${cidr} -j DROP`),
+    ...PRIVATE_RANGES.flatMap((cidr) => rejectRules(fallback, `-d ${cidr}`)),
     `-A ${fallback} -j ACCEPT`,
   ]);
   await ensureRule(runner, "filter", EGRESS, ["-s", net, "-j", fallback]);
@@ -151,6 +180,14 @@ async function forgetRedirectedFlows(runner: CommandRunner, networkPrefix: strin
   }
 }
 
+/** Refuses matching packets quickly (TCP reset, else ICMP port unreachable) rather than dropping them. */
+function rejectRules(chain: string, match: string): string[] {
+  return [
+    `-A ${chain} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
+    `-A ${chain} ${match} -j REJECT --reject-with icmp-port-unreachable`,
+  ];
+}
+
 function sandboxChain(hostInterface: string): string {
   return `BWE-${hostInterface}`;
 }
@@ -164,7 +201,7 @@ function defaultChain(networkPrefix: string): string {
  * Writes a sandbox's IP-level egress policy into its own chain (created on first use, and the
  * jump from BURROW-EGRESS added at the top), replacing what was there in one iptables-restore.
  * A sandbox needs one only for a policy other than the default; without it the prefix's default
- * chain applies (everything allowed but what no sandbox may reach).
+ * chain applies (everything allowed but what no sandbox may reach and private ranges).
  */
 export async function applyEgressRules(
   runner: CommandRunner,
@@ -174,17 +211,17 @@ export async function applyEgressRules(
   scriptDir: string,
 ): Promise<void> {
   const chain = sandboxChain(hostInterface);
-  const reject = (match: string) => [
-    `-A ${chain} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
-    `-A ${chain} ${match} -j REJECT --reject-with icmp-port-unreachable`,
-  ];
+  const reject = (match: string) => rejectRules(chain, match);
   await restore(runner, scriptDir, [
     "*filter",
     `:${chain} - [0:0]`,
     ...alwaysBlocked(networkPrefix).map((cidr) => `-A ${chain} -d ${cidr} -j DROP`),
     ...rules.denyCidrs.flatMap((cidr) => reject(`-d ${cidr}`)),
     ...rules.allowCidrs.map((cidr) => `-A ${chain} -d ${cidr} -j ACCEPT`),
-    ...(rules.defaultAllow ? [`-A ${chain} -j ACCEPT`] : reject("")),
+    // Private ranges only through an allow CIDR above, whatever the default.
+    ...(rules.defaultAllow
+      ? [...PRIVATE_RANGES.flatMap((cidr) => reject(`-d ${cidr}`)), `-A ${chain} -j ACCEPT`]
+      : reject("")),
   ]);
   // At the top: before the prefix's default chain.
   await ensureRule(runner, "filter", EGRESS, ["-i", hostInterface, "-j", chain], 1);

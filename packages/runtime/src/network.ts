@@ -17,6 +17,11 @@ export interface SandboxAddresses {
   sandboxIp: string;
 }
 
+/** The host end of a sandbox's veth pair: named after the id, so names never collide across servers. */
+export function hostInterfaceOf(id: string): string {
+  return `bw${id.slice(3, 16)}`;
+}
+
 /**
  * Addresses of a sandbox. `prefix` is the first two octets of the /16 this server uses; the host
  * interface name comes from the id, so two servers (or leftovers) never collide on names.
@@ -30,7 +35,7 @@ export function sandboxAddresses(id: string, index: number, prefix = DEFAULT_NET
   const low = offset & 255;
   return {
     netns: `burrow-${id}`,
-    hostInterface: `bw${id.slice(3, 16)}`,
+    hostInterface: hostInterfaceOf(id),
     hostIp: `${net}${low + 1}`,
     sandboxIp: `${net}${low + 2}`,
   };
@@ -79,6 +84,9 @@ export class SandboxNetwork {
       ].join("\n"),
     );
     await this.ip(["-batch", hostBatch], "creating the sandbox network");
+    // Sandboxes speak IPv4 only: without IPv6 on the host end, a sandbox cannot reach the host
+    // (or anything routed by it) through the link-local IPv6 address the kernel would give it.
+    await writeFile(`/proc/sys/net/ipv6/conf/${addr.hostInterface}/disable_ipv6`, "1").catch(() => undefined);
     await this.ip(["-n", addr.netns, "-batch", nsBatch], "configuring the sandbox network");
     await this.requireSoleHolder(addr);
   }

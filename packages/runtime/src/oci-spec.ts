@@ -5,17 +5,18 @@ export const IN_SANDBOX = {
   agentBinary: "/opt/burrow/bin/burrow-agent",
   runDir: "/opt/burrow/run",
   agentLog: "/opt/burrow/run/agent.log",
+  /** The agent's access token, written by the host before each start and removed by the agent. */
+  tokenFile: "/opt/burrow/run/token",
 } as const;
 
 export interface OciSpecInput {
   id: string;
   rootfsPath: string;
-  /** Host directory bind-mounted at /opt/burrow/run (agent log). */
+  /** Host directory bind-mounted at /opt/burrow/run (agent log, token file). */
   runDirPath: string;
   /** A host file bind-mounted read-only at /etc/resolv.conf (the sandbox's DNS server). */
   resolvConfPath?: string;
   agentBinaryPath: string;
-  agentToken: string;
   resources: SandboxResources;
   agentPort: number;
   /** Network namespace (name under /var/run/netns) whose interfaces gVisor takes over. */
@@ -64,12 +65,18 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      args: [IN_SANDBOX.agentBinary, "--port", String(input.agentPort), "--log-file", IN_SANDBOX.agentLog],
-      env: [
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME=/root",
-        `BURROW_AGENT_TOKEN=${input.agentToken}`,
+      // The token is never in PID 1's environment or argv (/proc/1/environ and /proc/1/cmdline
+      // are readable by every user in the sandbox): the agent reads it from a root-only file.
+      args: [
+        IN_SANDBOX.agentBinary,
+        "--port",
+        String(input.agentPort),
+        "--log-file",
+        IN_SANDBOX.agentLog,
+        "--token-file",
+        IN_SANDBOX.tokenFile,
       ],
+      env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"],
       cwd: "/",
       capabilities: caps,
       rlimits: [

@@ -24,6 +24,8 @@ export interface RestartSpec {
   id: string;
   networkIndex: number;
   templateRootfs: string;
+  /** The agent's access token, handed to a freshly started agent (a restore keeps its own). */
+  agentToken: string;
 }
 
 export interface RestoreSpec extends RestartSpec {
@@ -94,6 +96,12 @@ export interface Runtime {
   restore(spec: RestoreSpec): Promise<void>;
   /** Starts a stopped sandbox afresh on its files (new processes). */
   restart(spec: RestartSpec): Promise<void>;
+  /**
+   * Hands the running agent its access token again through a host-written, root-only file it
+   * reads on its next request with a token it does not know: how the server takes back an agent
+   * whose token was changed from inside the sandbox. Agents of older releases ignore it.
+   */
+  provideAgentToken(id: string, token: string): Promise<void>;
   /** Stops the sandbox's processes (memory is lost); files, mount and network stay. Idempotent. */
   stop(id: string): Promise<void>;
   /** The host directory holding the sandbox's own files (the overlay upper dir). */
@@ -114,6 +122,11 @@ export interface Runtime {
    * `egressPorts`, the redirection of the sandboxes' DNS, HTTP and TLS to the server's proxies.
    */
   prepareHost(egressPorts?: EgressProxyPorts): Promise<void>;
+  /**
+   * Removes what sandboxes not in `live` left on the host (runsc sandboxes, mounts, directories,
+   * veths, routes, network namespaces of this server) and returns a line per thing removed.
+   */
+  reapLeftovers(live: ReadonlySet<string>): Promise<string[]>;
   /** Replaces the IP-level egress rules of a sandbox (its network must exist). */
   setEgress(id: string, networkIndex: number, rules: EgressRules): Promise<void>;
   /** Last lines the agent logged, for error reports. */

@@ -14,7 +14,8 @@ interface ShimReply {
 /**
  * Runs commands through burrow-shim, a child subreaper. Processes that `runsc run --detach`
  * leaves behind become the shim's children and are reaped at once, which makes
- * `runsc delete` take ~0.1 s instead of ~1.5 s on hosts whose init reaps slowly.
+ * `runsc delete` take ~0.1 s instead of ~1.5 s on hosts whose init reaps slowly. The shim runs
+ * in its own session and exits when its stdin closes (when this process ends, however it ends).
  */
 export class ShimRunner implements CommandRunner {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -23,7 +24,9 @@ export class ShimRunner implements CommandRunner {
   private exited = false;
 
   constructor(shimPath: string) {
-    this.child = spawn(shimPath, [], { stdio: ["pipe", "pipe", "pipe"] });
+    // A session of its own: a stop signal to the server's process group (Ctrl-C, systemd's
+    // stop) must not reach the shim, which the server still needs to shut down cleanly.
+    this.child = spawn(shimPath, [], { stdio: ["pipe", "pipe", "pipe"], detached: true });
     this.child.on("exit", () => {
       this.exited = true;
       for (const [id, resolve] of this.pending) {

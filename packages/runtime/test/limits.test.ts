@@ -12,7 +12,6 @@ function spec(pids: number, memoryMb: number) {
     rootfsPath: "/r",
     runDirPath: "/run",
     agentBinaryPath: "/a",
-    agentToken: "t",
     resources: { vcpus: 1, memoryMb, pids },
     agentPort: 1,
     netns: "n",

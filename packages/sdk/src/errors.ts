@@ -99,6 +99,7 @@ function typedError(code: ErrorCode, message: string, opts: BurrowErrorOptions, 
     case ErrorCode.BadRequest:
     case ErrorCode.ValidationFailed:
     case ErrorCode.UnknownSecret:
+    case ErrorCode.ResourcesExceeded:
     case ErrorCode.PayloadTooLarge:
       return new InvalidArgumentError(code, message, opts);
     case ErrorCode.SandboxNotFound:

@@ -122,7 +122,7 @@ describe("REST API with a fake runtime", () => {
 
   it("refuses client calls to the agent's /init, which only the server may make", async () => {
     const sb = (await (await call("POST", "/v1/sandboxes", {})).json()) as { id: string };
-    for (const path of ["init", "init/", "/init?x=1"]) {
+    for (const path of ["init", "init/", "init?x=1", "%69nit"]) {
       const res = await call("POST", `/v1/sandboxes/${sb.id}/envd/${path}`, { accessToken: "x" });
       expect(res.status).toBe(403);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("forbidden");

@@ -41,6 +41,24 @@ describe("egress policy", () => {
     expect(c.cidrs("deny")).toEqual(["198.18.9.9/32"]);
     expect(new CompiledEgress(parseEgressPolicy({})).allowsName("anything.test")).toBe(true);
   });
+
+  it("refuses private and internal addresses unless an allow CIDR covers them", () => {
+    const open = new CompiledEgress(parseEgressPolicy({}));
+    for (const ip of ["10.77.0.1", "172.16.5.5", "172.31.255.1", "192.168.1.10", "100.64.0.1", "100.127.1.1"]) {
+      expect(open.allowsName(ip)).toBe(false);
+      expect(open.allowsResolvedAddress(ip)).toBe(false);
+    }
+    for (const ip of ["172.32.0.1", "100.128.0.1", "198.18.1.1", "8.8.8.8"]) expect(open.allowsName(ip)).toBe(true);
+    // An allowed name does not open a private address; an allow CIDR does.
+    const byName = new CompiledEgress(parseEgressPolicy({ default: "deny", allow: ["intranet.test"] }));
+    expect(byName.allowsName("intranet.test")).toBe(true);
+    expect(byName.allowsResolvedAddress("10.77.0.1")).toBe(false);
+    const byCidr = new CompiledEgress(parseEgressPolicy({ allow: ["10.77.0.0/24"], deny: ["10.77.0.9"] }));
+    expect(byCidr.allowsName("10.77.0.1")).toBe(true);
+    expect(byCidr.allowsResolvedAddress("10.77.0.1")).toBe(true);
+    expect(byCidr.allowsResolvedAddress("10.77.0.9")).toBe(false);
+    expect(byCidr.allowsResolvedAddress("10.78.0.1")).toBe(false);
+  });
 });
 
 describe("egress proxy parsers", () => {

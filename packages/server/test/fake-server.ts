@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { silentLogger } from "@burrow/core";
 import { FakeRuntime } from "@burrow/runtime";
 import { loadConfig, type ServerConfig } from "../src/config.js";
-import { type RunningServer, startServer } from "../src/server.js";
+import { type RunningServer, type StartOptions, startServer } from "../src/server.js";
 
 export interface FakeServer {
   server: RunningServer;
@@ -18,17 +18,21 @@ export interface FakeServer {
  * The real server (HTTP app, SQLite, services) on a free port with a fake runtime, a temporary
  * data dir holding an empty `base` template, no warm pool unless asked, and no monitor loop.
  */
-export async function startFakeServer(overrides: Partial<ServerConfig> = {}, dataDir?: string): Promise<FakeServer> {
+export async function startFakeServer(
+  overrides: Partial<ServerConfig> = {},
+  dataDir?: string,
+  options: StartOptions & { runtime?: FakeRuntime } = {},
+): Promise<FakeServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "burrow-test-"));
   mkdirSync(join(dir, "templates", "base", "rootfs"), { recursive: true });
-  const runtime = new FakeRuntime();
+  const runtime = options.runtime ?? new FakeRuntime();
   const config: ServerConfig = {
     ...loadConfig({ BURROW_DATA_DIR: dir, BURROW_PORT: "0" }),
     monitorIntervalMs: 3_600_000,
     warmPool: {},
     ...overrides,
   };
-  const server = await startServer(config, silentLogger, { runtime });
+  const server = await startServer(config, silentLogger, { ...options, runtime });
   return {
     server,
     runtime,

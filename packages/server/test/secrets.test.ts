@@ -16,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSecretsKey, SecretCipher } from "../src/secrets/secret-cipher.js";
 import { SecretService } from "../src/secrets/secret-service.js";
 import { substituteHeaders } from "../src/secrets/substitute.js";
+import { openDb } from "../src/store/db.js";
+import { SecretStore } from "../src/store/secret-store.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 describe("secret substitution", () => {
@@ -53,6 +55,38 @@ describe("secret substitution", () => {
     const { headers, used } = substituteHeaders(raw, lookup);
     expect(headers).toEqual(raw);
     expect(used).toEqual([]);
+  });
+});
+
+describe("plain-HTTP brokering", () => {
+  it("gives plain-HTTP requests only the secrets whose binding allows it; HTTPS gets every bound one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "burrow-http-"));
+    const db = openDb(join(dir, "burrow.db"));
+    try {
+      const secrets = new SecretService(new SecretStore(db), new SecretCipher(Buffer.alloc(32, 3)));
+      secrets.create("TLS_ONLY", "v-tls");
+      secrets.create("ANY", "v-any");
+      const bindings = secrets.parseBindings([
+        { name: "TLS_ONLY", hosts: ["api.test"] },
+        { name: "ANY", hosts: ["api.test"], allowHttp: true },
+      ]);
+      expect(bindings).toEqual([
+        { name: "TLS_ONLY", hosts: ["api.test"] },
+        { name: "ANY", hosts: ["api.test"], allowHttp: true },
+      ]);
+      secrets.setBindings("sb_x", bindings);
+      expect(secrets.bindings("sb_x")).toEqual([
+        { name: "ANY", hosts: ["api.test"], allowHttp: true },
+        { name: "TLS_ONLY", hosts: ["api.test"] },
+      ]);
+      const https = secrets.lookupFor("sb_x", "api.test");
+      expect([https("TLS_ONLY"), https("ANY")]).toEqual(["v-tls", "v-any"]);
+      const http = secrets.lookupFor("sb_x", "api.test", true);
+      expect([http("TLS_ONLY"), http("ANY")]).toEqual([undefined, "v-any"]);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -214,6 +248,17 @@ describe("secrets API", () => {
       egress: { default: "allow", allow: [], deny: [] },
       secrets: [{ name: "API_KEY", hosts: ["api.example.test", "*.svc.test"] }],
     });
+    const plain = await call("PUT", `/v1/sandboxes/${id}/network`, {
+      secrets: [{ name: "API_KEY", hosts: ["api.example.test"], allowHttp: true }],
+    });
+    expect(plain.json).toMatchObject({ secrets: [{ name: "API_KEY", hosts: ["api.example.test"], allowHttp: true }] });
+    expect(
+      (
+        await call("PUT", `/v1/sandboxes/${id}/network`, {
+          secrets: [{ name: "API_KEY", hosts: [], allowHttp: "yes" }],
+        })
+      ).status,
+    ).toBe(400);
     const put = await call("PUT", `/v1/sandboxes/${id}/network`, { secrets: [] });
     expect(put.json).toMatchObject({ secrets: [] });
     expect(

@@ -3,9 +3,13 @@
 // HTTP/1.1 on a TCP port and/or a unix socket.
 //
 // Flags: --port (TCP, default 49983, 0 disables), --uds PATH (unix socket,
-// mode 0600), --default-user, --default-workdir, --passwd, --group.
-// Environment: BURROW_AGENT_TOKEN, the initial access token (removed from the
-// agent's environment at once so no child inherits it).
+// mode 0600), --default-user, --default-workdir, --passwd, --group,
+// --token-file PATH (the access token, in a root-only file the host writes;
+// read and removed at start, and read again when a request's token does not
+// match, so the host can take back an agent whose token was changed).
+// Environment: BURROW_AGENT_TOKEN, the access token as sandboxes made by older
+// releases pass it (removed from the agent's environment so no child inherits
+// it; /proc/1/environ still shows it, which is why --token-file exists).
 package main
 
 import (
@@ -25,6 +29,7 @@ import (
 	"burrow/agent/internal/memtrim"
 	"burrow/agent/internal/oomguard"
 	"burrow/agent/internal/server"
+	"burrow/agent/internal/state"
 )
 
 // tokenEnv names the variable holding the initial access token.
@@ -44,6 +49,7 @@ func main() {
 	defaultWorkdir := flag.String("default-workdir", "", "working directory for requests without one (default: the user's home)")
 	passwd := flag.String("passwd", "/etc/passwd", "passwd file to resolve users from")
 	group := flag.String("group", "/etc/group", "group file to resolve groups from")
+	tokenFile := flag.String("token-file", "", "root-only file holding the access token (removed once read)")
 	logFile := flag.String("log-file", "", "also log to this file, kept under 1 MiB (the host reads it when the sandbox dies)")
 	flag.Parse()
 
@@ -61,6 +67,16 @@ func main() {
 
 	token := os.Getenv(tokenEnv)
 	_ = os.Unsetenv(tokenEnv)
+	if *tokenFile != "" {
+		t, err := state.ReadTokenFile(*tokenFile)
+		switch {
+		case err == nil:
+			token = t
+		case token == "":
+			// Serving without a token would let anything in the sandbox drive the agent.
+			logger.Fatalf("no access token: %v", err)
+		}
+	}
 
 	if *port < 0 || *port > 65535 {
 		logger.Fatalf("--port %d is out of range (0-65535)", *port)
@@ -76,7 +92,7 @@ func main() {
 	oomguard.Start(logf)
 
 	agent := server.Assemble(server.Config{
-		Token: token, DefaultUser: *defaultUser, DefaultWorkdir: *defaultWorkdir,
+		Token: token, TokenFile: *tokenFile, DefaultUser: *defaultUser, DefaultWorkdir: *defaultWorkdir,
 		PasswdPath: *passwd, GroupPath: *group, Logf: logf,
 	})
 	srv := &http.Server{

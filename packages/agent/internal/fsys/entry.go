@@ -72,23 +72,6 @@ func fileType(m os.FileMode) wire.FileType {
 	return wire.FileTypeUnspecified
 }
 
-// statError maps a filesystem error on path to a Connect error.
-func statError(path string, err error) error {
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return connect.Errorf(connect.NotFound, "path '%s' does not exist", path)
-	case errors.Is(err, os.ErrPermission):
-		return connect.Errorf(connect.PermissionDenied, "permission denied on '%s'", path)
-	case errors.Is(err, syscall.ENOTDIR):
-		return connect.Errorf(connect.InvalidArgument, "a parent of '%s' is not a directory", path)
-	case errors.Is(err, syscall.ELOOP):
-		return connect.Errorf(connect.FailedPrecondition, "too many levels of symlinks at '%s'", path)
-	case errors.Is(err, syscall.ENOSPC):
-		return connect.Errorf(connect.ResourceExhausted, "no space left on device for '%s'", path)
-	}
-	return connect.Errorf(connect.Internal, "%s: %v", path, err)
-}
-
 // chown gives path to uid:gid when the agent can (it runs as root in a sandbox).
 func chown(path string, uid, gid uint32) error {
 	if os.Geteuid() != 0 {

@@ -67,7 +67,7 @@ func (s *Service) authorizeFiles(r *http.Request, operation string) error {
 		return nil
 	}
 	if h := r.Header.Get("X-Access-Token"); h != "" {
-		if subtle.ConstantTimeCompare([]byte(h), []byte(token)) == 1 {
+		if s.State.TokenMatches(h) {
 			return nil
 		}
 		return herr(http.StatusUnauthorized, "the X-Access-Token header does not match the access token")
@@ -138,19 +138,25 @@ func (s *Service) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return herr(http.StatusBadRequest, "%v", err)
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return herr(http.StatusNotFound, "path '%s' does not exist", path)
+	var st os.FileInfo
+	var f *os.File
+	err = asUser(u, func() error {
+		if st, err = os.Stat(path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return herr(http.StatusNotFound, "path '%s' does not exist", path)
+			}
+			return fromConnect(statError(path, err))
 		}
-		return herr(http.StatusInternalServerError, "stat '%s': %v", path, err)
-	}
-	if st.IsDir() {
-		return herr(http.StatusBadRequest, "path '%s' is a directory", path)
-	}
-	f, err := os.Open(path)
+		if st.IsDir() {
+			return herr(http.StatusBadRequest, "path '%s' is a directory", path)
+		}
+		if f, err = os.Open(path); err != nil {
+			return fromConnect(statError(path, err))
+		}
+		return nil
+	})
 	if err != nil {
-		return herr(http.StatusInternalServerError, "open '%s': %v", path, err)
+		return err
 	}
 	defer f.Close()
 	h := w.Header()

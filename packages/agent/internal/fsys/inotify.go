@@ -21,18 +21,21 @@ type watcher struct {
 	fd        int
 	root      string
 	recursive bool
+	// as runs watch additions with the watching user's credentials (asUser).
+	as func(func() error) error
 
 	mu  sync.Mutex
 	wds map[int32]string // watch descriptor → directory
 }
 
-// newWatcher starts watching root; with recursive, every directory below too.
-func newWatcher(root string, recursive bool) (*watcher, error) {
+// newWatcher starts watching root; with recursive, every directory below too,
+// including those created later (added through as, with the user's rights).
+func newWatcher(root string, recursive bool, as func(func() error) error) (*watcher, error) {
 	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
 	if err != nil {
 		return nil, watchError(root, err)
 	}
-	w := &watcher{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, root: root, recursive: recursive, wds: map[int32]string{}}
+	w := &watcher{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, root: root, recursive: recursive, as: as, wds: map[int32]string{}}
 	if err := w.add(root); err != nil {
 		w.Close()
 		return nil, err
@@ -142,7 +145,7 @@ func (w *watcher) decode(b []byte) []rawEvent {
 			path = filepath.Join(dir, name)
 		}
 		if w.recursive && mask&syscall.IN_ISDIR != 0 && mask&(syscall.IN_CREATE|syscall.IN_MOVED_TO) != 0 {
-			_ = w.add(path)
+			_ = w.as(func() error { return w.add(path) })
 		}
 		out = append(out, rawEvent{path: path, mask: mask, self: name == ""})
 	}

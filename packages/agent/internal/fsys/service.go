@@ -15,8 +15,9 @@ import (
 )
 
 // Service implements filesystem.Filesystem and the /files endpoints. File
-// operations run with the agent's (root) rights, as in envd: the requesting
-// user selects home-relative paths and owns what gets created.
+// operations run with the requesting user's credentials (asUser): the kernel
+// allows them exactly as it would the user's own programs, relative paths
+// start at the user's home, and what gets created belongs to the user.
 type Service struct {
 	State *state.State
 	Logf  func(format string, args ...interface{})
@@ -58,11 +59,15 @@ func (s *Service) stat(ctx context.Context, req *connect.Request) (interface{}, 
 	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
-	_, path, err := s.userPath(req.HTTP, in.Path)
+	u, path, err := s.userPath(req.HTTP, in.Path)
 	if err != nil {
 		return nil, err
 	}
-	e, err := entryInfo(s.State.Users, path)
+	var e *wire.EntryInfo
+	err = asUser(u, func() (err error) {
+		e, err = entryInfo(s.State.Users, path)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -78,18 +83,22 @@ func (s *Service) makeDir(ctx context.Context, req *connect.Request) (interface{
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(path); err == nil {
-		if st.IsDir() {
-			return nil, connect.Errorf(connect.AlreadyExists, "directory '%s' already exists", path)
+	var e *wire.EntryInfo
+	err = asUser(u, func() error {
+		if st, err := os.Stat(path); err == nil {
+			if st.IsDir() {
+				return connect.Errorf(connect.AlreadyExists, "directory '%s' already exists", path)
+			}
+			return connect.Errorf(connect.InvalidArgument, "'%s' already exists and is not a directory", path)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return statError(path, err)
 		}
-		return nil, connect.Errorf(connect.InvalidArgument, "'%s' already exists and is not a directory", path)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, statError(path, err)
-	}
-	if err := ensureDirs(path, u.UID, u.GID); err != nil {
-		return nil, err
-	}
-	e, err := entryInfo(s.State.Users, path)
+		if err := ensureDirs(path, u.UID, u.GID); err != nil {
+			return err
+		}
+		e, err = entryInfo(s.State.Users, path)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -112,20 +121,20 @@ func (s *Service) move(ctx context.Context, req *connect.Request) (interface{}, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Lstat(src); err != nil {
-		return nil, statError(src, err)
-	}
-	if err := ensureDirs(filepath.Dir(dst), u.UID, u.GID); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		var le *os.LinkError
-		if errors.As(err, &le) {
-			err = le.Err
+	var e *wire.EntryInfo
+	err = asUser(u, func() error {
+		if _, err := os.Lstat(src); err != nil {
+			return statError(src, err)
 		}
-		return nil, connect.Errorf(connect.Internal, "move '%s' to '%s': %v", src, dst, err)
-	}
-	e, err := entryInfo(s.State.Users, dst)
+		if err := ensureDirs(filepath.Dir(dst), u.UID, u.GID); err != nil {
+			return err
+		}
+		if err := os.Rename(src, dst); err != nil {
+			return statError(dst, err)
+		}
+		e, err = entryInfo(s.State.Users, dst)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -141,30 +150,34 @@ func (s *Service) listDir(ctx context.Context, req *connect.Request) (interface{
 	if depth == 0 {
 		depth = 1
 	}
-	_, path, err := s.userPath(req.HTTP, in.Path)
+	u, path, err := s.userPath(req.HTTP, in.Path)
 	if err != nil {
 		return nil, err
 	}
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return nil, statError(path, err)
-	}
-	st, err := os.Stat(target)
-	if err != nil {
-		return nil, statError(path, err)
-	}
-	if !st.IsDir() {
-		return nil, connect.Errorf(connect.InvalidArgument, "'%s' is not a directory", path)
-	}
 	var out wire.ListDirResponse
-	if err := s.walk(ctx, target, path, depth, &out.Entries); err != nil {
+	err = asUser(u, func() error {
+		target, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return statError(path, err)
+		}
+		st, err := os.Stat(target)
+		if err != nil {
+			return statError(path, err)
+		}
+		if !st.IsDir() {
+			return connect.Errorf(connect.InvalidArgument, "'%s' is not a directory", path)
+		}
+		return s.walk(ctx, target, path, depth, &out.Entries)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // walk lists dir (reported under the name shown) down to depth levels,
-// without following symlinks below the top.
+// without following symlinks below the top. Subdirectories that vanish or
+// that the user may not read are listed but not descended into.
 func (s *Service) walk(ctx context.Context, dir, shown string, depth int, out *[]*wire.EntryInfo) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -183,7 +196,7 @@ func (s *Service) walk(ctx context.Context, dir, shown string, depth int, out *[
 		if depth > 1 && de.IsDir() {
 			if err := s.walk(ctx, filepath.Join(dir, de.Name()), e.Path, depth-1, out); err != nil {
 				var ce *connect.Error
-				if errors.As(err, &ce) && ce.Code == connect.NotFound {
+				if errors.As(err, &ce) && (ce.Code == connect.NotFound || ce.Code == connect.PermissionDenied) {
 					continue
 				}
 				return err
@@ -201,12 +214,17 @@ func (s *Service) remove(ctx context.Context, req *connect.Request) (interface{}
 	if in.Path == "" {
 		return nil, connect.Errorf(connect.InvalidArgument, "path is required")
 	}
-	_, path, err := s.userPath(req.HTTP, in.Path)
+	u, path, err := s.userPath(req.HTTP, in.Path)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(path); err != nil {
-		return nil, connect.Errorf(connect.Internal, "remove '%s': %v", path, err)
+	if err := asUser(u, func() error {
+		if err := os.RemoveAll(path); err != nil {
+			return statError(path, err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return wire.Empty{}, nil
 }

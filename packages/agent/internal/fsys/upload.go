@@ -153,7 +153,16 @@ func partFilename(p *multipart.Part) string {
 // writeOne writes r to dest for u: parents are created (owned by u), the data
 // goes to a temporary file in the destination directory which is then renamed
 // over dest, so readers never see a partial file.
-func (s *Service) writeOne(dest string, r io.Reader, u *users.User, md map[string]string) (writeInfo, error) {
+func (s *Service) writeOne(dest string, r io.Reader, u *users.User, md map[string]string) (info writeInfo, err error) {
+	err = asUser(u, func() (err error) {
+		info, err = s.writeOneAs(dest, r, u, md)
+		return err
+	})
+	return info, err
+}
+
+// writeOneAs is writeOne on the thread that has u's credentials.
+func (s *Service) writeOneAs(dest string, r io.Reader, u *users.User, md map[string]string) (writeInfo, error) {
 	path, err := users.ResolvePath(dest, u, s.State.DefaultWorkdir())
 	if err != nil {
 		return writeInfo{}, herr(http.StatusBadRequest, "%v", err)
@@ -221,7 +230,8 @@ func fromConnect(err error) error {
 }
 
 // diskError classifies a write failure: 507 when out of space, 400 when the
-// request body broke off, 500 otherwise.
+// request body broke off, else the status of the file system's refusal
+// (statError), 500 only for the unexpected.
 func diskError(path string, err error) error {
 	switch {
 	case isNoSpace(err):
@@ -229,5 +239,5 @@ func diskError(path string, err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader):
 		return herr(http.StatusBadRequest, "the upload of '%s' was cut short: %v", path, err)
 	}
-	return herr(http.StatusInternalServerError, "writing '%s': %v", path, err)
+	return fromConnect(statError(path, err))
 }

@@ -23,21 +23,25 @@ const (
 
 // openWatcher validates a watch request and starts an inotify watcher.
 func (s *Service) openWatcher(r *http.Request, in *wire.WatchRequest) (*watcher, string, error) {
-	_, path, err := s.userPath(r, in.Path)
+	u, path, err := s.userPath(r, in.Path)
 	if err != nil {
 		return nil, "", err
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, "", statError(path, err)
-	}
-	if !st.IsDir() {
-		return nil, "", connect.Errorf(connect.InvalidArgument, "'%s' is not a directory", path)
-	}
-	if !in.AllowNetworkMounts && onNetworkMount(path) {
-		return nil, "", connect.Errorf(connect.InvalidArgument, "'%s' is on a network filesystem; set allowNetworkMounts to watch it anyway", path)
-	}
-	w, err := newWatcher(path, in.Recursive)
+	var w *watcher
+	err = asUser(u, func() error {
+		st, err := os.Stat(path)
+		if err != nil {
+			return statError(path, err)
+		}
+		if !st.IsDir() {
+			return connect.Errorf(connect.InvalidArgument, "'%s' is not a directory", path)
+		}
+		if !in.AllowNetworkMounts && onNetworkMount(path) {
+			return connect.Errorf(connect.InvalidArgument, "'%s' is on a network filesystem; set allowNetworkMounts to watch it anyway", path)
+		}
+		w, err = newWatcher(path, in.Recursive, func(fn func() error) error { return asUser(u, fn) })
+		return err
+	})
 	return w, path, err
 }
 

@@ -14,6 +14,7 @@ import (
 // Config is the agent's start-up configuration.
 type Config struct {
 	Token          string
+	TokenFile      string
 	DefaultUser    string
 	DefaultWorkdir string
 	PasswdPath     string
@@ -36,6 +37,7 @@ func Assemble(cfg Config) *Agent {
 	r.Start()
 	st := state.New(state.Options{
 		Token:          cfg.Token,
+		TokenFile:      cfg.TokenFile,
 		DefaultUser:    cfg.DefaultUser,
 		DefaultWorkdir: cfg.DefaultWorkdir,
 		Users:          users.NewDB(cfg.PasswdPath, cfg.GroupPath),

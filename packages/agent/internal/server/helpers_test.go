@@ -23,20 +23,37 @@ var (
 	agent *server.Agent
 	srv   *httptest.Server
 	home  string // home directory of the test user
+
+	// otherHome is the home of "other" (uid/gid otherID), a user without
+	// privileges the file permission tests act as when the tests run as root.
+	otherHome string
+	testDir   string
 )
+
+const otherID = 64123
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "burrow-agent-test-")
 	if err != nil {
 		panic(err)
 	}
+	testDir = dir
 	home = filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		panic(err)
 	}
+	otherHome = filepath.Join(dir, "other")
+	if err := os.MkdirAll(otherHome, 0o755); err != nil {
+		panic(err)
+	}
+	if os.Geteuid() == 0 {
+		_ = os.Chmod(dir, 0o755)
+		_ = os.Chown(otherHome, otherID, otherID)
+	}
 	// The test user is whoever runs the tests, so nothing depends on the host's accounts.
-	pw := fmt.Sprintf("tester:x:%d:%d:tester:%s:/bin/sh\n", os.Getuid(), os.Getgid(), home)
-	gr := fmt.Sprintf("testers:x:%d:\n", os.Getgid())
+	pw := fmt.Sprintf("tester:x:%d:%d:tester:%s:/bin/sh\nother:x:%d:%d:other:%s:/bin/sh\n",
+		os.Getuid(), os.Getgid(), home, otherID, otherID, otherHome)
+	gr := fmt.Sprintf("testers:x:%d:\nothers:x:%d:\n", os.Getgid(), otherID)
 	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(pw), 0o644); err != nil {
 		panic(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	pathpkg "path"
 	"strings"
 
 	"burrow/agent/internal/connect"
@@ -82,6 +83,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
+	if !canonicalPath(r) {
+		connect.WriteError(w, connect.Errorf(connect.InvalidArgument, "the request path must be plain: no percent-encoding, '.', '..' or '//' segments"))
+		return
+	}
 	switch path {
 	case "/health":
 		w.Header().Set("Cache-Control", "no-store")
@@ -110,6 +115,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	default:
 		connect.WriteError(w, connect.Errorf(connect.NotFound, "no route for %s %s", r.Method, path))
 	}
+}
+
+// canonicalPath reports whether the request path is spelled plainly, so that
+// what a proxy in front checked (e.g. that it is not /init) is what is
+// routed here: none of the agent's paths needs percent-encoding or dot
+// segments.
+func canonicalPath(r *http.Request) bool {
+	p := r.URL.Path
+	return p != "" && !strings.ContainsRune(r.URL.EscapedPath(), '%') && (p == "/" || pathpkg.Clean(p) == p)
 }
 
 // initRequest is the body of POST /init; unknown fields are ignored.
@@ -143,9 +157,8 @@ func (s *Server) serveInit(w http.ResponseWriter, r *http.Request) {
 	}
 	st := s.opts.State
 	if cur := st.Token(); cur != "" {
-		header := r.Header.Get("X-Access-Token")
 		sameToken := in.AccessToken != nil && subtle.ConstantTimeCompare([]byte(*in.AccessToken), []byte(cur)) == 1
-		if subtle.ConstantTimeCompare([]byte(header), []byte(cur)) != 1 && !sameToken {
+		if !sameToken && !st.TokenMatches(r.Header.Get("X-Access-Token")) {
 			connect.WriteError(w, connect.Errorf(connect.Unauthenticated, "changing the agent's settings needs the current access token in X-Access-Token"))
 			return
 		}

@@ -4,9 +4,14 @@
 package state
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"sync"
+	"syscall"
 
 	"burrow/agent/internal/connect"
 	"burrow/agent/internal/users"
@@ -18,11 +23,19 @@ type Options struct {
 	DefaultUser    string
 	DefaultWorkdir string
 	Users          *users.DB
+	// TokenFile, when set, is where the host leaves a new access token for
+	// the agent (a root-only file in the host-written run dir): read and
+	// removed at start (ReadTokenFile) and whenever a request's token does
+	// not match, so the server can take back an agent whose token was changed
+	// from inside the sandbox.
+	TokenFile string
 }
 
 // State is safe for concurrent use.
 type State struct {
 	Users *users.DB
+
+	tokenFile string
 
 	mu             sync.RWMutex
 	token          string
@@ -35,6 +48,7 @@ type State struct {
 func New(opts Options) *State {
 	return &State{
 		Users:          opts.Users,
+		tokenFile:      opts.TokenFile,
 		token:          opts.Token,
 		envVars:        map[string]string{},
 		defaultUser:    opts.DefaultUser,
@@ -57,14 +71,66 @@ func (s *State) Token() string {
 }
 
 // TokenMatches compares candidate with the current token in constant time.
-// It is true when no token is set.
+// It is true when no token is set. On a mismatch, a token the host left in
+// the token file replaces the current one first.
 func (s *State) TokenMatches(candidate string) bool {
+	if s.tokenMatches(candidate) {
+		return true
+	}
+	if s.tokenFile == "" {
+		return false
+	}
+	tok, err := ReadTokenFile(s.tokenFile)
+	if err != nil || tok == "" {
+		return false
+	}
+	s.mu.Lock()
+	s.token = tok
+	s.mu.Unlock()
+	return s.tokenMatches(candidate)
+}
+
+func (s *State) tokenMatches(candidate string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.token == "" {
 		return true
 	}
 	return subtle.ConstantTimeCompare([]byte(s.token), []byte(candidate)) == 1
+}
+
+// ReadTokenFile reads the access token from path and removes the file. The
+// file must be a regular file owned by root and readable by root alone (mode
+// 0600 or stricter), so nobody but root in the sandbox or the host can have
+// put it there. A missing file is os.ErrNotExist.
+func ReadTokenFile(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.Mode().IsRegular() || !ok || st.Uid != 0 || fi.Mode().Perm()&0o077 != 0 {
+		_ = os.Remove(path)
+		return "", fmt.Errorf("%s is not a root-only regular file; ignored", path)
+	}
+	buf := make([]byte, 4097)
+	n, err := f.Read(buf)
+	if err != nil && n == 0 {
+		return "", err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	tok := string(bytes.TrimSpace(buf[:n]))
+	if n > 4096 || tok == "" {
+		return "", fmt.Errorf("%s does not hold a token", path)
+	}
+	return tok, nil
 }
 
 // Update applies an /init request. Nil fields are left unchanged; an empty

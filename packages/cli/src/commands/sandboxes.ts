@@ -25,7 +25,13 @@ export const create: Command = {
         name: "secret",
         type: "list",
         value: "NAME=HOST[,HOST]",
-        description: "bind a stored secret to the hosts it may be sent to (repeatable)",
+        description: "bind a stored secret to the hosts it may be sent to over HTTPS (repeatable)",
+      },
+      {
+        name: "secret-allow-http",
+        type: "list",
+        value: "NAME",
+        description: "also send that bound secret over plain HTTP, unencrypted (repeatable)",
       },
       json,
     ],
@@ -38,9 +44,11 @@ export const create: Command = {
     const envs = keyValues(listOption(args, "env"), "env", "create");
     const labels = keyValues(listOption(args, "metadata"), "metadata", "create");
     const template = stringOption(args, "template");
+    const allowHttp = new Set(listOption(args, "secret-allow-http"));
     const secrets = Object.entries(keyValues(listOption(args, "secret"), "secret", "create")).map(([name, hosts]) => ({
       name,
       hosts: hosts.split(",").filter(Boolean),
+      ...(allowHttp.has(name) ? { allowHttp: true } : {}),
     }));
     const sandbox = await Sandbox.create({
       ...ctx.connection,

@@ -43,6 +43,10 @@ const sandboxCreate = defineTool({
         z.object({
           name: z.string().min(1).describe("A stored secret's name, from secret_list"),
           hosts: z.array(z.string().min(1)).min(1).describe('Hosts the value may be sent to, e.g. ["api.github.com"]'),
+          allowHttp: z
+            .boolean()
+            .optional()
+            .describe("Also send the value over plain HTTP (unencrypted); by default only HTTPS requests carry it"),
         }),
       )
       .optional()

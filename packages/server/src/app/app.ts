@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
+import type { AgentClient } from "../services/agent-client.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
 import type { E2bStore } from "../store/e2b-store.js";
 import { authenticate } from "./auth.js";
@@ -12,6 +13,7 @@ import { type RouteDeps, registerRoutes } from "./routes.js";
 export interface AppDeps extends RouteDeps {
   keys: ApiKeyStore;
   e2bStore: E2bStore;
+  agents: AgentClient;
 }
 
 /** The request handler, plus the handler of HTTP upgrades (WebSockets to sandbox ports). */

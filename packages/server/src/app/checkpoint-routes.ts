@@ -2,8 +2,6 @@ import { BurrowError, ErrorCode, isCheckpointId, isSandboxId } from "@burrow/cor
 import { z } from "zod";
 import type { DiffService } from "../checkpoints/diff-service.js";
 import { type CheckpointService, MAX_FORKS, toCheckpointInfo } from "../checkpoints/service.js";
-import type { EgressService } from "../egress/egress-service.js";
-import type { SecretService } from "../secrets/secret-service.js";
 import { toInfo } from "../services/sandbox-service.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import type { Router } from "./router.js";
@@ -12,8 +10,6 @@ import { parseBody } from "./schemas.js";
 export interface CheckpointRouteDeps {
   checkpoints: CheckpointService;
   diffs: DiffService;
-  egress?: EgressService;
-  secrets?: SecretService;
 }
 
 const CreateCheckpointSchema = z
@@ -91,12 +87,7 @@ export function registerCheckpointRoutes(router: Router, deps: CheckpointRouteDe
   router.add("POST", `${base}/:cid/fork`, async ({ req, res, params }) => {
     const { id, cid } = ids(params, true);
     const { count } = parseBody(ForkSchema, await readJson(req));
-    const fork = await checkpoints.fork(id, cid, count ?? 1);
     // Forks keep their source's egress policy and secret bindings.
-    for (const forkId of fork.sandboxIds) {
-      await deps.egress?.copy(id, forkId);
-      deps.secrets?.copy(id, forkId);
-    }
-    sendJson(res, 201, fork);
+    sendJson(res, 201, await checkpoints.fork(id, cid, count ?? 1));
   });
 }

@@ -1,11 +1,12 @@
 import { type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { agentPools } from "../services/agent-client.js";
+import type { AgentConnections } from "../services/agent-connections.js";
 
-/** Where a forwarded request goes: an address on a sandbox's network. */
+/** Where a forwarded request goes: an address on a sandbox's network, and the pool of its connections. */
 export interface ForwardTarget {
   host: string;
   port: number;
+  connections: AgentConnections;
 }
 
 /** The answer sent when the target cannot be reached. */
@@ -38,6 +39,7 @@ export function forwardHttp(
   path: string,
   headers: Record<string, string | string[]>,
   onUnreachable: (err: Error) => Promise<ErrorAnswer>,
+  onRefused?: () => Promise<ErrorAnswer | null>,
 ): Promise<void> {
   return new Promise((resolve) => {
     const up = request(
@@ -47,9 +49,13 @@ export function forwardHttp(
         path,
         method: req.method,
         headers,
-        agent: agentPools.get(upstream.host),
+        agent: upstream.connections.get(upstream.host),
       },
       (upRes) => {
+        if (onRefused && upRes.statusCode === 401) {
+          void answerRefused(res, upRes, onRefused).finally(resolve);
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, responseHeaders(upRes.headers));
         res.flushHeaders();
         upRes.pipe(res);
@@ -88,6 +94,43 @@ export function forwardHttp(
   });
 }
 
+/** Most of a 401 body kept to pass on. */
+const MAX_REFUSAL_BODY_BYTES = 64 * 1024;
+
+/**
+ * A 401 from the sandbox: `onRefused` decides (after whatever it does about it) whether the
+ * client gets its own answer or the 401 as it came.
+ */
+async function answerRefused(
+  res: ServerResponse,
+  upRes: IncomingMessage,
+  onRefused: () => Promise<ErrorAnswer | null>,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of upRes as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size <= MAX_REFUSAL_BODY_BYTES) chunks.push(chunk);
+    }
+  } catch {
+    // A body cut short is passed on as far as it came.
+  }
+  const answer = await onRefused().catch(() => null);
+  if (res.headersSent || res.destroyed) return;
+  if (answer) {
+    const body = answer.body();
+    res.writeHead(answer.status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  const body = Buffer.concat(chunks);
+  const headers = responseHeaders(upRes.headers);
+  delete headers["content-length"];
+  res.writeHead(401, { ...headers, "Content-Length": body.length });
+  res.end(body);
+}
+
 /** A response head for a raw socket; `close` drops framing headers, as the body then ends with the connection. */
 function rawHead(statusCode: number, statusMessage: string, rawHeaders: string[], close = false): string {
   let head = `HTTP/1.1 ${statusCode} ${statusMessage}\r\n`;
@@ -119,11 +162,11 @@ export function forwardUpgrade(
       path,
       method: req.method,
       headers,
-      agent: agentPools.get(upstream.host),
+      agent: upstream.connections.get(upstream.host),
     });
     socket.on("error", () => up.destroy());
     up.on("upgrade", (upRes, upSocket, upHead) => {
-      agentPools.adopt(upstream.host, upSocket);
+      upstream.connections.adopt(upstream.host, upSocket);
       socket.write(rawHead(upRes.statusCode ?? 101, upRes.statusMessage ?? "Switching Protocols", upRes.rawHeaders));
       if (upHead.length > 0) socket.write(upHead);
       if (head.length > 0) upSocket.write(head);

@@ -59,7 +59,14 @@ export const featureSchemas = {
     type: "object",
     required: ["name", "hosts"],
     additionalProperties: false,
-    properties: { name: { type: "string" }, hosts: { ...stringList, description: "host names, `*.x` allowed" } },
+    properties: {
+      name: { type: "string" },
+      hosts: { ...stringList, description: "host names, `*.x` allowed" },
+      allowHttp: {
+        type: "boolean",
+        description: "also send the value in plain-HTTP requests (port 80), unencrypted; default false: HTTPS only",
+      },
+    },
   },
   NetworkSettings: {
     type: "object",

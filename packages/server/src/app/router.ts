@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { BurrowError, ErrorCode } from "@burrow/core";
 
 export interface RouteContext {
   req: IncomingMessage;
@@ -67,9 +68,20 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      for (const key of route.keys) params[key] = decodeURIComponent(m.groups?.[key] ?? "");
+      for (const key of route.keys) params[key] = decodeParam(m.groups?.[key] ?? "");
       return { handler: route.handler, params, public: route.public };
     }
     return allowed.length ? { allowed } : null;
+  }
+}
+
+/** A path parameter, percent-decoded; malformed encoding (`%ZZ`) is the client's error. */
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BurrowError(ErrorCode.BadRequest, `the path holds malformed percent-encoding: '${raw.slice(0, 200)}'`, {
+      details: { reason: "malformed_path" },
+    });
   }
 }

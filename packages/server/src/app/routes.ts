@@ -1,16 +1,17 @@
 import { BurrowError, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
 import type { EgressService } from "../egress/egress-service.js";
-import { parseEgressPolicy } from "../egress/policy.js";
 import type { PreviewService } from "../previews/preview-service.js";
 import type { SecretBinder } from "../secrets/secret-binder.js";
-import { SecretService } from "../secrets/secret-service.js";
+import type { SecretService } from "../secrets/secret-service.js";
 import type { ActivityTracker } from "../services/activity.js";
+import type { AgentConnections } from "../services/agent-connections.js";
+import type { AgentGuard } from "../services/agent-guard.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
 import type { EventStore } from "../store/event-store.js";
 import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint-routes.js";
-import { assertClientMayCall, proxyToAgent, unreachableError } from "./envd-proxy.js";
+import { clientAgentPath, lockoutError, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import { registerNetworkRoutes } from "./network-routes.js";
 import { openApiDocument } from "./openapi.js";
@@ -26,12 +27,15 @@ export interface RouteDeps {
   events: EventStore;
   runtime: Runtime;
   logger: Logger;
+  connections: AgentConnections;
   version: string;
   poolStatus: () => Record<string, { ready: number; target: number }>;
   /** Checkpoint routes are served when given. */
   checkpoints?: CheckpointRouteDeps;
   /** Preview routes are served, and sandbox ports guarded, when given. */
   previews?: PreviewService;
+  /** Takes back agents whose token was changed from inside (401 to the server's token) when given. */
+  agentGuard?: AgentGuard;
   /** Egress policies and brokered secrets (network and secret routes) when given. */
   network?: { egress: EgressService; secrets: SecretService; binder: SecretBinder };
 }
@@ -65,24 +69,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
   router.add("POST", "/v1/sandboxes", async ({ req, res }) => {
     const request = parseCreateSandbox(await readJson(req));
-    const network = deps.network;
-    // Checked before anything starts: a bad entry or an unknown secret is a 400 and no sandbox.
-    const policy = request.network?.egress ? parseEgressPolicy(request.network.egress) : undefined;
-    const bindings = request.network?.secrets ? network?.secrets.parseBindings(request.network.secrets) : undefined;
-    // Each bound secret's placeholder is in the env from the first command on.
-    if (bindings) request.env = { ...SecretService.sandboxEnv(bindings), ...request.env };
-    const record = await sandboxes.create(request);
-    if (network && (policy || bindings)) {
-      try {
-        if (bindings) network.secrets.setBindings(record.id, bindings);
-        if (policy) await network.egress.set(record, policy);
-      } catch (err) {
-        await sandboxes.delete(record.id).catch(() => false);
-        network.secrets.forget(record.id);
-        throw err;
-      }
-    }
-    sendJson(res, 201, toInfo(record));
+    sendJson(res, 201, toInfo(await sandboxes.create(request)));
   });
 
   router.add("GET", "/v1/sandboxes", ({ res, url }) => {
@@ -99,8 +86,6 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     if (!(await sandboxes.delete(id))) {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
-    deps.network?.egress.forget(id);
-    deps.network?.secrets.forget(id);
     sendEmpty(res, 204);
   });
 
@@ -143,23 +128,35 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     registerSecretRoutes(router, deps.network.secrets);
   }
 
-  router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params, url }) => {
+  router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
     sandboxes.get(id);
-    const path = `${params.rest || "/"}${url.search}`;
-    assertClientMayCall(req.method ?? "GET", path);
+    const path = clientAgentPath(req.method ?? "GET", req.url ?? "");
+    const guard = deps.agentGuard;
     // Counted as activity from before the wake until the response (or stream) ends.
     await activity.track(id, async () => {
       const record = await lifecycle.ensureAwake(id);
-      const target = { sandboxId: record.id, ...sandboxes.agentEndpoint(record), agentToken: record.agentToken };
-      await proxyToAgent(req, res, target, path, async (err) => {
-        deps.logger.warn({ sandboxId: id, err: err.message }, "agent unreachable");
-        const alive = await sandboxes.checkAlive(record).catch(() => true);
-        if (!alive) {
-          return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${id} is error: ${record.error ?? ""}`);
-        }
-        return unreachableError(record.id, err);
-      });
+      const target = {
+        sandboxId: record.id,
+        ...sandboxes.agentEndpoint(record),
+        connections: deps.connections,
+        agentToken: record.agentToken,
+      };
+      await proxyToAgent(
+        req,
+        res,
+        target,
+        path,
+        async (err) => {
+          deps.logger.warn({ sandboxId: id, err: err.message }, "agent unreachable");
+          const alive = await sandboxes.checkAlive(record).catch(() => true);
+          if (!alive) {
+            return new BurrowError(ErrorCode.SandboxNotRunning, `sandbox ${id} is error: ${record.error ?? ""}`);
+          }
+          return unreachableError(record.id, err);
+        },
+        guard && (async () => lockoutError(id, await guard.check(record))),
+      );
     });
   });
 }

@@ -33,7 +33,13 @@ export const KeepAliveSchema = z.object({ durationMs: durationMs.min(1).optional
 
 /** Secrets bound to a sandbox; names and hosts are checked by SecretService.parseBindings. */
 export const SecretBindingsSchema = z.array(
-  z.object({ name: z.string().min(1).max(128), hosts: z.array(z.string().min(1).max(255)) }).strict(),
+  z
+    .object({
+      name: z.string().min(1).max(128),
+      hosts: z.array(z.string().min(1).max(255)),
+      allowHttp: z.boolean().optional(),
+    })
+    .strict(),
 );
 
 /** The shape of an egress policy; entries are checked one by one by parseEgressPolicy. */

@@ -2,7 +2,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { BurrowError, ErrorCode, errorMessage } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
-import { agentPools } from "../services/agent-client.js";
+import type { AgentClient } from "../services/agent-client.js";
 import type { Transitions } from "../services/transitions.js";
 import type { SandboxRecord } from "../store/sandbox-store.js";
 import { linkImageToStage, stageImage } from "./staging.js";
@@ -15,6 +15,7 @@ export interface CaptureDeps {
   transitions: Transitions;
   /** Where a sandbox's memory image lives while it hibernates. */
   imageDirOf: (id: string) => string;
+  agents: AgentClient;
 }
 
 export function sandboxBusy(record: SandboxRecord): BurrowError {
@@ -73,7 +74,7 @@ export class CheckpointCapture {
     const marker = join(dirname(this.deps.runtime.upperDir(id)), FROZEN_MARKER);
     const t0 = performance.now();
     try {
-      agentPools.reset(this.deps.runtime.agentEndpoint(id, record.networkIndex).host);
+      this.deps.agents.disconnect(this.deps.runtime.agentEndpoint(id, record.networkIndex));
       await writeFile(marker, cid);
       await this.deps.runtime.liveCheckpoint(id, record.networkIndex, stageImage(stage), capture);
     } catch (err) {

@@ -13,10 +13,10 @@ import {
   newCheckpointId,
 } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
-import { agentPools, waitForAgent } from "../services/agent-client.js";
+import type { AgentClient } from "../services/agent-client.js";
 import type { KeyedMutex } from "../services/keyed-mutex.js";
 import type { LifecycleService } from "../services/lifecycle.js";
-import type { SandboxService } from "../services/sandbox-service.js";
+import { PENDING_FORK, type SandboxService } from "../services/sandbox-service.js";
 import type { Templates } from "../services/templates.js";
 import type { Transitions } from "../services/transitions.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
@@ -28,7 +28,6 @@ import { loadManifest, mergedEntries, ReadWriteLock, saveManifest } from "./mani
 import { materialize, materializeMemory } from "./materialize.js";
 import { copyToStage, imageBytes, ingestStage, readPlan, STAGE_PREFIX, stageDirFor, writePlan } from "./staging.js";
 
-const AGENT_READY_TIMEOUT_MS = 15_000;
 /** Forks started at once. */
 const FORK_PARALLELISM = 3;
 
@@ -49,7 +48,7 @@ export interface CheckpointServiceDeps {
   /** `<data>/snapshots`: materialised checkpoint trees that forks mount as a lower layer. */
   snapshotsDir: string;
   logger: Logger;
-  agentsEnabled: boolean;
+  agents: AgentClient;
 }
 
 export function toCheckpointInfo(record: CheckpointRecord): CheckpointInfo {
@@ -266,6 +265,7 @@ export class CheckpointService {
       id: record.id,
       networkIndex: record.networkIndex,
       templateRootfs: this.deps.templates.rootfs(record.template),
+      agentToken: record.agentToken,
     };
   }
 
@@ -291,24 +291,18 @@ export class CheckpointService {
       try {
         await rm(newUpper, { recursive: true, force: true });
         await materialize(manifest.entries, newUpper, this.deps.blobs);
-        agentPools.reset(this.deps.runtime.agentEndpoint(id, record.networkIndex).host);
+        this.deps.agents.disconnect(this.deps.runtime.agentEndpoint(id, record.networkIndex));
         await this.deps.runtime.stop(id);
         await rm(imageDir, { recursive: true, force: true });
         await this.deps.runtime.replaceUpper(id, newUpper);
         if (ck.mode === "full" && manifest.memory) {
           await materializeMemory(manifest.memory, imageDir, this.deps.blobs);
           await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
-          if (this.deps.agentsEnabled) {
-            await waitForAgent(
-              this.deps.runtime.agentEndpoint(id, record.networkIndex),
-              record.agentToken,
-              AGENT_READY_TIMEOUT_MS,
-            );
-          }
+          await this.deps.agents.waitReady(this.deps.runtime.agentEndpoint(id, record.networkIndex), record.agentToken);
           await rm(imageDir, { recursive: true, force: true });
         } else {
           await this.deps.runtime.restart(this.specOf(record));
-          if (this.deps.agentsEnabled) await this.deps.lifecycle.initAgent(record);
+          await this.deps.lifecycle.initAgent(record);
         }
       } catch (err) {
         await rm(newUpper, { recursive: true, force: true }).catch(() => undefined);
@@ -336,6 +330,9 @@ export class CheckpointService {
    * The checkpoint's whole tree is materialised once under snapshots/ and mounted read-only
    * below each fork's empty upper dir, so forks cost nearly nothing on disk up front.
    * Forks start fresh processes: memory is never forked (a restored netstack keeps its address).
+   * Each fork gets its source's egress policy and secret bindings. The forks stay hidden
+   * (PENDING_FORK) until all have started, then are handed out together; a start at restart that
+   * finds some still pending deletes them (the caller never got their ids).
    */
   async fork(id: string, cid: string, count: number): Promise<ForkResponse> {
     const taken = cid === "now" ? await this.create(id, { name: "fork point" }) : this.get(id, cid);
@@ -357,6 +354,7 @@ export class CheckpointService {
           if (!existsSync(snapshot)) throw err;
         }
       }
+      const inserted: string[] = [];
       const startFork = async () => {
         const fork = await this.deps.sandboxes.createFresh(
           sandbox.template,
@@ -364,19 +362,22 @@ export class CheckpointService {
           sandbox.lifecycle,
           { ...sandbox.metadata },
           sandbox.env,
-          null,
+          PENDING_FORK,
           {
             extraLower: snapshot,
+            settingsOf: id,
             // Written with the sandbox row, before the runtime mounts the snapshot.
-            onInserted: (forkId) =>
-              this.deps.checkpoints.setBase(forkId, { checkpointId: source.id, manifestHash: saved.hash }, hashes),
+            onInserted: (forkId) => {
+              inserted.push(forkId);
+              this.deps.checkpoints.setBase(forkId, { checkpointId: source.id, manifestHash: saved.hash }, hashes);
+            },
           },
         );
         this.deps.transitions.record(fork.id, { type: "forked", reason: `forked from ${id} checkpoint ${source.id}` });
         return fork.id;
       };
       // A few at a time: each is a runsc start, and this host has few cores.
-      // If any fork fails, the ones this call made are deleted again: all forks or none.
+      // If any fork fails, every sandbox this call made (failed ones too) is deleted: all forks or none.
       const ids: string[] = [];
       for (let i = 0; i < count; i += FORK_PARALLELISM) {
         const batch = await Promise.allSettled(
@@ -385,10 +386,11 @@ export class CheckpointService {
         for (const r of batch) if (r.status === "fulfilled") ids.push(r.value);
         const failed = batch.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) {
-          for (const forkId of ids) await this.deps.sandboxes.delete(forkId).catch(() => false);
+          for (const forkId of inserted) await this.deps.sandboxes.delete(forkId).catch(() => false);
           throw failed.reason;
         }
       }
+      this.deps.sandboxes.handOut(ids);
       return { checkpointId: source.id, sandboxIds: ids, processes: "fresh" as const };
     });
   }

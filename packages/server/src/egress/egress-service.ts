@@ -5,7 +5,7 @@ import { alwaysBlocked, type Runtime } from "@burrow/runtime";
 import type { Transitions } from "../services/transitions.js";
 import type { EgressStore } from "../store/egress-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
-import { CompiledEgress, ipToNumber } from "./policy.js";
+import { type CidrEntry, CompiledEgress, cidrMatches, ipToNumber, parseCidr } from "./policy.js";
 
 export interface EgressDeps {
   store: EgressStore;
@@ -26,10 +26,10 @@ const DENIAL_EVENT_INTERVAL_MS = 10_000;
 export class EgressService {
   private readonly compiled = new Map<string, CompiledEgress>();
   private readonly lastDenial = new Map<string, number>();
-  private readonly blocked: CompiledEgress;
+  private readonly blocked: CidrEntry[];
 
   constructor(private readonly deps: EgressDeps) {
-    this.blocked = new CompiledEgress({ default: "allow", allow: [], deny: alwaysBlocked(deps.networkPrefix) });
+    this.blocked = alwaysBlocked(deps.networkPrefix).map(parseCidr);
   }
 
   policy(sandboxId: string): EgressPolicy {
@@ -97,13 +97,22 @@ export class EgressService {
   }
 
   /**
-   * Whether a proxy may connect to `ip` at all: never to other sandboxes, loopback, link-local
-   * (cloud metadata), multicast, or any address of this host (its services, the Burrow API).
+   * Whether a proxy may connect to `ip` at all: never to this server's sandboxes, loopback,
+   * link-local (cloud metadata), multicast, any address of this host (its services, the Burrow
+   * API), or an address behind a sandbox interface (`bw*`, a sandbox of any server on the host).
+   * Private ranges are the policy's to allow (CompiledEgress.allowsResolvedAddress).
    */
   reachable(ip: string): boolean {
-    if (!isIPv4(ip) || !this.blocked.allowsResolvedAddress(ip)) return false;
-    for (const addresses of Object.values(networkInterfaces())) {
-      if (addresses?.some((a) => a.address === ip)) return false;
+    if (!isIPv4(ip) || this.blocked.some((e) => cidrMatches(e, ip))) return false;
+    const target = ipToNumber(ip);
+    for (const [name, addresses] of Object.entries(networkInterfaces())) {
+      for (const a of addresses ?? []) {
+        if (a.address === ip) return false;
+        if (name.startsWith("bw") && a.family === "IPv4") {
+          const mask = ipToNumber(a.netmask);
+          if ((target & mask) >>> 0 === (ipToNumber(a.address) & mask) >>> 0) return false;
+        }
+      }
     }
     return true;
   }

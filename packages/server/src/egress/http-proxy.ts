@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { TLSSocket } from "node:tls";
 import type { Logger } from "@burrow/core";
 import type { SecretService } from "../secrets/secret-service.js";
 import { substituteHeaders } from "../secrets/substitute.js";
@@ -72,9 +73,14 @@ export class HttpEgressProxy {
     return { sandboxId: sandbox.id, host, ip: target.ip };
   }
 
-  /** The request's headers with the secrets bound to its destination substituted. */
+  /**
+   * The request's headers with the secrets bound to its destination substituted. A request that
+   * came in over plain HTTP (not through the TLS proxy) gets only secrets bound with `allowHttp`.
+   */
   private headersFor(req: IncomingMessage, sandboxId: string, host: string): string[] {
-    const { headers, used } = substituteHeaders(req.rawHeaders, this.secrets.lookupFor(sandboxId, host));
+    const plainHttp = !(req.socket instanceof TLSSocket);
+    const lookup = this.secrets.lookupFor(sandboxId, host, plainHttp);
+    const { headers, used } = substituteHeaders(req.rawHeaders, lookup);
     if (used.length > 0) this.logger.debug({ sandboxId, host, secrets: used }, "brokered secrets");
     return headers;
   }

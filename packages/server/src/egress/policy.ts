@@ -1,5 +1,6 @@
 import { isIPv4 } from "node:net";
 import { BurrowError, type EgressPolicy, type EgressPolicyInput, ErrorCode } from "@burrow/core";
+import { PRIVATE_RANGES } from "@burrow/runtime";
 
 /** An egress entry, parsed: a domain pattern or an IPv4 network. */
 export type EgressEntry =
@@ -63,8 +64,24 @@ export function domainMatches(entry: Extract<EgressEntry, { kind: "domain" }>, h
   return entry.wildcard ? host.endsWith(`.${entry.name}`) : host === entry.name;
 }
 
-function cidrMatches(entry: Extract<EgressEntry, { kind: "cidr" }>, ip: string): boolean {
+export type CidrEntry = Extract<EgressEntry, { kind: "cidr" }>;
+
+/** Parses "a.b.c.d/n" (or a bare address) into a CIDR entry. */
+export function parseCidr(text: string): CidrEntry {
+  const entry = parseEgressEntry(text, "cidr");
+  if (entry.kind !== "cidr") throw new BurrowError(ErrorCode.Internal, `${text} is not a CIDR`);
+  return entry;
+}
+
+export function cidrMatches(entry: CidrEntry, ip: string): boolean {
   return (ipToNumber(ip) & maskOf(entry.bits)) >>> 0 === entry.network;
+}
+
+const PRIVATE = PRIVATE_RANGES.map(parseCidr);
+
+/** Whether `ip` is in a private or internal range (RFC 1918, CGNAT). */
+export function isPrivateAddress(ip: string): boolean {
+  return PRIVATE.some((e) => cidrMatches(e, ip));
 }
 
 /** A policy compiled for matching names and addresses. */
@@ -92,15 +109,22 @@ export class CompiledEgress {
 
   /**
    * An address a name resolved to: denied by a deny CIDR; for an allow-list policy, an allowed
-   * name's addresses are fine (the name was the check), so only deny CIDRs apply here.
+   * name's addresses are fine (the name was the check), so only deny CIDRs apply here — except
+   * that a private address needs an allow CIDR covering it, as at the firewall.
    */
   allowsResolvedAddress(ip: string): boolean {
-    return !this.deny.some((e) => e.kind === "cidr" && cidrMatches(e, ip));
+    if (this.deny.some((e) => e.kind === "cidr" && cidrMatches(e, ip))) return false;
+    return !isPrivateAddress(ip) || this.allowsPrivate(ip);
   }
 
-  /** A bare address (no name): CIDR entries and the default. */
+  /** A bare address (no name): CIDR entries and the default; private addresses only by an allow CIDR. */
   allowsAddress(ip: string): boolean {
+    if (isPrivateAddress(ip)) return this.allowsResolvedAddress(ip);
     return this.decide((e) => e.kind === "cidr" && cidrMatches(e, ip));
+  }
+
+  private allowsPrivate(ip: string): boolean {
+    return this.allow.some((e) => e.kind === "cidr" && cidrMatches(e, ip));
   }
 
   cidrs(list: "allow" | "deny"): string[] {

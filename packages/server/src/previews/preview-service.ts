@@ -146,12 +146,12 @@ export class PreviewService {
 }
 
 /** The path and query sent on to the sandbox: without the preview token. */
-export function forwardedPath(url: URL): string {
-  if (!url.searchParams.has(PREVIEW_TOKEN_QUERY)) return `${url.pathname}${url.search}`;
+export function forwardedPath(url: URL, rawPath: string = url.pathname): string {
+  if (!url.searchParams.has(PREVIEW_TOKEN_QUERY)) return `${rawPath}${url.search}`;
   const params = new URLSearchParams(url.searchParams);
   params.delete(PREVIEW_TOKEN_QUERY);
   const query = params.toString();
-  return `${url.pathname}${query ? `?${query}` : ""}`;
+  return `${rawPath}${query ? `?${query}` : ""}`;
 }
 
 /** The Cookie header sent on: without the preview cookie. */

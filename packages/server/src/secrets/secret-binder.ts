@@ -13,7 +13,6 @@ export class SecretBinder {
     private readonly secrets: SecretService,
     private readonly store: SandboxStore,
     private readonly lifecycle: LifecycleService,
-    private readonly agentsEnabled: boolean,
   ) {}
 
   async bind(record: SandboxRecord, bindings: SecretBinding[]): Promise<void> {
@@ -21,7 +20,6 @@ export class SecretBinder {
     const env = SecretService.rebindEnv(record.env, bindings);
     if (JSON.stringify(Object.entries(env).sort()) === JSON.stringify(Object.entries(record.env).sort())) return;
     this.store.update(record.id, { env }, new Date().toISOString());
-    if (!this.agentsEnabled) return;
     await this.lifecycle.ensureAwake(record.id);
     await this.lifecycle.initAgent({ ...record, env });
   }

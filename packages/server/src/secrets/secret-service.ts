@@ -17,6 +17,7 @@ type DomainEntry = Extract<EgressEntry, { kind: "domain" }>;
 interface CompiledBinding {
   name: string;
   hosts: DomainEntry[];
+  allowHttp: boolean;
 }
 
 export const MAX_BINDINGS = 64;
@@ -145,7 +146,7 @@ export class SecretService {
         }
         return `${entry.wildcard ? "*." : ""}${entry.name}`;
       });
-      return { name: binding.name, hosts };
+      return { name: binding.name, hosts, ...(binding.allowHttp === true ? { allowHttp: true } : {}) };
     });
   }
 
@@ -174,6 +175,7 @@ export class SecretService {
       c = this.store.bindings(sandboxId).map((b) => ({
         name: b.name,
         hosts: b.hosts.map((h) => parseEgressEntry(h, "hosts") as DomainEntry),
+        allowHttp: b.allowHttp === true,
       }));
       this.compiled.set(sandboxId, c);
     }
@@ -186,12 +188,15 @@ export class SecretService {
     return this.compiledFor(sandboxId).some((b) => b.hosts.some((h) => domainMatches(h, name)));
   }
 
-  /** The values the sandbox's request to `host` may carry: only secrets bound to that host. */
-  lookupFor(sandboxId: string, host: string): SecretLookup {
+  /**
+   * The values the sandbox's request to `host` may carry: only secrets bound to that host, and
+   * over plain HTTP (`plainHttp`) only those whose binding opted in with `allowHttp`.
+   */
+  lookupFor(sandboxId: string, host: string, plainHttp = false): SecretLookup {
     const name = host.toLowerCase().replace(/\.$/, "");
     const allowed = new Set(
       this.compiledFor(sandboxId)
-        .filter((b) => b.hosts.some((h) => domainMatches(h, name)))
+        .filter((b) => (!plainHttp || b.allowHttp) && b.hosts.some((h) => domainMatches(h, name)))
         .map((b) => b.name),
     );
     return (secret) => {

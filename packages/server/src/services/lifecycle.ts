@@ -5,12 +5,11 @@ import { BurrowError, ErrorCode, errorMessage, type LifecyclePolicy, type Logger
 import type { Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { ActivityTracker } from "./activity.js";
-import { agentPools, agentRequest, waitForAgent } from "./agent-client.js";
+import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { Templates } from "./templates.js";
 import type { Transitions } from "./transitions.js";
 
-const AGENT_READY_TIMEOUT_MS = 15_000;
 /** After a failed hibernation (disk full, say) the sandbox stays in standby this long before a retry. */
 const HIBERNATE_RETRY_MS = 60_000;
 
@@ -24,7 +23,9 @@ export interface LifecycleDeps {
   logger: Logger;
   /** Directory of a sandbox's checkpoint image while it hibernates. */
   imageDirOf: (id: string) => string;
-  agentsEnabled: boolean;
+  agents: AgentClient;
+  /** The clock of the sleep policy (tests move it). */
+  now?: () => number;
 }
 
 /**
@@ -36,7 +37,11 @@ export class LifecycleService {
   private readonly wakes = new Map<string, Promise<SandboxRecord>>();
   private readonly hibernateRetryAt = new Map<string, number>();
 
-  constructor(private readonly deps: LifecycleDeps) {}
+  private readonly now: () => number;
+
+  constructor(private readonly deps: LifecycleDeps) {
+    this.now = deps.now ?? (() => Date.now());
+  }
 
   private load(id: string): SandboxRecord {
     const record = this.deps.store.get(id);
@@ -86,9 +91,9 @@ export class LifecycleService {
     const imageDir = this.deps.imageDirOf(id);
     try {
       if (!existsSync(join(imageDir, "checkpoint.img"))) throw new Error(`checkpoint image missing in ${imageDir}`);
-      agentPools.reset(this.agentHost(record));
+      this.deps.agents.disconnect(this.agent(record));
       await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
-      if (this.deps.agentsEnabled) await waitForAgent(this.agent(record), record.agentToken, AGENT_READY_TIMEOUT_MS);
+      await this.deps.agents.waitReady(this.agent(record), record.agentToken);
     } catch (err) {
       // A restore that started but never answered must not keep running unseen.
       await this.deps.runtime.stop(id).catch(() => undefined);
@@ -115,15 +120,12 @@ export class LifecycleService {
       id: record.id,
       networkIndex: record.networkIndex,
       templateRootfs: this.deps.templates.rootfs(record.template),
+      agentToken: record.agentToken,
     };
   }
 
   private agent(record: SandboxRecord) {
     return this.deps.runtime.agentEndpoint(record.id, record.networkIndex);
-  }
-
-  private agentHost(record: SandboxRecord): string {
-    return this.agent(record).host;
   }
 
   /** running → standby. With `ifIdleForMs`, only when still idle that long once the lock is held. */
@@ -163,13 +165,13 @@ export class LifecycleService {
       try {
         await rm(imageDir, { recursive: true, force: true });
         // Our pooled keep-alive connections must be closed before the checkpoint (see runtime).
-        agentPools.reset(this.agentHost(record));
+        this.deps.agents.disconnect(this.agent(record));
         await this.deps.runtime.checkpoint(id, record.networkIndex, imageDir);
       } catch (err) {
         await this.afterFailedHibernate(record, previous, err);
         throw err;
       }
-      agentPools.reset(this.agentHost(record));
+      this.deps.agents.disconnect(this.agent(record));
       this.hibernateRetryAt.delete(id);
       this.deps.transitions.move(record, "hibernated", {
         reason: "memory and processes saved to disk",
@@ -183,7 +185,7 @@ export class LifecycleService {
     await rm(this.deps.imageDirOf(record.id), { recursive: true, force: true }).catch(() => undefined);
     const status = await this.deps.runtime.status(record.id).catch(() => null);
     if (status && (status.status === "running" || status.status === "paused")) {
-      this.hibernateRetryAt.set(record.id, Date.now() + HIBERNATE_RETRY_MS);
+      this.hibernateRetryAt.set(record.id, this.now() + HIBERNATE_RETRY_MS);
       this.deps.transitions.move(record, previous, {
         type: "hibernate_failed",
         reason: `hibernation failed, still ${previous}, retried later: ${errorMessage(err)}`,
@@ -207,10 +209,10 @@ export class LifecycleService {
       if (record.state === "standby") await this.deps.runtime.resume(id).catch(() => undefined);
       this.deps.transitions.move(record, "starting", { type: "restarting", reason: "restart requested" });
       try {
-        agentPools.reset(this.agentHost(record));
+        this.deps.agents.disconnect(this.agent(record));
         await this.deps.runtime.restart(this.specOf(record));
         await rm(this.deps.imageDirOf(id), { recursive: true, force: true });
-        if (this.deps.agentsEnabled) await this.initAgent(record);
+        await this.initAgent(record);
       } catch (err) {
         await this.deps.runtime.stop(id).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
@@ -231,11 +233,8 @@ export class LifecycleService {
 
   async initAgent(record: SandboxRecord): Promise<void> {
     const agent = this.agent(record);
-    await waitForAgent(agent, record.agentToken, AGENT_READY_TIMEOUT_MS);
-    const res = await agentRequest(agent, record.agentToken, "POST", "/init", { envVars: record.env });
-    if (res.status >= 300) {
-      throw new BurrowError(ErrorCode.RuntimeFailed, `the sandbox agent refused init (${res.status}): ${res.body}`);
-    }
+    await this.deps.agents.waitReady(agent, record.agentToken);
+    await this.deps.agents.init(agent, record.agentToken, record.env);
   }
 
   keepAlive(id: string, durationMs?: number): SandboxRecord {
@@ -249,7 +248,7 @@ export class LifecycleService {
    * hibernate, and sandboxes with deleteAfterMs go away when idle that long.
    */
   async tick(deleteSandbox: (id: string) => Promise<unknown>): Promise<void> {
-    const now = Date.now();
+    const now = this.now();
     for (const record of this.deps.store.listAwakeOrExpiring()) {
       if (this.deps.locks.busy(record.id)) continue;
       const policy: LifecyclePolicy = record.lifecycle;

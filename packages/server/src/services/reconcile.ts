@@ -4,8 +4,8 @@ import type { Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
 import type { EventStore } from "../store/event-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
-import { agentPools } from "./agent-client.js";
-import type { SandboxService } from "./sandbox-service.js";
+import type { AgentClient } from "./agent-client.js";
+import { PENDING_FORK, type SandboxService } from "./sandbox-service.js";
 import type { Transitions } from "./transitions.js";
 
 export interface ReconcileDeps {
@@ -15,6 +15,7 @@ export interface ReconcileDeps {
   transitions: Transitions;
   sandboxes: SandboxService;
   imageDirOf: (id: string) => string;
+  agents: AgentClient;
   logger: Logger;
 }
 
@@ -35,6 +36,12 @@ export async function reconcileAtStart(deps: ReconcileDeps): Promise<void> {
   async function reconcileOne(d: ReconcileDeps, record: SandboxRecord): Promise<void> {
     const hasImage = existsSync(join(d.imageDirOf(record.id), "checkpoint.img"));
     const note = (reason: string) => ({ type: "reconciled", reason });
+    if (record.pool === PENDING_FORK) {
+      // A fork the stop interrupted: its caller never received these ids, so nobody will.
+      d.logger.warn({ sandboxId: record.id }, "deleting a sandbox of an interrupted fork");
+      await d.sandboxes.delete(record.id);
+      return;
+    }
     if (record.state === "deleting") {
       await d.sandboxes.delete(record.id);
       return;
@@ -57,7 +64,7 @@ export async function reconcileAtStart(deps: ReconcileDeps): Promise<void> {
     if (record.state === "hibernated" || record.state === "error") return;
     const status = (await runtime.status(record.id)).status;
     const alive = status === "running" || status === "paused";
-    agentPools.reset(runtime.agentEndpoint(record.id, record.networkIndex).host);
+    d.agents.disconnect(runtime.agentEndpoint(record.id, record.networkIndex));
     if (alive) {
       const actual = status === "paused" ? "standby" : "running";
       if (record.state === "hibernating" || record.state === "waking") {

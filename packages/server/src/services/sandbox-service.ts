@@ -3,25 +3,41 @@ import {
   BurrowError,
   type CreateSandboxRequest,
   DEFAULT_LIFECYCLE,
-  DEFAULT_RESOURCES,
   DEFAULT_TEMPLATE,
+  type EgressPolicy,
   ErrorCode,
   errorMessage,
   type LifecyclePolicy,
   type Logger,
   newSandboxId,
   type SandboxInfo,
+  type SandboxResources,
   type UpdateSandboxRequest,
 } from "@burrow/core";
 import { type AgentEndpoint, MAX_NETWORK_INDEX, type Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { ActivityTracker } from "./activity.js";
-import { agentPools } from "./agent-client.js";
+import { admit, defaultResources, type HostCapacity } from "./admission.js";
+import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { LifecycleService } from "./lifecycle.js";
+import type { SandboxSettings } from "./sandbox-settings.js";
 import type { Templates } from "./templates.js";
 import type { Transitions } from "./transitions.js";
-import type { WarmPool } from "./warm-pool.js";
+
+/** `pool` of a fork's sandbox until the whole fork has started and its ids are handed out. */
+export const PENDING_FORK = "(fork in progress)";
+
+export interface ClaimRequest {
+  metadata: Record<string, string>;
+  env: Record<string, string>;
+  lifecycle: LifecyclePolicy;
+}
+
+/** Where create looks first for an already running sandbox (the warm pool). */
+export interface WarmSource {
+  claim(template: string, resources: SandboxResources, request: ClaimRequest): Promise<SandboxRecord | undefined>;
+}
 
 export interface SandboxServiceDeps {
   store: SandboxStore;
@@ -32,9 +48,12 @@ export interface SandboxServiceDeps {
   locks: KeyedMutex;
   lifecycle: LifecycleService;
   logger: Logger;
+  agents: AgentClient;
+  /** Egress policy, secret bindings and other per-sandbox rows: set at create, dropped at delete. */
+  settings: SandboxSettings;
+  /** What one sandbox may ask for at most (admission check). */
+  host: HostCapacity;
   now?: () => Date;
-  /** Whether to wait for the agent and initialise it (false with a fake runtime). */
-  agentsEnabled?: boolean;
   /** CA certificate (PEM) installed in every new sandbox's trust store: the egress CA. */
   trustedCaPem?: string;
 }
@@ -49,38 +68,60 @@ export interface CreateFreshOptions {
   extraLower?: string;
   /** Called right after the sandbox row is written, before the runtime starts it. */
   onInserted?: (id: string) => void;
+  /** Sandbox whose egress policy and secret bindings the new one gets (a fork's source). */
+  settingsOf?: string;
 }
 
-/** Sandbox lifecycle: create, look up, list, update, delete, and noticing sandboxes that died. */
+/**
+ * Sandbox orchestration: every way in (REST, E2B, MCP, forks, the warm pool, lifecycle timers)
+ * creates and deletes through here, so a sandbox's settings are set, rolled back and dropped the
+ * same way. Also look up, list, update, and noticing sandboxes that died.
+ */
 export class SandboxService {
   private readonly now: () => Date;
-  private readonly agentsEnabled: boolean;
-  private pool: WarmPool | undefined;
+  private warm: WarmSource | undefined;
 
   constructor(private readonly deps: SandboxServiceDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.agentsEnabled = deps.agentsEnabled ?? true;
   }
 
-  usePool(pool: WarmPool): void {
-    this.pool = pool;
+  /** What a sandbox gets for the resources its request leaves out (warm-pool sandboxes: all of them). */
+  defaultResources(): SandboxResources {
+    return defaultResources(this.deps.host);
   }
 
-  async create(request: CreateSandboxRequest): Promise<SandboxRecord> {
+  usePool(pool: WarmSource): void {
+    this.warm = pool;
+  }
+
+  /**
+   * Creates a sandbox (from the warm pool when one fits) with the request's egress policy and
+   * secret bindings — or `egress`, a policy the caller compiled (the E2B API). Everything is
+   * checked before anything starts; a failure after the start deletes the sandbox again.
+   */
+  async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
     const template = request.template ?? DEFAULT_TEMPLATE;
     this.deps.templates.resolve(template);
-    const resources = { ...DEFAULT_RESOURCES, ...request.resources };
+    const resources = { ...this.defaultResources(), ...request.resources };
+    admit(resources, this.deps.host);
     const lifecycle: LifecyclePolicy = { ...DEFAULT_LIFECYCLE, ...request.lifecycle };
-    const claimed = await this.pool?.claim(template, resources, {
-      metadata: request.metadata ?? {},
-      env: request.env ?? {},
-      lifecycle,
-    });
-    if (claimed) return claimed;
-    return this.createFresh(template, resources, lifecycle, request.metadata ?? {}, request.env ?? {}, null);
+    const settings = this.deps.settings.prepare(request, egress);
+    // Each bound secret's placeholder is in the env from the first command on.
+    const env = { ...settings.env, ...request.env };
+    const metadata = request.metadata ?? {};
+    const record =
+      (await this.warm?.claim(template, resources, { metadata, env, lifecycle })) ??
+      (await this.createFresh(template, resources, lifecycle, metadata, env, null));
+    try {
+      await settings.apply(record);
+    } catch (err) {
+      await this.delete(record.id).catch(() => false);
+      throw err;
+    }
+    return record;
   }
 
-  /** Starts a new sandbox. `pool` names the warm pool it is made for, if any. */
+  /** Starts a new sandbox. `pool` names the warm pool it is made for (or PENDING_FORK), if any. */
   async createFresh(
     template: string,
     resources: SandboxRecord["resources"],
@@ -125,10 +166,11 @@ export class SandboxService {
         ...(options.extraLower === undefined ? {} : { extraLower: options.extraLower }),
         ...(this.deps.trustedCaPem === undefined ? {} : { trustedCaPem: this.deps.trustedCaPem }),
       });
-      if (this.agentsEnabled) await this.deps.lifecycle.initAgent(record);
+      await this.deps.lifecycle.initAgent(record);
+      if (options.settingsOf !== undefined) await this.deps.settings.copy(options.settingsOf, record.id);
       this.deps.transitions.move(record, "running", {
         type: "created",
-        reason: pool ? `started for the ${pool} warm pool` : "created",
+        reason: pool === PENDING_FORK ? "created for a fork" : pool ? `started for the ${pool} warm pool` : "created",
         durationMs: performance.now() - started,
       });
       log.debug({ template }, "sandbox created");
@@ -149,6 +191,11 @@ export class SandboxService {
 
   agentEndpoint(record: SandboxRecord): AgentEndpoint {
     return this.deps.runtime.agentEndpoint(record.id, record.networkIndex);
+  }
+
+  /** Makes sandboxes made for a fork visible, together, once all of them have started. */
+  handOut(ids: string[]): void {
+    this.deps.store.handOut(ids, PENDING_FORK);
   }
 
   get(id: string): SandboxRecord {
@@ -174,7 +221,10 @@ export class SandboxService {
     return this.get(id);
   }
 
-  /** Deletes a sandbox and everything it had on the host. False when it did not exist. */
+  /**
+   * Deletes a sandbox, everything it had on the host, and every row kept for it (egress policy,
+   * secret bindings, previews, E2B options). False when it did not exist.
+   */
   delete(id: string): Promise<boolean> {
     return this.deps.locks.run(id, async () => {
       const record = this.deps.store.get(id);
@@ -183,7 +233,7 @@ export class SandboxService {
       if (record.state !== "deleting") this.deps.transitions.move(record, "deleting", { reason: "delete requested" });
       try {
         // Pooled connections go with it: its address is handed to the next sandbox.
-        agentPools.reset(this.agentEndpoint(record).host);
+        this.deps.agents.disconnect(this.agentEndpoint(record));
         await this.deps.runtime.destroy(id, record.networkIndex);
       } catch (err) {
         this.deps.transitions.move(record, "error", {
@@ -193,6 +243,7 @@ export class SandboxService {
         });
         throw err;
       }
+      this.deps.settings.forget(id);
       this.deps.transitions.move(record, "deleted", { reason: "deleted", durationMs: performance.now() - started });
       this.deps.activity.forget(id);
       return true;

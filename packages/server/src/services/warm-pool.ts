@@ -1,23 +1,10 @@
-import {
-  BurrowError,
-  DEFAULT_LIFECYCLE,
-  DEFAULT_RESOURCES,
-  ErrorCode,
-  type LifecyclePolicy,
-  type Logger,
-  type SandboxResources,
-} from "@burrow/core";
+import { DEFAULT_LIFECYCLE, type Logger, type SandboxResources } from "@burrow/core";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
-import { agentRequest } from "./agent-client.js";
+import type { ActivityTracker } from "./activity.js";
+import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
-import type { SandboxService } from "./sandbox-service.js";
+import { type ClaimRequest, PENDING_FORK, type SandboxService, type WarmSource } from "./sandbox-service.js";
 import type { Transitions } from "./transitions.js";
-
-export interface ClaimRequest {
-  metadata: Record<string, string>;
-  env: Record<string, string>;
-  lifecycle: LifecyclePolicy;
-}
 
 const REFILL_BACKOFF_MS = 5_000;
 
@@ -30,7 +17,7 @@ function sameResources(a: SandboxResources, b: SandboxResources): boolean {
  * Pool sandboxes use the default resources; a create asking for other limits starts cold.
  * They are invisible to list/get and exempt from sleeping until claimed.
  */
-export class WarmPool {
+export class WarmPool implements WarmSource {
   private readonly ready = new Map<string, string[]>();
   private readonly refilling = new Set<string>();
   private closed = false;
@@ -41,15 +28,19 @@ export class WarmPool {
       sandboxes: SandboxService;
       store: SandboxStore;
       transitions: Transitions;
+      activity: ActivityTracker;
       locks: KeyedMutex;
       logger: Logger;
-      agentsEnabled: boolean;
+      agents: AgentClient;
+      now?: () => Date;
     },
   ) {}
 
   /** Adopts pool sandboxes from a previous run and starts filling. */
   start(): void {
     for (const record of this.deps.store.listLive()) {
+      // A fork's sandboxes are not the pool's (reconcile deletes those of an interrupted fork).
+      if (record.pool === PENDING_FORK) continue;
       if (record.pool !== null && record.state === "running") this.list(record.pool).push(record.id);
       else if (record.pool !== null) void this.deps.sandboxes.delete(record.id).catch(() => false);
     }
@@ -86,7 +77,7 @@ export class WarmPool {
     resources: SandboxResources,
     request: ClaimRequest,
   ): Promise<SandboxRecord | undefined> {
-    if (!sameResources(resources, DEFAULT_RESOURCES)) return undefined;
+    if (!sameResources(resources, this.deps.sandboxes.defaultResources())) return undefined;
     const ids = this.list(template);
     while (ids.length > 0) {
       const id = ids.shift() as string;
@@ -107,13 +98,13 @@ export class WarmPool {
   private async claimOne(id: string, request: ClaimRequest): Promise<SandboxRecord | undefined> {
     const record = this.deps.store.get(id);
     if (!record || record.pool === null || record.state !== "running") return undefined;
-    if (this.deps.agentsEnabled && Object.keys(request.env).length > 0) {
-      const agent = this.deps.sandboxes.agentEndpoint(record);
-      const res = await agentRequest(agent, record.agentToken, "POST", "/init", { envVars: request.env });
-      if (res.status >= 300) throw new BurrowError(ErrorCode.RuntimeFailed, `agent refused init: ${res.body}`);
+    if (Object.keys(request.env).length > 0) {
+      await this.deps.agents.init(this.deps.sandboxes.agentEndpoint(record), record.agentToken, request.env);
     }
-    const now = new Date().toISOString();
+    const now = (this.deps.now?.() ?? new Date()).toISOString();
     this.deps.store.claim(id, request.metadata, request.env, request.lifecycle, now);
+    // A claim is activity: idle time counts from here, not from when the pool started it.
+    this.deps.activity.touch(id);
     this.deps.transitions.record(id, { type: "claimed", reason: "handed out from the warm pool" });
     return this.deps.store.get(id);
   }
@@ -146,7 +137,7 @@ export class WarmPool {
           try {
             const record = await this.deps.sandboxes.createFresh(
               template,
-              { ...DEFAULT_RESOURCES },
+              this.deps.sandboxes.defaultResources(),
               { ...DEFAULT_LIFECYCLE },
               {},
               {},

@@ -201,4 +201,12 @@ export class SandboxStore {
       )
       .run(JSON.stringify(metadata), JSON.stringify(env), JSON.stringify(lifecycle), now, now, now, id);
   }
+
+  /** Makes sandboxes held under `pool` (a fork in progress) ordinary sandboxes, in one transaction. */
+  handOut(ids: string[], pool: string): void {
+    const update = this.db.prepare("UPDATE sandboxes SET pool = NULL WHERE id = ? AND pool = ?");
+    this.db.transaction(() => {
+      for (const id of ids) update.run(id, pool);
+    })();
+  }
 }

@@ -40,6 +40,11 @@ export class SecretStore {
         PRIMARY KEY (sandbox_id, name)
       );
     `);
+    // Bindings made before plain HTTP became opt-in read as HTTPS-only.
+    const columns = db.prepare("SELECT name FROM pragma_table_info('sandbox_secrets')").pluck().all() as string[];
+    if (!columns.includes("allow_http")) {
+      db.exec("ALTER TABLE sandbox_secrets ADD COLUMN allow_http INTEGER NOT NULL DEFAULT 0");
+    }
   }
 
   /** Inserts a new secret; false when the name is taken. */
@@ -78,17 +83,23 @@ export class SecretStore {
 
   bindings(sandboxId: string): SecretBinding[] {
     const rows = this.db
-      .prepare("SELECT name, hosts FROM sandbox_secrets WHERE sandbox_id = ? ORDER BY name")
-      .all(sandboxId) as { name: string; hosts: string }[];
-    return rows.map((r) => ({ name: r.name, hosts: JSON.parse(r.hosts) as string[] }));
+      .prepare("SELECT name, hosts, allow_http FROM sandbox_secrets WHERE sandbox_id = ? ORDER BY name")
+      .all(sandboxId) as { name: string; hosts: string; allow_http: number }[];
+    return rows.map((r) => ({
+      name: r.name,
+      hosts: JSON.parse(r.hosts) as string[],
+      ...(r.allow_http === 1 ? { allowHttp: true } : {}),
+    }));
   }
 
   /** Replaces every binding of the sandbox in one transaction. */
   setBindings(sandboxId: string, bindings: SecretBinding[]): void {
     this.db.transaction(() => {
       this.db.prepare("DELETE FROM sandbox_secrets WHERE sandbox_id = ?").run(sandboxId);
-      const insert = this.db.prepare("INSERT INTO sandbox_secrets (sandbox_id, name, hosts) VALUES (?, ?, ?)");
-      for (const b of bindings) insert.run(sandboxId, b.name, JSON.stringify(b.hosts));
+      const insert = this.db.prepare(
+        "INSERT INTO sandbox_secrets (sandbox_id, name, hosts, allow_http) VALUES (?, ?, ?, ?)",
+      );
+      for (const b of bindings) insert.run(sandboxId, b.name, JSON.stringify(b.hosts), b.allowHttp === true ? 1 : 0);
     })();
   }
 

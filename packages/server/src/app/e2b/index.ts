@@ -2,8 +2,6 @@ import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "@burrow/core";
 import type { ApiKeyStore } from "../../store/api-key-store.js";
-import type { Db } from "../../store/db.js";
-import { E2bStore } from "../../store/e2b-store.js";
 
 export { registerE2bRoutes } from "./routes.js";
 export { SandboxPlane } from "./sandbox-plane.js";
@@ -22,10 +20,4 @@ export function bootstrapE2bKey(keys: ApiKeyStore, dataDir: string, logger: Logg
     logger.info({ path }, "created E2B-compatible API key");
   }
   return path;
-}
-
-/** What the E2B surface needs at start: its key file and its table. */
-export function setupE2b(db: Db, keys: ApiKeyStore, dataDir: string, logger: Logger): { store: E2bStore } {
-  bootstrapE2bKey(keys, dataDir, logger);
-  return { store: new E2bStore(db) };
 }

@@ -4,12 +4,15 @@ import type { Duplex } from "node:stream";
 import { BurrowError, isSandboxId, type Logger } from "@burrow/core";
 import { forwardedCookie, forwardedPath, type PreviewService } from "../../previews/preview-service.js";
 import type { ActivityTracker } from "../../services/activity.js";
+import type { AgentConnections } from "../../services/agent-connections.js";
+import type { AgentGuard } from "../../services/agent-guard.js";
 import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
 import type { ApiKeyStore } from "../../store/api-key-store.js";
 import type { SandboxRecord } from "../../store/sandbox-store.js";
-import { isReservedAgentPath } from "../envd-proxy.js";
+import { isReservedAgentPath, lockoutError } from "../envd-proxy.js";
 import { forwardHttp, forwardUpgrade } from "../forward.js";
+import { checkProxyPath, type ProxyPath, passthroughPath } from "../proxy-path.js";
 import { type Upstream, upstreamHeaders } from "./upstream-headers.js";
 import { ENVD_PORT, e2bState } from "./wire.js";
 
@@ -27,6 +30,9 @@ export interface SandboxPlaneDeps {
   activity: ActivityTracker;
   keys: ApiKeyStore;
   logger: Logger;
+  connections: AgentConnections;
+  /** Takes back agents whose token was changed from inside the sandbox, when given. */
+  agentGuard?: AgentGuard;
   /** Who may reach a sandbox's own ports; without it every port is open (tests of the E2B surface). */
   previews?: PreviewService;
 }
@@ -96,6 +102,31 @@ class PlaneError extends Error {
   }
 }
 
+/**
+ * A CORS preflight to a sandbox's agent, answered here as the agent would: it carries no
+ * credentials, so it neither wakes the sandbox nor counts as activity.
+ */
+function answerPreflight(req: IncomingMessage, res: ServerResponse): void {
+  const headers: Record<string, string> = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE",
+    "Access-Control-Max-Age": "7200",
+  };
+  const asked = header(req.headers, "access-control-request-headers");
+  if (asked) headers["Access-Control-Allow-Headers"] = asked;
+  res.writeHead(204, headers);
+  res.end();
+}
+
+/**
+ * Requests for the agent (envd port, signed file URLs) must have a canonical path, checked in
+ * its decoded form (so `/%69nit` is `/init`); requests for a sandbox's own services pass as sent.
+ */
+function pathFor(req: IncomingMessage, route: Route): ProxyPath {
+  const target = req.url ?? "/";
+  return route.kind === "sandbox" && route.port !== ENVD_PORT ? passthroughPath(target) : checkProxyPath(target);
+}
+
 export class SandboxPlane {
   constructor(private readonly deps: SandboxPlaneDeps) {}
 
@@ -115,13 +146,24 @@ export class SandboxPlane {
   /** Serves a sandbox-plane request (after `route` said it is one). */
   async serve(req: IncomingMessage, res: ServerResponse, url: URL, route: Route): Promise<void> {
     try {
-      const { record, port, setCookie } = this.resolve(req, url, route);
+      if (route.kind === "sandbox" && route.port === ENVD_PORT && req.method === "OPTIONS") {
+        answerPreflight(req, res);
+        return;
+      }
+      const path = pathFor(req, route);
+      const { record, port, setCookie } = this.resolve(req, url, route, path);
       if (setCookie) res.setHeader("Set-Cookie", setCookie);
       await this.deps.activity.track(record.id, async () => {
         const upstream = await this.upstream(record, port, req);
         const headers = this.headersFor(req, upstream, false);
-        await forwardHttp(req, res, upstream, forwardedPath(url), headers, (err) =>
-          this.unreachable(record, port, err),
+        await forwardHttp(
+          req,
+          res,
+          upstream,
+          forwardedPath(url, path.raw),
+          headers,
+          (err) => this.unreachable(record, port, err),
+          upstream.envd ? () => this.refused(record) : undefined,
         );
       });
     } catch (err) {
@@ -152,11 +194,12 @@ export class SandboxPlane {
     }
     void (async () => {
       try {
-        const { record, port } = this.resolve(req, url, route);
+        const path = pathFor(req, route);
+        const { record, port } = this.resolve(req, url, route, path);
         await this.deps.activity.track(record.id, async () => {
           const upstream = await this.upstream(record, port, req);
           const headers = this.headersFor(req, upstream, true);
-          await forwardUpgrade(req, socket, head, upstream, forwardedPath(url), headers, (err) =>
+          await forwardUpgrade(req, socket, head, upstream, forwardedPath(url, path.raw), headers, (err) =>
             this.unreachable(record, port, err),
           );
         });
@@ -182,6 +225,7 @@ export class SandboxPlane {
     req: IncomingMessage,
     url: URL,
     route: Route,
+    path: ProxyPath,
   ): { record: SandboxRecord; port: number; setCookie?: string } {
     if (route.kind === "signed-files") {
       const record = this.deps.sandboxes
@@ -209,11 +253,11 @@ export class SandboxPlane {
     if (port === ENVD_PORT) {
       // E2B's health probe of a paused sandbox says "not running" rather than waking it: the SDK's
       // isRunning() depends on it, and so does its check after a stream a pause cut.
-      if (url.pathname === "/health" && e2bState(record.state) === "paused") {
+      if (path.decoded === "/health" && e2bState(record.state) === "paused") {
         throw new PlaneError(502, `sandbox ${id} is paused (${record.state}); any other request wakes it`, id);
       }
-      this.authorizeEnvd(req, url, record);
-      if (isReservedAgentPath(url.pathname)) {
+      this.authorizeEnvd(req, url, record, path.decoded);
+      if (isReservedAgentPath(path.decoded)) {
         throw new PlaneError(403, "/init is reserved for the Burrow server", id);
       }
       return { record, port };
@@ -237,14 +281,14 @@ export class SandboxPlane {
    * the sandbox. `/health` and CORS preflights need none, a signed `/files` URL is its own proof,
    * and a Burrow API key in `X-API-Key` stands in for the token (the proxy then adds it).
    */
-  private authorizeEnvd(req: IncomingMessage, url: URL, record: SandboxRecord): void {
-    if (url.pathname === "/health" || req.method === "OPTIONS") return;
+  private authorizeEnvd(req: IncomingMessage, url: URL, record: SandboxRecord, decodedPath: string): void {
+    if (decodedPath === "/health" || req.method === "OPTIONS") return;
     const token = header(req.headers, "x-access-token");
     if (token !== undefined) {
       if (safeEqual(token, record.agentToken)) return;
       throw new PlaneError(401, "X-Access-Token does not match the sandbox's envdAccessToken", record.id);
     }
-    if (url.pathname === "/files" && signatureMatches(url, req.method ?? "GET", record.agentToken)) return;
+    if (decodedPath === "/files" && signatureMatches(url, req.method ?? "GET", record.agentToken)) return;
     const apiKey = header(req.headers, "x-api-key");
     if (apiKey && this.deps.keys.verify(apiKey)) {
       req.headers["x-access-token"] = record.agentToken;
@@ -265,7 +309,24 @@ export class SandboxPlane {
       throw new PlaneError(502, `sandbox ${record.id} could not be woken: ${(err as Error).message}`, record.id);
     }
     const { host } = this.deps.sandboxes.agentEndpoint(awake);
-    return { host, port, envd: port === ENVD_PORT, clientAddress: req.socket.remoteAddress ?? "" };
+    return {
+      host,
+      port,
+      connections: this.deps.connections,
+      envd: port === ENVD_PORT,
+      clientAddress: req.socket.remoteAddress ?? "",
+    };
+  }
+
+  /**
+   * The agent answered 401 although the request carried the sandbox's token (checked in
+   * authorizeEnvd, or a signature made with it): the token may have been changed from inside.
+   */
+  private async refused(record: SandboxRecord): Promise<PlaneError | null> {
+    const guard = this.deps.agentGuard;
+    if (!guard) return null;
+    const error = lockoutError(record.id, await guard.check(record));
+    return error && new PlaneError(error.status, error.message, record.id, undefined, error.code);
   }
 
   private async unreachable(record: SandboxRecord, port: number, err: Error): Promise<PlaneError> {
@@ -291,7 +352,7 @@ export class SandboxPlane {
 
   private planeError(err: unknown): PlaneError {
     if (err instanceof PlaneError) return err;
-    if (err instanceof BurrowError) return new PlaneError(err.status, err.message);
+    if (err instanceof BurrowError) return new PlaneError(err.status, err.message, undefined, undefined, err.code);
     this.deps.logger.error({ err: String((err as Error)?.stack ?? err) }, "sandbox proxy error");
     return new PlaneError(500, "internal error");
   }

@@ -1,7 +1,7 @@
 import { BurrowError, DEFAULT_LIFECYCLE, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
 import type { EgressService } from "../../egress/egress-service.js";
 import type { ActivityTracker } from "../../services/activity.js";
-import { agentRequest } from "../../services/agent-client.js";
+import type { AgentClient } from "../../services/agent-client.js";
 import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
 import type { E2bStore } from "../../store/e2b-store.js";
@@ -35,6 +35,7 @@ export interface E2bDeps {
   lifecycle: LifecycleService;
   activity: ActivityTracker;
   store: E2bStore;
+  agents: AgentClient;
   logger: Logger;
   now?: () => number;
 }
@@ -70,20 +71,15 @@ export class E2bService {
     const timeoutMs = timeoutSecondsToMs(req.timeout ?? DEFAULT_TIMEOUT_S);
     // Checked before anything starts: a bad entry is a 400 and no sandbox.
     const policy = e2bEgressPolicy(req.allow_internet_access, req.network);
-    const record = await this.deps.sandboxes.create({
-      template: req.templateID,
-      env: req.envVars ?? {},
-      metadata: req.metadata ?? {},
-      lifecycle: policyFor(onTimeout, timeoutMs, DEFAULT_LIFECYCLE),
-    });
-    if (policy && this.deps.egress) {
-      try {
-        await this.deps.egress.set(record, policy);
-      } catch (err) {
-        await this.deps.sandboxes.delete(record.id).catch(() => false);
-        throw err;
-      }
-    }
+    const record = await this.deps.sandboxes.create(
+      {
+        template: req.templateID,
+        env: req.envVars ?? {},
+        metadata: req.metadata ?? {},
+        lifecycle: policyFor(onTimeout, timeoutMs, DEFAULT_LIFECYCLE),
+      },
+      policy,
+    );
     this.deps.store.setOnTimeout(record.id, onTimeout);
     return toE2bSandbox(record, domain);
   }
@@ -201,9 +197,8 @@ export class E2bService {
       if (err instanceof BurrowError && err.code === ErrorCode.SandboxNotFound) return false;
       throw err;
     }
-    const deleted = await this.deps.sandboxes.delete(id);
-    this.deps.store.forget(id);
-    return deleted;
+    // Its E2B options, egress policy and other rows go with it (SandboxService.delete).
+    return this.deps.sandboxes.delete(id);
   }
 
   /** One page of sandboxes matching the query, and the token of the next page, if any. */
@@ -241,19 +236,16 @@ export class E2bService {
   async metrics(id: string, startS?: number, endS?: number): Promise<E2bMetric[]> {
     const record = this.get(id);
     if (record.state !== "running") return [];
-    const res = await agentRequest(
-      this.deps.sandboxes.agentEndpoint(record),
-      record.agentToken,
-      "GET",
-      "/metrics",
-    ).catch((err: unknown) => {
-      this.deps.logger.warn({ sandboxId: id, err: String(err) }, "agent metrics failed");
-      return null;
-    });
-    if (res?.status !== 200) return [];
+    const sample = await this.deps.agents
+      .metrics(this.deps.sandboxes.agentEndpoint(record), record.agentToken)
+      .catch((err: unknown) => {
+        this.deps.logger.warn({ sandboxId: id, err: String(err) }, "agent metrics failed");
+        return undefined;
+      });
+    if (sample === undefined) return [];
     let metric: E2bMetric;
     try {
-      metric = toE2bMetric(JSON.parse(res.body) as AgentMetrics);
+      metric = toE2bMetric(sample as AgentMetrics);
     } catch {
       return [];
     }

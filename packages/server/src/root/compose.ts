@@ -1,0 +1,198 @@
+import { join } from "node:path";
+import type { Logger } from "@burrow/core";
+import type { Runtime } from "@burrow/runtime";
+import { DiffService } from "../checkpoints/diff-service.js";
+import { CheckpointService } from "../checkpoints/service.js";
+import type { ServerConfig } from "../config.js";
+import { EgressService } from "../egress/egress-service.js";
+import { PreviewService } from "../previews/preview-service.js";
+import { SecretBinder } from "../secrets/secret-binder.js";
+import { loadSecretsKey, SecretCipher } from "../secrets/secret-cipher.js";
+import { SecretService } from "../secrets/secret-service.js";
+import { ActivityTracker } from "../services/activity.js";
+import type { HostCapacity } from "../services/admission.js";
+import type { AgentClient } from "../services/agent-client.js";
+import { KeyedMutex } from "../services/keyed-mutex.js";
+import { LifecycleService } from "../services/lifecycle.js";
+import { SandboxService } from "../services/sandbox-service.js";
+import { SandboxSettings } from "../services/sandbox-settings.js";
+import { Templates } from "../services/templates.js";
+import { Transitions } from "../services/transitions.js";
+import { WarmPool } from "../services/warm-pool.js";
+import { ApiKeyStore } from "../store/api-key-store.js";
+import { LocalBlobStore } from "../store/blob-store.js";
+import { CheckpointStore } from "../store/checkpoint-store.js";
+import type { Db } from "../store/db.js";
+import { E2bStore } from "../store/e2b-store.js";
+import { EgressStore } from "../store/egress-store.js";
+import { EventStore } from "../store/event-store.js";
+import { PreviewStore } from "../store/preview-store.js";
+import { SandboxStore } from "../store/sandbox-store.js";
+import { SecretStore } from "../store/secret-store.js";
+
+/** What the services are built from: the host side, chosen by the caller (real or fake). */
+export interface Foundation {
+  config: ServerConfig;
+  logger: Logger;
+  db: Db;
+  runtime: Runtime;
+  agents: AgentClient;
+  host: HostCapacity;
+  /** The /16 sandbox addresses come from. */
+  networkPrefix: string;
+  /** The egress CA's certificate, installed in new sandboxes (real runtime only). */
+  trustedCaPem?: string;
+  /** The clock of the sleep policy and activity (tests move it); Date.now by default. */
+  now?: () => number;
+}
+
+/** The server's stores and services, built once per start. */
+export interface Services {
+  db: Db;
+  keys: ApiKeyStore;
+  store: SandboxStore;
+  events: EventStore;
+  e2bStore: E2bStore;
+  transitions: Transitions;
+  activity: ActivityTracker;
+  lifecycle: LifecycleService;
+  egress: EgressService;
+  secrets: SecretService;
+  binder: SecretBinder;
+  sandboxes: SandboxService;
+  pool: WarmPool;
+  checkpoints: CheckpointService;
+  diffs: DiffService;
+  previews: PreviewService;
+  /** The preview domain, fixed once the listening port is known. */
+  site: { previewDomain: string };
+  imageDirOf: (id: string) => string;
+}
+
+/** Builds every store and service, each handed what it uses. Nothing starts here. */
+export function composeServices(f: Foundation): Services {
+  const { config, logger, db, runtime, agents } = f;
+  const now = f.now ?? (() => Date.now());
+  const date = () => new Date(now());
+  const imageDirOf = (id: string) => join(config.dataDir, "sandboxes", id, "memory");
+
+  const keys = new ApiKeyStore(db);
+  const store = new SandboxStore(db);
+  const events = new EventStore(db);
+  const e2bStore = new E2bStore(db);
+  const previewStore = new PreviewStore(db);
+  const checkpointStore = new CheckpointStore(db);
+  const templates = new Templates(config.templatesDir);
+  const transitions = new Transitions(store, events, logger);
+  const activity = new ActivityTracker(store, now);
+  const locks = new KeyedMutex();
+  const lifecycle = new LifecycleService({
+    store,
+    runtime,
+    templates,
+    transitions,
+    activity,
+    locks,
+    logger,
+    imageDirOf,
+    agents,
+    now,
+  });
+  const egress = new EgressService({
+    store: new EgressStore(db),
+    sandboxes: store,
+    runtime,
+    transitions,
+    logger,
+    networkPrefix: f.networkPrefix,
+  });
+  const secrets = new SecretService(
+    new SecretStore(db),
+    new SecretCipher(loadSecretsKey(config.secretsKeyHex, join(config.dataDir, "secrets.key"))),
+  );
+  const settings = new SandboxSettings({
+    egress,
+    secrets,
+    dropOnDelete: [(id) => previewStore.deleteForSandbox(id), (id) => e2bStore.forget(id)],
+  });
+  const sandboxes = new SandboxService({
+    store,
+    runtime,
+    templates,
+    transitions,
+    activity,
+    locks,
+    lifecycle,
+    logger,
+    agents,
+    settings,
+    host: f.host,
+    now: date,
+    ...(f.trustedCaPem === undefined ? {} : { trustedCaPem: f.trustedCaPem }),
+  });
+  const pool = new WarmPool(config.warmPool, {
+    sandboxes,
+    store,
+    transitions,
+    activity,
+    locks,
+    logger,
+    agents,
+    now: date,
+  });
+  sandboxes.usePool(pool);
+  const blobs = new LocalBlobStore(join(config.dataDir, "blobs"));
+  const checkpoints = new CheckpointService({
+    store,
+    checkpoints: checkpointStore,
+    blobs,
+    runtime,
+    templates,
+    transitions,
+    locks,
+    lifecycle,
+    sandboxes,
+    imageDirOf,
+    snapshotsDir: join(config.dataDir, "snapshots"),
+    logger,
+    agents,
+  });
+  const diffs = new DiffService({
+    store,
+    checkpoints: checkpointStore,
+    service: checkpoints,
+    blobs,
+    runtime,
+    templates,
+  });
+  // The default preview domain names the port the server really listens on (known after listen).
+  const site = { previewDomain: config.previewDomain ?? `localhost:${config.port}` };
+  const previews = new PreviewService({
+    store: previewStore,
+    sandboxes,
+    e2b: e2bStore,
+    keys,
+    domain: () => site.previewDomain,
+  });
+  const binder = new SecretBinder(secrets, store, lifecycle);
+  return {
+    db,
+    keys,
+    store,
+    events,
+    e2bStore,
+    transitions,
+    activity,
+    lifecycle,
+    egress,
+    secrets,
+    binder,
+    sandboxes,
+    pool,
+    checkpoints,
+    diffs,
+    previews,
+    site,
+    imageDirOf,
+  };
+}

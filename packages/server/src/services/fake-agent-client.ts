@@ -1,0 +1,42 @@
+import type { AgentClient, AgentTarget } from "./agent-client.js";
+import type { AgentConnections } from "./agent-connections.js";
+
+/** One call the fake agent client received. */
+export type FakeAgentCall =
+  | { op: "waitReady"; host: string }
+  | { op: "init"; host: string; env: Record<string, string> }
+  | { op: "disconnect"; host: string };
+
+/**
+ * The agent client for sandboxes of a fake runtime (component tests): every agent is ready at
+ * once and accepts its init; calls are recorded. `failInit` makes inits fail, as a refusing agent would.
+ * Requests forwarded to a fake sandbox's address still use real connections: `disconnect` closes them.
+ */
+export class FakeAgentClient implements AgentClient {
+  readonly calls: FakeAgentCall[] = [];
+  failInit: Error | undefined;
+
+  constructor(private readonly connections?: AgentConnections) {}
+
+  async waitReady(target: AgentTarget): Promise<void> {
+    this.calls.push({ op: "waitReady", host: target.host });
+  }
+
+  async init(target: AgentTarget, _token: string, env: Record<string, string>): Promise<void> {
+    this.calls.push({ op: "init", host: target.host, env: { ...env } });
+    if (this.failInit) throw this.failInit;
+  }
+
+  async metrics(): Promise<unknown> {
+    return undefined;
+  }
+
+  async acceptsToken(): Promise<boolean> {
+    return true;
+  }
+
+  disconnect(target: AgentTarget): void {
+    this.calls.push({ op: "disconnect", host: target.host });
+    this.connections?.reset(target.host);
+  }
+}
