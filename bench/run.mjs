@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 
-const ALL_SUITES = ["slice", "lifecycle", "density", "checkpoints", "network", "egress"];
+const ALL_SUITES = ["slice", "lifecycle", "density", "checkpoints", "network", "egress", "soak"];
 const root = join(import.meta.dirname, "..");
 const selected = (process.env.BENCH_SUITES ?? ALL_SUITES.join(","))
   .split(",")
@@ -98,10 +98,28 @@ report.host.loadAvgAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
 report.durationS = Math.round((Date.now() - started) / 100) / 10;
 
 const all = selected.length === ALL_SUITES.length;
+const latest = join(root, "bench", "results", "latest.json");
+const merge = process.env.BENCH_MERGE === "1" && !all && !failed;
 const out =
-  process.env.BENCH_OUT ?? join(root, "bench", "results", all ? "latest.json" : `partial-${selected.join("-")}.json`);
+  process.env.BENCH_OUT ??
+  (all || merge ? latest : join(root, "bench", "results", `partial-${selected.join("-")}.json`));
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify(merge ? mergedInto(out, report) : report, null, 2)}\n`);
+
+/**
+ * BENCH_MERGE=1: the suites of this run replace their own entries (results and goals) in an
+ * existing complete report; the rest of it, its date and host included, stays as it was, and
+ * `mergedSuites` records which suites came from which run.
+ */
+function mergedInto(path, part) {
+  const base = JSON.parse(readFileSync(path, "utf8"));
+  const suites = { ...base.suites, ...part.suites };
+  const goals = [...base.goals.filter((g) => !part.suitesRun.includes(g.suite)), ...part.goals];
+  const mergedSuites = { ...(base.mergedSuites ?? {}) };
+  for (const name of part.suitesRun) mergedSuites[name] = { date: part.date, host: part.host };
+  const suitesRun = [...new Set([...base.suitesRun, ...part.suitesRun])];
+  return { ...base, suitesRun, suites, goals, mergedSuites };
+}
 
 const width = Math.max(...report.goals.map((g) => `${g.suite}.${g.name}`.length), 10);
 console.log(`\n${"goal".padEnd(width)}  ${"actual".padStart(10)}  ${"target".padStart(12)}  met`);

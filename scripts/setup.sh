@@ -9,15 +9,8 @@ log() { printf '[burrow setup] %s\n' "$*" >&2; }
 
 bash scripts/setup-host.sh
 
-# npm dependencies (better-sqlite3 compiles from source here: ~1-2 min on the first run).
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]] \
-  || [[ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]]; then
-  log "installing npm dependencies (first run compiles better-sqlite3; this takes a minute or two)"
-  # `npm install` (not `npm ci`): npm 11 omits other platforms' optional binaries (biome) from the
-  # lock file and `npm ci` then refuses it; `npm install` still installs exactly what the lock pins.
-  npm install --no-audit --no-fund --loglevel=error
-  touch node_modules/.package-lock.json
-fi
+# npm dependencies, exactly as package-lock.json pins them (the lock is never rewritten).
+bash scripts/install-npm-deps.sh
 
 # TypeScript (incremental) and the Go binaries (rebuilt only when a .go file changed).
 log "building TypeScript"

@@ -12,6 +12,7 @@ import {
   removeEgressRules,
 } from "./host-firewall.js";
 import { reapLeftovers } from "./leftovers.js";
+import { applyHostMemoryHeadroom } from "./memory-headroom.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
 import { readAgentLog, upgradeBundle, writeAgentToken } from "./run-dir.js";
@@ -212,6 +213,7 @@ export class GvisorRuntime implements Runtime {
       throw new BurrowError(ErrorCode.RuntimeFailed, `runsc ${what} timed out after ${this.timeoutMs} ms`);
     }
     if (result.exitCode !== 0) throw this.failure(what, result, await readTail(logPath));
+    await applyHostMemoryHeadroom(id, join(this.dir(id), "bundle"));
   }
 
   /** Where trust-store layers are kept: beside the sandboxes' dirs. */

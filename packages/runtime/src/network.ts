@@ -88,6 +88,32 @@ export class SandboxNetwork {
     // (or anything routed by it) through the link-local IPv6 address the kernel would give it.
     await writeFile(`/proc/sys/net/ipv6/conf/${addr.hostInterface}/disable_ipv6`, "1").catch(() => undefined);
     await this.ip(["-n", addr.netns, "-batch", nsBatch], "configuring the sandbox network");
+    await this.requireSoleHolder(addr);
+  }
+
+  /**
+   * Refuses a /30 that another host interface also holds (a second server on the same network
+   * prefix, or a leftover of a dead sandbox). The host routes to the interface that took the
+   * address first, so this sandbox would be unreachable and its agent calls would reach the
+   * other one's agent, which refuses our token. Checked after our own address is added, so of
+   * two concurrent claimants the later one always sees the earlier.
+   */
+  async requireSoleHolder(addr: SandboxAddresses): Promise<void> {
+    const result = await this.runner.run(["ip", "-o", "-4", "addr", "show", "to", `${addr.hostIp}/30`], {
+      timeoutMs: TIMEOUT_MS,
+    });
+    const others = result.stdout
+      .split("\n")
+      .map((line) => line.split(/\s+/)[1]?.split("@")[0])
+      .filter((name): name is string => name !== undefined && name !== "" && name !== addr.hostInterface);
+    if (result.exitCode !== 0 || others.length === 0) return;
+    await this.teardown(addr);
+    throw new BurrowError(
+      ErrorCode.Conflict,
+      `the sandbox network ${addr.hostIp}/30 is already on host interface ${others.join(", ")}: another Burrow ` +
+        "server uses the same network prefix, or a leftover holds it; give each server its own BURROW_NETWORK_PREFIX",
+      { details: { address: `${addr.hostIp}/30`, interfaces: others } },
+    );
   }
 
   /**

@@ -43,9 +43,23 @@ const CAPABILITIES = [
 
 const CPU_PERIOD_US = 100_000;
 
+/**
+ * The host cgroup's task limit for a sandbox allowed `pids` processes inside. The host also
+ * counts gVisor's own threads (~40 idle) and a systrap stub per process, so it needs room above
+ * `pids`: the sandbox's processes hit RLIMIT_NPROC inside (EAGAIN) before gVisor hits this
+ * limit, which it cannot survive.
+ */
+export function hostPidsLimit(pids: number): number {
+  return pids * 8 + 512;
+}
+
 /** Builds the OCI runtime spec (config.json) for a sandbox whose PID 1 is the Burrow agent. */
 export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
-  const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };
+  // The agent (PID 1) alone holds CAP_SYS_RESOURCE: it is outside the bounding set, so no process
+  // it starts gets it. That exempts the agent's own threads from RLIMIT_NPROC below, while every
+  // process in the sandbox inherits the limit and none can raise it.
+  const agentCaps = [...CAPABILITIES, "CAP_SYS_RESOURCE"];
+  const caps = { bounding: CAPABILITIES, effective: agentCaps, permitted: agentCaps };
   return {
     ociVersion: "1.0.2",
     process: {
@@ -65,7 +79,11 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
       env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"],
       cwd: "/",
       capabilities: caps,
-      rlimits: [{ type: "RLIMIT_NOFILE", hard: 1048576, soft: 1048576 }],
+      rlimits: [
+        { type: "RLIMIT_NOFILE", hard: 1048576, soft: 1048576 },
+        // gVisor enforces it per user inside the sandbox: a fork bomb gets EAGAIN, not the sandbox.
+        { type: "RLIMIT_NPROC", hard: input.resources.pids, soft: input.resources.pids },
+      ],
       noNewPrivileges: false,
     },
     root: { path: input.rootfsPath, readonly: false },
@@ -94,7 +112,7 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
       resources: {
         memory: { limit: input.resources.memoryMb * 1024 * 1024 },
         cpu: { quota: Math.round(input.resources.vcpus * CPU_PERIOD_US), period: CPU_PERIOD_US },
-        pids: { limit: input.resources.pids },
+        pids: { limit: hostPidsLimit(input.resources.pids) },
       },
       namespaces: [
         { type: "pid" },

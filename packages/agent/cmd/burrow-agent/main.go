@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"time"
 
+	"burrow/agent/internal/memtrim"
+	"burrow/agent/internal/oomguard"
 	"burrow/agent/internal/server"
 	"burrow/agent/internal/state"
 )
@@ -86,12 +88,17 @@ func main() {
 		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0)
 	}
 
+	// gVisor has no OOM killer of its own: the agent is the sandbox's.
+	oomguard.Start(logf)
+
 	agent := server.Assemble(server.Config{
 		Token: token, TokenFile: *tokenFile, DefaultUser: *defaultUser, DefaultWorkdir: *defaultWorkdir,
 		PasswdPath: *passwd, GroupPath: *group, Logf: logf,
 	})
 	srv := &http.Server{
-		Handler:           agent.Handler,
+		Handler: agent.Handler,
+		// The server closes every connection before a checkpoint: free memory then stays out of the image.
+		ConnState:         memtrim.New(nil).ConnState,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       640 * time.Second, // longer than any proxy in front
 		ErrorLog:          logger,
