@@ -23,24 +23,9 @@ const fromRow = (r: Row): SecretRecord => ({
   updatedAt: r.updated_at,
 });
 
-/** Secrets and the sandboxes bound to them. The tables belong to this feature and are created here. */
+/** Secrets and the sandboxes bound to them. */
 export class SecretStore {
-  constructor(private readonly db: Db) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS secrets (
-        name TEXT PRIMARY KEY,
-        sealed BLOB NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS sandbox_secrets (
-        sandbox_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        hosts TEXT NOT NULL,
-        PRIMARY KEY (sandbox_id, name)
-      );
-    `);
-  }
+  constructor(private readonly db: Db) {}
 
   /** Inserts a new secret; false when the name is taken. */
   insert(record: SecretRecord): boolean {
