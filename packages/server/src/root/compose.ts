@@ -83,7 +83,7 @@ export function composeServices(f: Foundation): Services {
     checkpoints: checkpointStore,
   } = stores;
   const templates = new Templates(config.templatesDir);
-  const transitions = new Transitions(store, events, logger);
+  const transitions = new Transitions(store, events, logger, date);
   const activity = new ActivityTracker(store, now);
   const locks = new KeyedMutex();
   const lifecycle = new LifecycleService({
