@@ -152,9 +152,14 @@ export class FakeRuntime implements Runtime {
     if (sb) sb.status = "stopped";
   }
 
+  /**
+   * Where every fake sandbox's agent listens on 127.0.0.1. By default nothing does (port 9), so
+   * requests fail like an unreachable agent; tests put a scripted envd there (tests/helpers).
+   */
+  agentPort = 9;
+
   agentEndpoint(): AgentEndpoint {
-    // Nothing listens here: requests to a fake sandbox's agent fail like an unreachable one.
-    return { host: "127.0.0.1", port: 9 };
+    return { host: "127.0.0.1", port: this.agentPort };
   }
 
   async agentLogTail(): Promise<string> {
