@@ -130,9 +130,9 @@ export class FakeRuntime implements Runtime {
     if (sb) sb.status = "stopped";
   }
 
-  /** Fake sandboxes keep their files under the OS temp dir. */
+  /** Fake sandboxes keep their files under the OS temp dir, in a directory per user. */
   upperDir(id: string): string {
-    return join(tmpdir(), "burrow-fake-runtime", id, "upper");
+    return join(tmpdir(), `burrow-fake-runtime-${process.getuid?.() ?? 0}`, id, "upper");
   }
 
   async replaceUpper(id: string, newUpper: string): Promise<void> {
