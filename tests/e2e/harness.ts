@@ -101,7 +101,7 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
     });
   });
   const apiKey = readFileSync(join(dir, "admin-key"), "utf8").trim();
-  const prefix = serverEnv(child.pid)?.BURROW_NETWORK_PREFIX;
+  const serverPrefix = serverEnv(child.pid)?.BURROW_NETWORK_PREFIX;
   const server: TestServer = {
     url,
     apiKey,
@@ -142,7 +142,7 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
         }
       } finally {
         await server.stop();
-        leftovers = cleanupRunsc(dir, { ids, prefix });
+        leftovers = cleanupRunsc(dir, { ids, prefix: serverPrefix });
         rmSync(dir, { recursive: true, force: true });
       }
       if (leftovers.length > 0) {
