@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
 export const serverMain = join(repoRoot, "packages", "server", "dist", "main.js");
@@ -131,7 +131,7 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
     async dispose() {
       // Every sandbox this server had that the host may still hold: the ones on disk and in runsc
       // now, and the ones the API lists (added before they are deleted).
-      const ids = new Set([...sandboxDirIds(dir), ...runscRoots(dir).map((root) => basename(root))]);
+      const ids = new Set([...sandboxDirIds(dir), ...runscRoots(dir).map((root) => root.split("/").at(-1) as string)]);
       let leftovers: string[] = [];
       try {
         if (child.exitCode === null && child.signalCode === null) {
