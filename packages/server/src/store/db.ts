@@ -119,6 +119,8 @@ const MIGRATIONS: Migration[] = [
     // Checkpoints staged in the background (status 'storing') came after the table.
     addColumn(db, "checkpoints", "status", "TEXT NOT NULL DEFAULT 'ready'");
   },
+  // Secrets brokered into plain HTTP are opt-in per binding; bindings made before read as HTTPS-only.
+  (db) => addColumn(db, "sandbox_secrets", "allow_http", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /** The schema version a db has after openDb. */
