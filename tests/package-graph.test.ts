@@ -81,4 +81,19 @@ describe("package graph", () => {
       }
     });
   }
+
+  // Test files may use what their package may not: the clients' component tests run against the
+  // real server app, but only through the shared helper tests/helpers/burrow.ts, so no client's
+  // own test code reaches into the server's internals.
+  for (const dir of ["sdk", "cli", "mcp"]) {
+    it(`@burrow/${dir} tests reach the server only through tests/helpers`, () => {
+      for (const file of sourceFiles(join(packagesDir, dir, "test"))) {
+        const text = readFileSync(file, "utf8");
+        expect(
+          /["'](@burrow\/server|[./]*\/server\/(src|test)\/[^"']*)["']/.test(text),
+          `${file} imports the server`,
+        ).toBe(false);
+      }
+    });
+  }
 });

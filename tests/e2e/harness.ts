@@ -128,6 +128,7 @@ async function launchTestServer(dir: string, prefix: string, options: TestServer
     });
   });
   const apiKey = readFileSync(join(dir, "admin-key"), "utf8").trim();
+  const serverPrefix = serverEnv(child.pid)?.BURROW_NETWORK_PREFIX;
   const server: TestServer = {
     url,
     apiKey,
@@ -155,16 +156,24 @@ async function launchTestServer(dir: string, prefix: string, options: TestServer
       return startTestServer(dir, options);
     },
     async dispose() {
+      // Every sandbox this server had that the host may still hold: the ones on disk and in runsc
+      // now, and the ones the API lists (added before they are deleted).
+      const ids = new Set([...sandboxDirIds(dir), ...runscRoots(dir).map((root) => root.split("/").at(-1) as string)]);
+      let leftovers: string[] = [];
       try {
         if (child.exitCode === null && child.signalCode === null) {
           const res = await server.request("GET", "/v1/sandboxes");
           const { sandboxes } = (await res.json()) as { sandboxes: Array<{ id: string }> };
+          for (const sb of sandboxes) ids.add(sb.id);
           for (const sb of sandboxes) await server.request("DELETE", `/v1/sandboxes/${sb.id}`);
         }
       } finally {
         await server.stop();
-        cleanupRunsc(dir);
+        leftovers = cleanupRunsc(dir, { ids, prefix: serverPrefix });
         rmSync(dir, { recursive: true, force: true });
+      }
+      if (leftovers.length > 0) {
+        throw new Error(`left behind after deleting every sandbox and stopping the server: ${leftovers.join(", ")}`);
       }
     },
   };
@@ -232,11 +241,39 @@ export function runscState(dataDir: string, id: string): { status: string; pid: 
   }
 }
 
-/** Removes any runsc container, overlay mount and network namespace left under a test data dir. */
-export function cleanupRunsc(dataDir: string): string[] {
+/** Sandbox ids with a directory under a data dir. */
+function sandboxDirIds(dataDir: string): string[] {
+  const dir = join(dataDir, "sandboxes");
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+/** The environment a running process was started with (read from /proc), or undefined. */
+function serverEnv(pid: number | undefined): Record<string, string> | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const pairs = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+    return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What else identifies a server's host state besides its data dir. */
+export interface CleanupScope {
+  /** Sandbox ids whose network namespace (`burrow-<id>`) is this server's. */
+  ids?: Iterable<string>;
+  /** The server's network prefix: host veths (`bw…`) with an address in it are this server's. */
+  prefix?: string;
+}
+
+/**
+ * Removes any runsc container, overlay mount, network namespace and host veth left under a test
+ * data dir (or in its scope), and returns what it removed.
+ */
+export function cleanupRunsc(dataDir: string, scope: CleanupScope = {}): string[] {
   const leftovers: string[] = [];
   for (const id of runscContainers(dataDir)) {
-    leftovers.push(id);
+    leftovers.push(`runsc container ${id}`);
     execFileSync("timeout", ["20", "runsc", `--root=${join(dataDir, "runsc", id)}`, "delete", "--force", id], {
       stdio: "ignore",
     });
@@ -244,20 +281,37 @@ export function cleanupRunsc(dataDir: string): string[] {
   const mounts = readFileSync("/proc/mounts", "utf8")
     .split("\n")
     .map((l) => l.split(" ")[1] ?? "")
-    .filter((m) => m.startsWith(`${dataDir}/`));
+    .filter((m) => m.startsWith(`${dataDir}/`))
+    // Innermost first, so a mount on top of another is removed before the one below it.
+    .reverse();
   for (const m of mounts) {
-    leftovers.push(m);
+    leftovers.push(`mount ${m}`);
     execFileSync("umount", ["-l", m]);
   }
-  const sandboxesDir = join(dataDir, "sandboxes");
-  const known = existsSync(sandboxesDir) ? readdirSync(sandboxesDir) : [];
+  const known = new Set([...sandboxDirIds(dataDir), ...(scope.ids ?? [])].map((id) => `burrow-${id}`));
   const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
     .split("\n")
     .map((l) => l.split(" ")[0] ?? "")
-    .filter((n) => known.some((id) => n === `burrow-${id}`));
+    .filter((n) => known.has(n));
   for (const ns of namespaces) {
-    leftovers.push(ns);
+    leftovers.push(`netns ${ns}`);
     execFileSync("ip", ["netns", "del", ns]);
+  }
+  if (scope.prefix !== undefined) {
+    // `ip -o` prints one line per address: "<index>: <name> inet <address>/<bits> …".
+    const veths = execFileSync("ip", ["-4", "-o", "addr", "show"], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => l.split(/\s+/))
+      .filter((f) => f[1]?.startsWith("bw") && f[3]?.startsWith(`${scope.prefix}.`))
+      .map((f) => (f[1] as string).split("@")[0] as string);
+    for (const veth of new Set(veths)) {
+      leftovers.push(`veth ${veth}`);
+      try {
+        execFileSync("ip", ["link", "del", veth], { stdio: "ignore" });
+      } catch {
+        // Gone with its namespace meanwhile.
+      }
+    }
   }
   return leftovers;
 }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { API_KEY, FakeBurrow } from "../../sdk/test/fake-server.js";
+import { TestBurrow } from "../../../tests/helpers/burrow.js";
 import { runCli } from "../src/cli.js";
 import type { CliInput, CliIo, CliOutput } from "../src/context.js";
 
@@ -34,12 +34,12 @@ async function cli(argv: string[], stdin: CliInput = input([])) {
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-const fake = new FakeBurrow();
+const fake = new TestBurrow();
 let globals: string[];
 let dir: string;
 
 beforeAll(async () => {
-  globals = ["--api-url", await fake.start(), "--api-key", API_KEY];
+  globals = ["--api-url", await fake.start(), "--api-key", fake.apiKey];
   dir = await mkdtemp(join(tmpdir(), "burrow-cli-"));
 });
 afterAll(async () => {
@@ -82,13 +82,14 @@ describe("burrow against a server", () => {
   });
 
   it("formats server errors", async () => {
-    expect(await cli(["info", "sb_missing", ...globals])).toMatchObject({
+    // The example of docs/cli.md, word for word.
+    expect(await cli(["info", "sb_aaaaaaaaaaaaaaaaaaaa", ...globals])).toMatchObject({
       code: 1,
-      stderr: "error: sandbox 'sb_missing' not found (sandbox_not_found)\n",
+      stderr: "error: sandbox sb_aaaaaaaaaaaaaaaaaaaa not found (sandbox_not_found)\n",
     });
     expect(await cli(["ls", "--api-url", globals[1] as string, "--api-key", "bad"])).toMatchObject({
       code: 1,
-      stderr: "error: missing or invalid API key (unauthorized)\n",
+      stderr: "error: invalid API key (unauthorized)\n",
     });
   });
 

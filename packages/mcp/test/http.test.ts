@@ -1,11 +1,11 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_KEY, FakeBurrow } from "../../sdk/test/fake-server.js";
+import { TestBurrow } from "../../../tests/helpers/burrow.js";
 import { type HttpMcpServer, serveHttp } from "../src/index.js";
 import { callTool } from "./helpers.js";
 
-const fake = new FakeBurrow();
+const fake = new TestBurrow();
 let mcp: HttpMcpServer;
 
 const initialize = {
@@ -48,7 +48,7 @@ describe("Streamable HTTP transport", () => {
   });
 
   it("rejects requests without a session that are not initialize, and unknown paths", async () => {
-    const auth = { Authorization: `Bearer ${API_KEY}` };
+    const auth = { Authorization: `Bearer ${fake.apiKey}` };
     expect((await post(auth, { jsonrpc: "2.0", id: 1, method: "tools/list" })).status).toBe(400);
     expect((await post(auth, initialize, mcp.url.replace("/mcp", "/other"))).status).toBe(404);
     expect((await post({ ...auth, "Mcp-Session-Id": "nope" })).status).toBe(404);
@@ -56,7 +56,7 @@ describe("Streamable HTTP transport", () => {
 
   it("serves a session with the client's key and refuses another key on it", async () => {
     const transport = new StreamableHTTPClientTransport(new URL(mcp.url), {
-      requestInit: { headers: { Authorization: `Bearer ${API_KEY}` } },
+      requestInit: { headers: { Authorization: `Bearer ${fake.apiKey}` } },
     });
     const client = new Client({ name: "test", version: "1.0.0" });
     await client.connect(transport);

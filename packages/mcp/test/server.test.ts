@@ -1,15 +1,15 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { API_KEY, FakeBurrow } from "../../sdk/test/fake-server.js";
+import { TestBurrow } from "../../../tests/helpers/burrow.js";
 import { createBurrowMcpServer, toolNames } from "../src/index.js";
 import { callTool } from "./helpers.js";
 
 // Component tests: the MCP server in memory against the SDK's fake Burrow server.
-const fake = new FakeBurrow();
+const fake = new TestBurrow();
 const clients: Client[] = [];
 
-async function connect(apiKey = API_KEY): Promise<Client> {
+async function connect(apiKey = fake.apiKey): Promise<Client> {
   const server = createBurrowMcpServer({ connection: { apiUrl: fake.url, apiKey } });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);

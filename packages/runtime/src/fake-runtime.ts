@@ -142,9 +142,9 @@ export class FakeRuntime implements Runtime {
     if (sb) sb.status = "stopped";
   }
 
-  /** Fake sandboxes keep their files under the OS temp dir. */
+  /** Fake sandboxes keep their files under the OS temp dir, in a directory per user. */
   upperDir(id: string): string {
-    return join(tmpdir(), "burrow-fake-runtime", id, "upper");
+    return join(tmpdir(), `burrow-fake-runtime-${process.getuid?.() ?? 0}`, id, "upper");
   }
 
   async replaceUpper(id: string, newUpper: string): Promise<void> {
@@ -164,9 +164,14 @@ export class FakeRuntime implements Runtime {
     if (sb) sb.status = "stopped";
   }
 
+  /**
+   * Where every fake sandbox's agent listens on 127.0.0.1. By default nothing does (port 9), so
+   * requests fail like an unreachable agent; tests put a scripted envd there (tests/helpers).
+   */
+  agentPort = 9;
+
   agentEndpoint(): AgentEndpoint {
-    // Nothing listens here: requests to a fake sandbox's agent fail like an unreachable one.
-    return { host: "127.0.0.1", port: 9 };
+    return { host: "127.0.0.1", port: this.agentPort };
   }
 
   async agentLogTail(): Promise<string> {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestBurrow } from "../../../tests/helpers/burrow.js";
 import {
   AuthenticationError,
   CommandExitError,
@@ -9,13 +10,12 @@ import {
   TemplateNotFoundError,
   TimeoutError,
 } from "../src/index.js";
-import { API_KEY, FakeBurrow } from "./fake-server.js";
 
-const fake = new FakeBurrow();
+const fake = new TestBurrow();
 let opts: { apiUrl: string; apiKey: string };
 
 beforeAll(async () => {
-  opts = { apiUrl: await fake.start(), apiKey: API_KEY };
+  opts = { apiUrl: await fake.start(), apiKey: fake.apiKey };
 });
 afterAll(async () => {
   await fake.close();
@@ -67,11 +67,13 @@ describe("commands", () => {
     const result = await sandbox.commands.run("echo héllo", { user: "root", onStdout: (d) => void seen.push(d) });
     expect(result).toEqual({ stdout: "héllo\n", stderr: "", exitCode: 0 });
     expect(seen.join("")).toBe("héllo\n");
-    const start = fake.requests.findLast((r) => r.path.endsWith("/process.Process/Start"));
-    expect(start?.headers["x-burrow-user"]).toBe("root");
+    // What reached the agent through the server's proxy: the SDK's X-Burrow-User became envd's
+    // Basic user, and the API key stayed at the server.
+    const start = fake.requests.findLast((r) => r.path === "/process.Process/Start");
+    expect(start?.headers.authorization).toBe(`Basic ${Buffer.from("root:").toString("base64")}`);
     expect(start?.headers["content-type"]).toBe("application/connect+json");
     expect(start?.headers["connect-protocol-version"]).toBe("1");
-    expect(start?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(JSON.stringify(start?.headers)).not.toContain(fake.apiKey);
   });
 
   it("throws CommandExitError carrying the result on a non-zero exit", async () => {

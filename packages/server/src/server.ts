@@ -33,6 +33,8 @@ export interface RunningServer {
   close(): Promise<void>;
   /** The REST routes served (method and `/v1/…/:param` path). */
   routes(): Array<{ method: string; path: string }>;
+  /** One pass of the sleep policy now, as the lifecycle timer runs it (tests pair it with `now`). */
+  tickLifecycle(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -141,6 +143,7 @@ export async function startServer(
     url: listener.url,
     adminKeyPath,
     routes: () => app.routes(),
+    tickLifecycle: () => s.lifecycle.tick((id) => s.sandboxes.delete(id)),
     async close() {
       stopTimers();
       await s.pool.drain();

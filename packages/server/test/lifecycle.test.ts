@@ -6,7 +6,12 @@ import type { RunningServer } from "../src/server.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 // Component test of sleep and wake: the real app, store and lifecycle service, a fake runtime.
+// The sleep policy runs on a clock the test moves, one pass at a time (no timer, no sleeping).
 describe("lifecycle with a fake runtime", () => {
+  let clockMs = Date.now();
+  const advance = (ms: number) => {
+    clockMs += ms;
+  };
   let fake: FakeServer;
   let dataDir: string;
   let server: RunningServer;
@@ -26,7 +31,7 @@ describe("lifecycle with a fake runtime", () => {
   const create = async (body: unknown = {}) => (await call("POST", "/v1/sandboxes", body)).body.id as string;
 
   beforeAll(async () => {
-    fake = await startFakeServer({ lifecycleTickMs: 50 });
+    fake = await startFakeServer({ lifecycleTickMs: 3_600_000 }, undefined, { now: () => clockMs });
     ({ server, key, runtime, dataDir } = fake);
   });
 
@@ -77,25 +82,36 @@ describe("lifecycle with a fake runtime", () => {
   });
 
   it("goes to standby when idle, then hibernates, following its policy", async () => {
-    const id = await create({ lifecycle: { standbyAfterMs: 150, hibernateAfterMs: 150 } });
-    const deadline = Date.now() + 5_000;
-    while ((await stateQuiet(id)) !== "hibernated" && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    const id = await create({ lifecycle: { standbyAfterMs: 150_000, hibernateAfterMs: 600_000 } });
+    advance(149_999);
+    await server.tickLifecycle();
+    // GET does not count as activity, so looking does not keep the sandbox awake.
+    expect(await state(id)).toBe("running");
+    advance(1);
+    await server.tickLifecycle();
+    expect(await state(id)).toBe("standby");
+    advance(599_999);
+    await server.tickLifecycle();
+    expect(await state(id)).toBe("standby");
+    advance(1);
+    await server.tickLifecycle();
     expect(await state(id)).toBe("hibernated");
   });
 
-  // GET does not count as activity, so polling does not keep the sandbox awake.
-  const stateQuiet = state;
-
   it("stays awake while kept alive, and never sleeps with standbyAfterMs 0", async () => {
-    const kept = await create({ lifecycle: { standbyAfterMs: 100 } });
-    await call("POST", `/v1/sandboxes/${kept}/keepalive`, { durationMs: 1_000 });
+    const kept = await create({ lifecycle: { standbyAfterMs: 100_000 } });
+    await call("POST", `/v1/sandboxes/${kept}/keepalive`, { durationMs: 1_000_000 });
     const never = await create({ lifecycle: { standbyAfterMs: 0 } });
-    await new Promise((r) => setTimeout(r, 500));
+    advance(1_000_000);
+    await server.tickLifecycle();
     expect(await state(kept)).toBe("running");
-    expect(await state(never)).toBe("running");
-    await new Promise((r) => setTimeout(r, 1_000));
+    advance(99_999);
+    await server.tickLifecycle();
+    expect(await state(kept)).toBe("running");
+    advance(1);
+    await server.tickLifecycle();
     expect(await state(kept)).toBe("standby");
+    expect(await state(never)).toBe("running");
   });
 
   it("changes the policy with PATCH and rejects bad values with the field", async () => {
@@ -112,11 +128,12 @@ describe("lifecycle with a fake runtime", () => {
   });
 
   it("deletes a sandbox idle past deleteAfterMs", async () => {
-    const id = await create({ lifecycle: { deleteAfterMs: 200 } });
-    const deadline = Date.now() + 5_000;
-    while ((await call("GET", `/v1/sandboxes/${id}`)).status !== 404 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const id = await create({ lifecycle: { deleteAfterMs: 200_000, standbyAfterMs: 0 } });
+    advance(199_999);
+    await server.tickLifecycle();
+    expect((await call("GET", `/v1/sandboxes/${id}`)).status).toBe(200);
+    advance(1);
+    await server.tickLifecycle();
     expect((await call("GET", `/v1/sandboxes/${id}`)).status).toBe(404);
   });
 

@@ -19,16 +19,13 @@ import { SandboxSettings } from "../services/sandbox-settings.js";
 import { Templates } from "../services/templates.js";
 import { Transitions } from "../services/transitions.js";
 import { WarmPool } from "../services/warm-pool.js";
-import { ApiKeyStore } from "../store/api-key-store.js";
+import type { ApiKeyStore } from "../store/api-key-store.js";
 import { LocalBlobStore } from "../store/blob-store.js";
-import { CheckpointStore } from "../store/checkpoint-store.js";
 import type { Db } from "../store/db.js";
-import { E2bStore } from "../store/e2b-store.js";
-import { EgressStore } from "../store/egress-store.js";
-import { EventStore } from "../store/event-store.js";
-import { PreviewStore } from "../store/preview-store.js";
-import { SandboxStore } from "../store/sandbox-store.js";
-import { SecretStore } from "../store/secret-store.js";
+import type { E2bStore } from "../store/e2b-store.js";
+import type { EventStore } from "../store/event-store.js";
+import type { SandboxStore } from "../store/sandbox-store.js";
+import { openStores } from "../store/stores.js";
 
 /** What the services are built from: the host side, chosen by the caller (real or fake). */
 export interface Foundation {
@@ -76,14 +73,17 @@ export function composeServices(f: Foundation): Services {
   const date = () => new Date(now());
   const imageDirOf = (id: string) => join(config.dataDir, "sandboxes", id, "memory");
 
-  const keys = new ApiKeyStore(db);
-  const store = new SandboxStore(db);
-  const events = new EventStore(db);
-  const e2bStore = new E2bStore(db);
-  const previewStore = new PreviewStore(db);
-  const checkpointStore = new CheckpointStore(db);
+  const stores = openStores(db);
+  const {
+    keys,
+    sandboxes: store,
+    events,
+    e2b: e2bStore,
+    previews: previewStore,
+    checkpoints: checkpointStore,
+  } = stores;
   const templates = new Templates(config.templatesDir);
-  const transitions = new Transitions(store, events, logger);
+  const transitions = new Transitions(store, events, logger, date);
   const activity = new ActivityTracker(store, now);
   const locks = new KeyedMutex();
   const lifecycle = new LifecycleService({
@@ -99,7 +99,7 @@ export function composeServices(f: Foundation): Services {
     now,
   });
   const egress = new EgressService({
-    store: new EgressStore(db),
+    store: stores.egress,
     sandboxes: store,
     runtime,
     transitions,
@@ -107,7 +107,7 @@ export function composeServices(f: Foundation): Services {
     networkPrefix: f.networkPrefix,
   });
   const secrets = new SecretService(
-    new SecretStore(db),
+    stores.secrets,
     new SecretCipher(loadSecretsKey(config.secretsKeyHex, join(config.dataDir, "secrets.key"))),
   );
   const settings = new SandboxSettings({

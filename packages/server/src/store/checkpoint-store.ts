@@ -1,46 +1,6 @@
 import type { CheckpointInfo, CheckpointMode, CheckpointStatus } from "@burrow/core";
 import type { Db } from "./db.js";
 
-/**
- * Checkpoint tables. Created here (IF NOT EXISTS) rather than in db.ts's numbered migrations so
- * the feature owns its schema. A checkpoint row and its blob references are written in one
- * transaction after every blob is stored, so a crash leaves a checkpoint complete or absent.
- *
- * `blob_refs.owner` is a checkpoint id, or a sandbox id for a fork's base layer (kept while the
- * fork lives even when the checkpoint it came from is deleted).
- */
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS checkpoints (
-    id TEXT PRIMARY KEY,
-    sandbox_id TEXT NOT NULL,
-    name TEXT,
-    mode TEXT NOT NULL,
-    parent_id TEXT,
-    manifest_hash TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    stored_bytes INTEGER NOT NULL,
-    file_count INTEGER NOT NULL,
-    paused_ms INTEGER NOT NULL,
-    created_at TEXT NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS checkpoints_sandbox ON checkpoints(sandbox_id, created_at);
-  CREATE TABLE IF NOT EXISTS blob_refs (
-    owner TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    PRIMARY KEY (owner, hash)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS blob_refs_hash ON blob_refs(hash);
-  CREATE TABLE IF NOT EXISTS checkpoint_heads (
-    sandbox_id TEXT PRIMARY KEY,
-    checkpoint_id TEXT NOT NULL
-  );
-  CREATE TABLE IF NOT EXISTS sandbox_bases (
-    sandbox_id TEXT PRIMARY KEY,
-    checkpoint_id TEXT NOT NULL,
-    manifest_hash TEXT NOT NULL
-  );
-`;
-
 export interface CheckpointRecord extends CheckpointInfo {
   manifestHash: string;
 }
@@ -82,14 +42,16 @@ export interface SandboxBase {
   manifestHash: string;
 }
 
+/**
+ * Checkpoint rows (tables in db.ts's migrations). A checkpoint row and its blob references are
+ * written in one transaction after every blob is stored, so a crash leaves a checkpoint complete
+ * or absent.
+ *
+ * `blob_refs.owner` is a checkpoint id, or a sandbox id for a fork's base layer (kept while the
+ * fork lives even when the checkpoint it came from is deleted).
+ */
 export class CheckpointStore {
-  constructor(private readonly db: Db) {
-    db.exec(SCHEMA);
-    const columns = db.prepare("PRAGMA table_info(checkpoints)").all() as Array<{ name: string }>;
-    if (!columns.some((c) => c.name === "status")) {
-      db.exec("ALTER TABLE checkpoints ADD COLUMN status TEXT NOT NULL DEFAULT 'ready'");
-    }
-  }
+  constructor(private readonly db: Db) {}
 
   /**
    * Writes the row, its blob references and the sandbox's new head, atomically. A "storing"

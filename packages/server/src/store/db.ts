@@ -2,7 +2,20 @@ import Database from "better-sqlite3";
 
 export type Db = Database.Database;
 
-const MIGRATIONS: string[] = [
+/** One schema step: SQL, or a function for steps that must look at the schema first. */
+type Migration = string | ((db: Db) => void);
+
+/** Adds a column unless it exists (dbs whose stores added it themselves, before migration 4). */
+function addColumn(db: Db, table: string, column: string, definition: string): void {
+  const columns = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[];
+  if (!columns.includes(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+}
+
+/**
+ * Every table and column, in order; `user_version` counts the steps applied. A step never
+ * changes once released: a new column or table is a new step at the end.
+ */
+const MIGRATIONS: Migration[] = [
   `CREATE TABLE sandboxes (
      id TEXT PRIMARY KEY,
      template TEXT NOT NULL,
@@ -39,7 +52,79 @@ const MIGRATIONS: string[] = [
      duration_ms INTEGER
    );
    CREATE INDEX events_sandbox ON events(sandbox_id, id);`,
+  // Tables that releases up to 0.1.0 created in the stores' constructors (IF NOT EXISTS, so a db
+  // made by such a release, at user_version 3 with some or all of them, migrates too).
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS checkpoints (
+        id TEXT PRIMARY KEY,
+        sandbox_id TEXT NOT NULL,
+        name TEXT,
+        mode TEXT NOT NULL,
+        parent_id TEXT,
+        manifest_hash TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        stored_bytes INTEGER NOT NULL,
+        file_count INTEGER NOT NULL,
+        paused_ms INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS checkpoints_sandbox ON checkpoints(sandbox_id, created_at);
+      CREATE TABLE IF NOT EXISTS blob_refs (
+        owner TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (owner, hash)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS blob_refs_hash ON blob_refs(hash);
+      CREATE TABLE IF NOT EXISTS checkpoint_heads (
+        sandbox_id TEXT PRIMARY KEY,
+        checkpoint_id TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS sandbox_bases (
+        sandbox_id TEXT PRIMARY KEY,
+        checkpoint_id TEXT NOT NULL,
+        manifest_hash TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS e2b_sandboxes (
+        sandbox_id TEXT PRIMARY KEY,
+        on_timeout TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS sandbox_egress (
+        sandbox_id TEXT PRIMARY KEY,
+        policy TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS previews (
+        id TEXT PRIMARY KEY,
+        sandbox_id TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        public INTEGER NOT NULL,
+        token_hash TEXT UNIQUE,
+        expires_at TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS previews_sandbox ON previews(sandbox_id, port);
+      CREATE TABLE IF NOT EXISTS secrets (
+        name TEXT PRIMARY KEY,
+        sealed BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS sandbox_secrets (
+        sandbox_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hosts TEXT NOT NULL,
+        PRIMARY KEY (sandbox_id, name)
+      );
+    `);
+    // Checkpoints staged in the background (status 'storing') came after the table.
+    addColumn(db, "checkpoints", "status", "TEXT NOT NULL DEFAULT 'ready'");
+  },
+  // Secrets brokered into plain HTTP are opt-in per binding; bindings made before read as HTTPS-only.
+  (db) => addColumn(db, "sandbox_secrets", "allow_http", "INTEGER NOT NULL DEFAULT 0"),
 ];
+
+/** The schema version a db has after openDb. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Opens (creating if needed) the SQLite database in WAL mode and applies pending migrations. */
 export function openDb(path: string): Db {
@@ -48,13 +133,19 @@ export function openDb(path: string): Db {
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
+  applyMigrations(db);
+  return db;
+}
+
+/** Applies the migrations after the db's `user_version`, up to `target` (tests stop early). */
+export function applyMigrations(db: Db, target = MIGRATIONS.length): void {
   const version = db.pragma("user_version", { simple: true }) as number;
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    const sql = MIGRATIONS[v] as string;
+  for (let v = version; v < target; v++) {
+    const step = MIGRATIONS[v] as Migration;
     db.transaction(() => {
-      db.exec(sql);
+      if (typeof step === "string") db.exec(step);
+      else step(db);
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
-  return db;
 }

@@ -6,19 +6,9 @@ export type StoredOnTimeout = "kill" | "pause";
  * What E2B's API knows about a sandbox that Burrow's policy cannot say by itself: the action
  * chosen at create for its timeout. While an E2B "kill" sandbox is paused its policy stops
  * deleting it; this row is how connect knows to turn deletion back on.
- *
- * The table is created here, idempotently, rather than as a numbered migration: it belongs to
- * the E2B surface alone and no other table refers to it.
  */
 export class E2bStore {
-  constructor(private readonly db: Db) {
-    db.exec(
-      `CREATE TABLE IF NOT EXISTS e2b_sandboxes (
-         sandbox_id TEXT PRIMARY KEY,
-         on_timeout TEXT NOT NULL
-       )`,
-    );
-  }
+  constructor(private readonly db: Db) {}
 
   setOnTimeout(sandboxId: string, onTimeout: StoredOnTimeout): void {
     this.db

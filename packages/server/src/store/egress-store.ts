@@ -3,14 +3,7 @@ import type { Db } from "./db.js";
 
 /** Egress policies of sandboxes that have one other than the default (allow everything). */
 export class EgressStore {
-  constructor(private readonly db: Db) {
-    db.exec(
-      `CREATE TABLE IF NOT EXISTS sandbox_egress (
-         sandbox_id TEXT PRIMARY KEY,
-         policy TEXT NOT NULL
-       )`,
-    );
-  }
+  constructor(private readonly db: Db) {}
 
   get(sandboxId: string): EgressPolicy | undefined {
     const text = this.db.prepare("SELECT policy FROM sandbox_egress WHERE sandbox_id = ?").pluck().get(sandboxId);

@@ -31,22 +31,9 @@ const fromRow = (r: Row): PreviewRecord => ({
   createdAt: r.created_at,
 });
 
-/** Preview URLs of sandbox ports. The table belongs to this feature and is created here. */
+/** Preview URLs of sandbox ports. */
 export class PreviewStore {
-  constructor(private readonly db: Db) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS previews (
-        id TEXT PRIMARY KEY,
-        sandbox_id TEXT NOT NULL,
-        port INTEGER NOT NULL,
-        public INTEGER NOT NULL,
-        token_hash TEXT UNIQUE,
-        expires_at TEXT,
-        created_at TEXT NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS previews_sandbox ON previews(sandbox_id, port);
-    `);
-  }
+  constructor(private readonly db: Db) {}
 
   insert(p: PreviewRecord): void {
     this.db

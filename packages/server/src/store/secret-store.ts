@@ -23,29 +23,9 @@ const fromRow = (r: Row): SecretRecord => ({
   updatedAt: r.updated_at,
 });
 
-/** Secrets and the sandboxes bound to them. The tables belong to this feature and are created here. */
+/** Secrets and the sandboxes bound to them. */
 export class SecretStore {
-  constructor(private readonly db: Db) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS secrets (
-        name TEXT PRIMARY KEY,
-        sealed BLOB NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS sandbox_secrets (
-        sandbox_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        hosts TEXT NOT NULL,
-        PRIMARY KEY (sandbox_id, name)
-      );
-    `);
-    // Bindings made before plain HTTP became opt-in read as HTTPS-only.
-    const columns = db.prepare("SELECT name FROM pragma_table_info('sandbox_secrets')").pluck().all() as string[];
-    if (!columns.includes("allow_http")) {
-      db.exec("ALTER TABLE sandbox_secrets ADD COLUMN allow_http INTEGER NOT NULL DEFAULT 0");
-    }
-  }
+  constructor(private readonly db: Db) {}
 
   /** Inserts a new secret; false when the name is taken. */
   insert(record: SecretRecord): boolean {

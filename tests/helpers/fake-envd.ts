@@ -1,7 +1,8 @@
 /**
- * A small in-memory stand-in for the Burrow server and its envd proxy, enough to exercise the
- * SDK over real HTTP: the REST routes, process Start/Connect/SendInput/SendSignal/CloseStdin/
- * List, filesystem Stat/MakeDir/Remove/ListDir/Move/WatchDir and `/files`.
+ * A scripted in-memory envd: the agent side of a fake sandbox, reached through the real server's
+ * envd proxy (see burrow.ts). It speaks enough of the protocol for the SDK, CLI and MCP tests:
+ * process Start/Connect/SendInput/SendSignal/CloseStdin/Update/List, filesystem
+ * Stat/MakeDir/Remove/ListDir/Move/WatchDir and `/files`. Every fake sandbox shares it.
  * Commands are scripted by their bash string: `echo <text>`, `fail`, `sleep`, `cat`, `chatty <n>`.
  */
 import { once } from "node:events";
@@ -14,11 +15,8 @@ import {
   encodeEnvelope,
   type ProcessStartRequest,
   parseEnvelopeJson,
-  type SandboxInfo,
   toBase64,
 } from "@burrow/core";
-
-export const API_KEY = "test-key";
 
 interface FakeProcess {
   pid: number;
@@ -41,19 +39,17 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export class FakeBurrow {
-  readonly sandboxes = new Map<string, SandboxInfo>();
+export class FakeEnvd {
   readonly files = new Map<string, Buffer>();
   readonly dirs = new Set<string>(["/", "/home/user"]);
   readonly processes = new Map<number, FakeProcess>();
   readonly requests: RecordedRequest[] = [];
   private readonly watchers = new Set<(name: string) => void>();
   private nextPid = 100;
-  private nextId = 0;
   private server: Server | undefined;
-  url = "";
+  port = 0;
 
-  async start(): Promise<string> {
+  async start(): Promise<number> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         res.statusCode = 500;
@@ -62,8 +58,8 @@ export class FakeBurrow {
     });
     this.server.listen(0, "127.0.0.1");
     await once(this.server, "listening");
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.url;
+    this.port = (this.server.address() as AddressInfo).port;
+    return this.port;
   }
 
   async close(): Promise<void> {
@@ -76,53 +72,11 @@ export class FakeBurrow {
     res.end(body === undefined ? undefined : JSON.stringify(body));
   }
 
-  private burrowError(res: ServerResponse, status: number, code: string, message: string): void {
-    this.json(res, status, { error: { code, message } });
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", this.url);
+    const url = new URL(req.url ?? "/", "http://agent");
     this.requests.push({ method: req.method ?? "", path: url.pathname, headers: req.headers });
-    if (url.pathname === "/v1/health") return this.json(res, 200, { status: "ok", version: "test" });
-    if (req.headers.authorization !== `Bearer ${API_KEY}`) {
-      return this.burrowError(res, 401, "unauthorized", "missing or invalid API key");
-    }
-    if (url.pathname === "/v1/sandboxes" && req.method === "POST") {
-      const body = JSON.parse((await readBody(req)).toString() || "{}");
-      const now = new Date().toISOString();
-      const id = `sb_${String(this.nextId++).padStart(20, "a")}`;
-      const info: SandboxInfo = {
-        id,
-        template: body.template ?? "base",
-        state: "running",
-        metadata: body.metadata ?? {},
-        resources: { vcpus: 2, memoryMb: 2048, pids: 4096 },
-        lifecycle: { standbyAfterMs: 15_000, hibernateAfterMs: 600_000, deleteAfterMs: 0 },
-        lastActivityAt: now,
-        createdAt: now,
-        updatedAt: now,
-      };
-      if (body.template === "missing") return this.burrowError(res, 404, "template_not_found", "no template");
-      this.sandboxes.set(id, info);
-      return this.json(res, 201, info);
-    }
-    if (url.pathname === "/v1/sandboxes" && req.method === "GET") {
-      const filter = new URLSearchParams(url.searchParams.get("metadata") ?? "");
-      const sandboxes = [...this.sandboxes.values()].filter((s) => [...filter].every(([k, v]) => s.metadata[k] === v));
-      return this.json(res, 200, { sandboxes });
-    }
-    const match = /^\/v1\/sandboxes\/([^/]+)(\/envd(\/.*))?$/.exec(url.pathname);
-    const sandbox = match === null ? undefined : this.sandboxes.get(decodeURIComponent(match[1] as string));
-    if (match === null || sandbox === undefined) {
-      return this.burrowError(res, 404, "sandbox_not_found", `sandbox '${match?.[1]}' not found`);
-    }
-    if (match[3] !== undefined) return this.envd(match[3], url, req, res);
-    if (req.method === "GET") return this.json(res, 200, sandbox);
-    if (req.method === "DELETE") {
-      this.sandboxes.delete(sandbox.id);
-      return this.json(res, 204);
-    }
-    return this.burrowError(res, 400, "bad_request", "unsupported");
+    if (url.pathname === "/health") return this.json(res, 204);
+    return this.envd(url.pathname, url, req, res);
   }
 
   private async envd(path: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
