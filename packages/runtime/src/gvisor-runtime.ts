@@ -11,6 +11,7 @@ import {
   ensureHostFirewall,
   removeEgressRules,
 } from "./host-firewall.js";
+import { removeTree } from "./layers/safe-fs.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
 import type {
@@ -221,7 +222,8 @@ export class GvisorRuntime implements Runtime {
     const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
     await removeEgressRules(this.options.runner, addr.hostInterface);
     await this.network.teardown(addr);
-    await rm(dir, { recursive: true, force: true });
+    // GNU rm: any depth (a sandbox can make a directory thousands of levels deep) and any modes.
+    await removeTree(dir);
     await rm(this.stateRoot(id), { recursive: true, force: true });
   }
 
@@ -382,9 +384,9 @@ export class GvisorRuntime implements Runtime {
     await rename(join(dir, "upper"), old);
     await rename(newUpper, join(dir, "upper"));
     // The overlay workdir must not carry state from the previous upper dir.
-    await rm(join(dir, "work"), { recursive: true, force: true });
+    await removeTree(join(dir, "work"));
     await mkdir(join(dir, "work"), { recursive: true });
-    await rm(old, { recursive: true, force: true });
+    await removeTree(old);
   }
 
   /** Makes sure the overlay is mounted and the network exists (both vanish on a host reboot). */

@@ -3,6 +3,7 @@ export * from "./fake-runtime.js";
 export * from "./freezer.js";
 export * from "./gvisor-runtime.js";
 export * from "./host-firewall.js";
+export * from "./layers/safe-fs.js";
 export * from "./network.js";
 export * from "./oci-spec.js";
 export * from "./runtime.js";

@@ -156,7 +156,7 @@ describe("diff", () => {
 });
 
 describe("staging", () => {
-  it("a staged copy (tar) chunks to exactly what reading the files in place gives", async () => {
+  it("a staged copy chunks to exactly what reading the files in place gives", async () => {
     const upper = tempDir();
     const stage = join(tempDir(), "stage");
     const blobs = new LocalBlobStore(tempDir());

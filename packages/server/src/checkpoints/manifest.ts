@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
 import type { BigIntStats } from "node:fs";
-import { type FileHandle, lstat, open, readdir, readlink } from "node:fs/promises";
-import { join } from "node:path";
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { promisify } from "node:util";
+import { fdPath, openBeneath, procFdPath, type WalkEntry, walkTree } from "@burrow/runtime";
 import { sha256 } from "../store/blob-store.js";
 
 const run = promisify(execFile);
@@ -88,32 +89,37 @@ async function readChunk(fh: FileHandle, expected: number): Promise<Buffer> {
   return buf.subarray(0, filled);
 }
 
-/** Splits a file into chunks and passes each to `sink`; returns the hashes in order. */
+/** Splits an open file into chunks and passes each to `sink`; returns the hashes in order. */
+export async function chunkHandle(fh: FileHandle, sink: ChunkSink): Promise<{ chunks: string[]; newBytes: number }> {
+  let remaining = (await fh.stat()).size;
+  const chunks: string[] = [];
+  let newBytes = 0;
+  for (;;) {
+    const chunk = await readChunk(fh, Math.min(remaining, CHUNK_BYTES));
+    if (chunk.length === 0) break;
+    const put = await sink(chunk);
+    chunks.push(put.hash);
+    newBytes += put.newBytes;
+    remaining -= chunk.length;
+    if (chunk.length < CHUNK_BYTES) break;
+  }
+  return { chunks, newBytes };
+}
+
+/** Splits a file the server owns (a memory image) into chunks; see chunkHandle. */
 export async function chunkFile(path: string, sink: ChunkSink): Promise<{ chunks: string[]; newBytes: number }> {
   const fh = await open(path, "r");
   try {
-    let remaining = (await fh.stat()).size;
-    const chunks: string[] = [];
-    let newBytes = 0;
-    for (;;) {
-      const chunk = await readChunk(fh, Math.min(remaining, CHUNK_BYTES));
-      if (chunk.length === 0) break;
-      const put = await sink(chunk);
-      chunks.push(put.hash);
-      newBytes += put.newBytes;
-      remaining -= chunk.length;
-      if (chunk.length < CHUNK_BYTES) break;
-    }
-    return { chunks, newBytes };
+    return await chunkHandle(fh, sink);
   } finally {
     await fh.close();
   }
 }
 
-/** A file whose content must still be chunked; `abs` is where its bytes are read from. */
+/** A file whose content must still be chunked; it is read as `entry.path` below `root`. */
 export interface PendingFile {
   entry: ManifestEntry;
-  abs: string;
+  root: string;
 }
 
 export interface ScanResult {
@@ -126,91 +132,99 @@ export interface ScanResult {
  * Describes the overlay upper dir `root` without reading file contents: every file, directory,
  * symlink, whiteout (a 0:0 character device) and opaque directory. Files whose path, size,
  * mtime, ctime and inode match `previous` keep their hashes; the others are returned as pending.
+ * The walk is fd-relative and follows no link (see walkTree): any depth works, and entries that
+ * vanish while a live sandbox changes them are left out.
  */
 export async function scanUpper(root: string, previous?: ReadonlyMap<string, ManifestEntry>): Promise<ScanResult> {
-  // Entries in pre-order (a directory, then its children by name); stats run in parallel.
-  const walk = async (rel: string): Promise<ManifestEntry[]> => {
-    const names = (await readdir(join(root, rel))).sort();
-    const parts = await Promise.all(
-      names.map(async (name): Promise<ManifestEntry[]> => {
-        const path = rel === "" ? name : `${rel}/${name}`;
-        const abs = join(root, path);
-        const st = await lstat(abs, { bigint: true });
-        const entry = baseEntry(path, st);
-        if (st.isDirectory()) {
-          entry.type = "dir";
-          return [entry, ...(await walk(path))];
-        }
-        if (st.isSymbolicLink()) {
-          entry.type = "symlink";
-          entry.target = await readlink(abs);
-        } else if (st.isCharacterDevice() && st.rdev === 0n) {
-          entry.type = "whiteout";
-          entry.size = 0;
-        } else if (st.isFIFO()) {
-          entry.type = "fifo";
-          entry.size = 0;
-        } else if (st.isFile()) {
-          const prev = previous?.get(path);
-          if (
-            prev?.type === "file" &&
-            prev.chunks &&
-            prev.size === entry.size &&
-            prev.mtimeNs === entry.mtimeNs &&
-            prev.ctimeNs === entry.ctimeNs &&
-            prev.ino === entry.ino
-          ) {
-            entry.chunks = prev.chunks;
-          }
-        } else {
-          return []; // sockets and devices are not kept
-        }
-        return [entry];
-      }),
-    );
-    return parts.flat();
-  };
-  const entries = await walk("");
-  const dirs = entries.filter((e) => e.type === "dir");
-  const opaque = await readOpaqueDirs(
-    root,
-    dirs.map((d) => d.path),
-  );
-  for (const d of dirs) if (opaque.has(d.path)) d.opaque = true;
-  const pending = entries
-    .filter((e) => e.type === "file" && e.chunks === undefined)
-    .map((entry) => ({ entry, abs: join(root, entry.path) }));
+  const opaque = new OpaqueReader();
+  let found: WalkEntry[];
+  try {
+    found = await walkTree(root, { onDir: (path, dir) => (path === "" ? Promise.resolve() : opaque.add(path, dir)) });
+    await opaque.flush();
+  } finally {
+    await opaque.close();
+  }
+  const entries: ManifestEntry[] = [];
+  for (const { path, stat: st, target } of found) {
+    const entry = baseEntry(path, st);
+    if (st.isDirectory()) {
+      entry.type = "dir";
+      if (opaque.marked.has(path)) entry.opaque = true;
+    } else if (st.isSymbolicLink()) {
+      entry.type = "symlink";
+      entry.target = target ?? "";
+    } else if (st.isCharacterDevice() && st.rdev === 0n) {
+      entry.type = "whiteout";
+      entry.size = 0;
+    } else if (st.isFIFO()) {
+      entry.type = "fifo";
+      entry.size = 0;
+    } else if (st.isFile()) {
+      const prev = previous?.get(path);
+      if (
+        prev?.type === "file" &&
+        prev.chunks &&
+        prev.size === entry.size &&
+        prev.mtimeNs === entry.mtimeNs &&
+        prev.ctimeNs === entry.ctimeNs &&
+        prev.ino === entry.ino
+      ) {
+        entry.chunks = prev.chunks;
+      }
+    } else {
+      continue; // sockets and devices are not kept
+    }
+    entries.push(entry);
+  }
+  const pending = entries.filter((e) => e.type === "file" && e.chunks === undefined).map((entry) => ({ entry, root }));
   return { entries, pending };
 }
 
-/** Chunks the pending files into `sink`, filling in their entries' hashes. */
-export async function chunkPending(pending: PendingFile[], sink: ChunkSink): Promise<number> {
+/**
+ * Chunks the pending files into `sink`, filling in their entries' hashes. A file that vanished or
+ * was replaced by something else since the scan keeps no chunks; returns the paths of those.
+ */
+export async function chunkPending(
+  pending: PendingFile[],
+  sink: ChunkSink,
+): Promise<{ newBytes: number; gone: Set<string> }> {
   let newBytes = 0;
+  const gone = new Set<string>();
   let next = 0;
   const worker = async () => {
     while (next < pending.length) {
       const job = pending[next++] as PendingFile;
-      const result = await chunkFile(job.abs, sink);
-      job.entry.chunks = result.chunks;
-      newBytes += result.newBytes;
+      const fh = await openBeneath(job.root, job.entry.path, "file");
+      if (!fh) {
+        gone.add(job.entry.path);
+        continue;
+      }
+      try {
+        const result = await chunkHandle(fh, sink);
+        job.entry.chunks = result.chunks;
+        newBytes += result.newBytes;
+      } finally {
+        await fh.close();
+      }
     }
   };
   await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
-  return newBytes;
+  return { newBytes, gone };
 }
 
 export function logicalBytesOf(entries: ManifestEntry[]): number {
   return entries.reduce((sum, e) => sum + (e.type === "file" ? e.size : 0), 0);
 }
 
-/** scanUpper and chunkPending in one go, reading changed files in place. */
+/** scanUpper and chunkPending in one go, reading changed files in place (files gone meanwhile are left out). */
 export async function buildManifest(
   root: string,
   sink: ChunkSink,
   previous?: ReadonlyMap<string, ManifestEntry>,
 ): Promise<BuildResult> {
-  const { entries, pending } = await scanUpper(root, previous);
-  const newBytes = await chunkPending(pending, sink);
+  const scan = await scanUpper(root, previous);
+  const { newBytes, gone } = await chunkPending(scan.pending, sink);
+  const entries = gone.size === 0 ? scan.entries : scan.entries.filter((e) => !gone.has(e.path));
   return { entries, newBytes, logicalBytes: logicalBytesOf(entries) };
 }
 
@@ -228,53 +242,60 @@ function baseEntry(path: string, st: BigIntStats): ManifestEntry {
   };
 }
 
-/** Directories getfattr is asked about per call (well under the argument-length limit). */
-const XATTR_BATCH = 500;
+/** Directories getfattr is asked about per call. */
+const XATTR_BATCH = 256;
 
 /**
- * Which of `dirs` (relative to `root`) overlayfs marked opaque; getfattr is asked about those
- * directories only, a few hundred per call.
+ * Finds the directories overlayfs marked opaque (`trusted.overlay.opaque`). Each directory is
+ * handed to getfattr as `/proc/<pid>/fd/<n>` of a descriptor opened from the walk's own (no link
+ * is followed, any depth works), a few hundred per call.
  */
-export async function readOpaqueDirs(root: string, dirs: readonly string[]): Promise<Set<string>> {
-  const result = new Set<string>();
-  for (let i = 0; i < dirs.length; i += XATTR_BATCH) {
-    let stdout = "";
-    try {
-      ({ stdout } = await run(
-        "getfattr",
-        ["-P", "-e", "text", "-n", "trusted.overlay.opaque", "--", ...dirs.slice(i, i + XATTR_BATCH)],
-        { cwd: root, timeout: XATTR_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
-      ));
-    } catch (err) {
-      // getfattr exits 1 when some directory lacks the attribute; its stdout still lists the others.
-      stdout = (err as { stdout?: string }).stdout ?? "";
-    }
-    let current: string | null = null;
-    for (const line of stdout.split("\n")) {
-      if (line.startsWith("# file: ")) current = unescapeGetfattr(line.slice(8));
-      else if (current !== null && /^trusted\.overlay\.opaque="y"$/.test(line)) result.add(current);
-    }
-  }
-  return result;
-}
+class OpaqueReader {
+  readonly marked = new Set<string>();
+  private batch: { path: string; fh: FileHandle }[] = [];
 
-/** getfattr writes unusual bytes of file names as backslash-octal escapes. */
-function unescapeGetfattr(name: string): string {
-  if (!name.includes("\\")) return name;
-  const bytes: number[] = [];
-  for (let i = 0; i < name.length; i++) {
-    const m = /^\\([0-7]{3})/.exec(name.slice(i, i + 4));
-    if (m?.[1]) {
-      bytes.push(Number.parseInt(m[1], 8));
-      i += 3;
-    } else if (name.slice(i, i + 2) === "\\\\") {
-      bytes.push(0x5c);
-      i += 1;
-    } else {
-      bytes.push(...Buffer.from(name[i] as string, "utf8"));
+  async add(path: string, dir: FileHandle): Promise<void> {
+    let fh: FileHandle;
+    try {
+      fh = await open(fdPath(dir.fd), constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch {
+      return;
+    }
+    this.batch.push({ path, fh });
+    if (this.batch.length >= XATTR_BATCH) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    try {
+      const byArg = new Map(batch.map((b) => [procFdPath(b.fh.fd), b.path]));
+      let stdout = "";
+      try {
+        ({ stdout } = await run(
+          "getfattr",
+          ["--absolute-names", "-e", "text", "-n", "trusted.overlay.opaque", "--", ...byArg.keys()],
+          { timeout: XATTR_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
+        ));
+      } catch (err) {
+        // getfattr exits 1 when some directory lacks the attribute; its stdout still lists the others.
+        stdout = (err as { stdout?: string }).stdout ?? "";
+      }
+      let current: string | undefined;
+      for (const line of stdout.split("\n")) {
+        if (line.startsWith("# file: ")) current = byArg.get(line.slice(8));
+        else if (current !== undefined && /^trusted\.overlay\.opaque="y"$/.test(line)) this.marked.add(current);
+      }
+    } finally {
+      await Promise.all(batch.map((b) => b.fh.close()));
     }
   }
-  return Buffer.from(bytes).toString("utf8");
+
+  async close(): Promise<void> {
+    await Promise.all(this.batch.map((b) => b.fh.close()));
+    this.batch = [];
+  }
 }
 
 /**

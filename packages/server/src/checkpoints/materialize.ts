@@ -1,7 +1,9 @@
 import { execFile } from "node:child_process";
+import { constants } from "node:fs";
 import { chmod, lchown, lutimes, mkdir, open, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { DirCursor, fdPath, openDirectory, procFdPath } from "@burrow/runtime";
 import type { BlobStore } from "../store/blob-store.js";
 import type { ManifestEntry, MemoryFile } from "./manifest.js";
 
@@ -10,7 +12,7 @@ const TOOL_TIMEOUT_MS = 30_000;
 
 /** Writes a chunked file from the blob store. */
 export async function writeChunks(path: string, chunks: readonly string[], blobs: BlobStore, mode = 0o600) {
-  const fh = await open(path, "w", mode);
+  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
   try {
     for (const hash of chunks) {
       const data = await blobs.get(hash);
@@ -24,45 +26,56 @@ export async function writeChunks(path: string, chunks: readonly string[], blobs
 /**
  * Recreates a layer in the empty directory `dir` exactly as `entries` describe it: contents,
  * modes, owners, times, symlinks, overlayfs whiteouts (0:0 character devices) and opaque
- * directories. Runs as root (whiteouts need mknod, opaque markers a trusted.* xattr).
+ * directories. Runs as root (whiteouts need mknod, opaque markers a trusted.* xattr). Every entry
+ * is made fd-relative below its parent (never through a link, at any depth).
  */
 export async function materialize(entries: readonly ManifestEntry[], dir: string, blobs: BlobStore): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const opaque: string[] = [];
-  for (const e of sorted) {
-    const abs = join(dir, e.path);
-    switch (e.type) {
-      case "dir":
-        await mkdir(abs, { recursive: true, mode: 0o700 });
-        if (e.opaque) opaque.push(abs);
-        break;
-      case "file":
-        await writeChunks(abs, e.chunks ?? [], blobs);
-        break;
-      case "symlink":
-        await symlink(e.target ?? "", abs);
-        break;
-      case "whiteout":
-        await run("mknod", [abs, "c", "0", "0"], { timeout: TOOL_TIMEOUT_MS });
-        break;
-      case "fifo":
-        await run("mknod", [abs, "p"], { timeout: TOOL_TIMEOUT_MS });
-        break;
+  const root = await openDirectory(dir);
+  const cursor = new DirCursor(root);
+  try {
+    for (const e of sorted) {
+      const { fd, name } = await cursor.parentOf(e.path);
+      const at = fdPath(fd, name);
+      switch (e.type) {
+        case "dir":
+          await mkdir(at, { mode: 0o700 });
+          if (e.opaque) {
+            await run("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", procFdPath(fd, name)], {
+              timeout: TOOL_TIMEOUT_MS,
+            });
+          }
+          break;
+        case "file":
+          await writeChunks(at, e.chunks ?? [], blobs);
+          break;
+        case "symlink":
+          await symlink(e.target ?? "", at);
+          break;
+        case "whiteout":
+          await run("mknod", [procFdPath(fd, name), "c", "0", "0"], { timeout: TOOL_TIMEOUT_MS });
+          break;
+        case "fifo":
+          await run("mknod", [procFdPath(fd, name), "p"], { timeout: TOOL_TIMEOUT_MS });
+          break;
+      }
     }
-  }
-  for (const abs of opaque) {
-    await run("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", abs], { timeout: TOOL_TIMEOUT_MS });
-  }
-  // Owners and modes, then times deepest first (creating a child changes its directory's mtime).
-  for (const e of sorted) {
-    const abs = join(dir, e.path);
-    await lchown(abs, e.uid, e.gid);
-    if (e.type !== "symlink") await chmod(abs, e.mode);
-  }
-  for (const e of [...sorted].reverse()) {
-    const t = Number(BigInt(e.mtimeNs) / 1000n) / 1e6;
-    await lutimes(join(dir, e.path), t, t);
+    // Owners and modes, then times deepest first (creating a child changes its directory's mtime).
+    for (const e of sorted) {
+      const { fd, name } = await cursor.parentOf(e.path);
+      const at = fdPath(fd, name);
+      await lchown(at, e.uid, e.gid);
+      if (e.type !== "symlink") await chmod(at, e.mode);
+    }
+    for (const e of [...sorted].reverse()) {
+      const { fd, name } = await cursor.parentOf(e.path);
+      const t = Number(BigInt(e.mtimeNs) / 1000n) / 1e6;
+      await lutimes(fdPath(fd, name), t, t);
+    }
+  } finally {
+    await cursor.close();
+    await root.close();
   }
 }
 

@@ -12,7 +12,7 @@ import {
   type Logger,
   newCheckpointId,
 } from "@burrow/core";
-import type { Runtime } from "@burrow/runtime";
+import { type Runtime, removeTree } from "@burrow/runtime";
 import type { AgentClient } from "../services/agent-client.js";
 import type { KeyedMutex } from "../services/keyed-mutex.js";
 import type { LifecycleService } from "../services/lifecycle.js";
@@ -288,7 +288,7 @@ export class CheckpointService {
       // "restarting": if the server dies mid-restore, reconcile keeps the files and reports error.
       this.deps.transitions.move(record, "starting", { type: "restarting", reason: `restoring checkpoint ${cid}` });
       try {
-        await rm(newUpper, { recursive: true, force: true });
+        await removeTree(newUpper);
         await materialize(manifest.entries, newUpper, this.deps.blobs);
         this.deps.agents.disconnect(this.deps.runtime.agentEndpoint(id, record.networkIndex));
         await this.deps.runtime.stop(id);
@@ -304,7 +304,7 @@ export class CheckpointService {
           await this.deps.lifecycle.initAgent(record);
         }
       } catch (err) {
-        await rm(newUpper, { recursive: true, force: true }).catch(() => undefined);
+        await removeTree(newUpper).catch(() => undefined);
         // A restore or restart that started but never answered must not keep running unseen.
         await this.deps.runtime.stop(id).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
@@ -349,7 +349,7 @@ export class CheckpointService {
           await materialize(entries, temp, this.deps.blobs);
           await rename(temp, snapshot);
         } catch (err) {
-          await rm(temp, { recursive: true, force: true });
+          await removeTree(temp);
           if (!existsSync(snapshot)) throw err;
         }
       }
@@ -439,7 +439,7 @@ export class CheckpointService {
       return;
     }
     for (const name of names) {
-      if (!live.has(name)) await rm(join(this.deps.snapshotsDir, name), { recursive: true, force: true });
+      if (!live.has(name)) await removeTree(join(this.deps.snapshotsDir, name));
     }
   }
 
