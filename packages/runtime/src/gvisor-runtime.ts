@@ -25,7 +25,7 @@ import type {
   RuntimeStatus,
   SandboxSpec,
 } from "./runtime.js";
-import { MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
+import { ensureTmpDir, MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
 import { tailLines } from "./text.js";
 
 export interface GvisorRuntimeOptions {
@@ -161,7 +161,7 @@ export class GvisorRuntime implements Runtime {
       });
       await mountOverlay(this.options.runner, dir, spec.templateRootfs, paths);
       await this.network.setup(addr, dir);
-      await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
+      await ensureTmpDir(paths.rootfs);
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
       // single-request: glibc sends A and AAAA in parallel from one socket, and conntrack's known
       // race between two new packets of one flow at a NAT redirect can drop one (a 2 s stall).
@@ -402,6 +402,7 @@ export class GvisorRuntime implements Runtime {
         rootfs,
       });
     }
+    await ensureTmpDir(rootfs);
     if (!(await this.network.exists(addr))) await this.network.setup(addr, dir);
     else await this.network.readdAddress(addr);
     return addr;
