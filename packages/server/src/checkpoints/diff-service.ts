@@ -1,6 +1,11 @@
 import { BurrowError, type DiffEntry, type DiffResponse, ErrorCode } from "@burrow/core";
 import {
+  buildManifest,
+  chunkHandle,
+  hashOnly,
   lstatBeneath,
+  type ManifestEntry,
+  mergeLayers,
   openBeneath,
   type Runtime,
   readFileBeneath,
@@ -12,7 +17,6 @@ import type { BlobStore } from "../store/blob-store.js";
 import type { CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxStore } from "../store/sandbox-store.js";
 import { diffViews, type TemplateLayer, unifiedDiff } from "./diff.js";
-import { buildManifest, chunkHandle, hashOnly, type ManifestEntry, mergeLayers } from "./manifest.js";
 import { loadManifest, mergedEntries } from "./manifest-io.js";
 import type { CheckpointService } from "./service.js";
 

@@ -12,7 +12,23 @@ import {
   type Logger,
   newCheckpointId,
 } from "@burrow/core";
-import { type Runtime, removeTree } from "@burrow/runtime";
+import {
+  type ChunkSink,
+  copyToStage,
+  imageBytes,
+  ingestStage,
+  logicalBytesOf,
+  materialize,
+  materializeMemory,
+  type Runtime,
+  readPlan,
+  removeTree,
+  type ScanResult,
+  STAGE_PREFIX,
+  scanUpper,
+  stageDirFor,
+  writePlan,
+} from "@burrow/runtime";
 import type { AgentClient } from "../services/agent-client.js";
 import type { KeyedMutex } from "../services/keyed-mutex.js";
 import type { LifecycleService } from "../services/lifecycle.js";
@@ -23,10 +39,7 @@ import type { LocalBlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import { CheckpointCapture, FROZEN_MARKER, sandboxBusy } from "./capture.js";
-import { type ChunkSink, chunkHashes, logicalBytesOf, type Manifest, type ScanResult, scanUpper } from "./manifest.js";
-import { loadManifest, mergedEntries, ReadWriteLock, saveManifest } from "./manifest-io.js";
-import { materialize, materializeMemory } from "./materialize.js";
-import { copyToStage, imageBytes, ingestStage, readPlan, STAGE_PREFIX, stageDirFor, writePlan } from "./staging.js";
+import { chunkHashes, loadManifest, type Manifest, mergedEntries, ReadWriteLock, saveManifest } from "./manifest-io.js";
 
 /** Forks started at once. */
 const FORK_PARALLELISM = 3;

@@ -1,7 +1,7 @@
 import { type FileHandle, link, mkdir, open, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { openBeneath } from "@burrow/runtime";
-import { CHUNK_BYTES, type ChunkSink, chunkFile, type ManifestEntry, type MemoryFile } from "./manifest.js";
+import { CHUNK_BYTES, type ChunkSink, chunkFile, type ManifestEntry, type MemoryFile } from "./entries.js";
+import { openBeneath } from "./safe-fs.js";
 import { listTarFiles, readAt } from "./tar-reader.js";
 
 /**

@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { promisify } from "node:util";
-import { fdPath, openBeneath, procFdPath, type WalkEntry, walkTree } from "@burrow/runtime";
-import { sha256 } from "../store/blob-store.js";
+import { fdPath, openBeneath, procFdPath, type WalkEntry, walkTree } from "./safe-fs.js";
 
 const run = promisify(execFile);
 
@@ -14,6 +14,11 @@ const XATTR_TIMEOUT_MS = 60_000;
 const HASH_CONCURRENCY = 8;
 
 export type EntryType = "file" | "dir" | "symlink" | "whiteout" | "fifo";
+
+/**
+ * Layers as overlayfs keeps them on the host: scanning an upper dir into entries, merging layers
+ * as overlayfs shows them. The server stores these entries; this module knows whiteouts.
+ */
 
 /** One path of a sandbox's upper layer (paths are relative, without a leading slash). */
 export interface ManifestEntry {
@@ -42,23 +47,13 @@ export interface MemoryFile {
   chunks: string[];
 }
 
-export interface Manifest {
-  version: 1;
-  /** The sandbox's own layer. */
-  entries: ManifestEntry[];
-  /**
-   * For a fork: the manifest (merged, relative to the template) of the checkpoint it was forked
-   * from, which lies under `entries` as a read-only layer.
-   */
-  base?: string;
-  /** `full` checkpoints: the runsc checkpoint image files. */
-  memory?: MemoryFile[];
-}
-
 /** Where chunks go: stored (checkpoints) or only hashed (diff against "now"). */
 export type ChunkSink = (chunk: Buffer) => Promise<{ hash: string; newBytes: number }>;
 
-export const hashOnly: ChunkSink = async (chunk) => ({ hash: sha256(chunk), newBytes: 0 });
+export const hashOnly: ChunkSink = async (chunk) => ({
+  hash: createHash("sha256").update(chunk).digest("hex"),
+  newBytes: 0,
+});
 
 export interface BuildResult {
   entries: ManifestEntry[];
@@ -317,12 +312,4 @@ export function mergeLayers(base: readonly ManifestEntry[], upper: readonly Mani
     merged.set(e.path, below?.type === "dir" && e.type === "dir" && !e.opaque ? { ...e } : e);
   }
   return [...merged.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-/** All chunk hashes a list of entries refers to. */
-export function chunkHashes(entries: readonly ManifestEntry[], memory?: readonly MemoryFile[]): Set<string> {
-  const hashes = new Set<string>();
-  for (const e of entries) for (const h of e.chunks ?? []) hashes.add(h);
-  for (const m of memory ?? []) for (const h of m.chunks) hashes.add(h);
-  return hashes;
 }

@@ -3,15 +3,19 @@ import { constants } from "node:fs";
 import { chmod, lchown, lutimes, mkdir, open, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { DirCursor, fdPath, openDirectory, procFdPath } from "@burrow/runtime";
-import type { BlobStore } from "../store/blob-store.js";
-import type { ManifestEntry, MemoryFile } from "./manifest.js";
+import type { ManifestEntry, MemoryFile } from "./entries.js";
+import { DirCursor, fdPath, openDirectory, procFdPath } from "./safe-fs.js";
+
+/** Where a layer's file contents come from: chunks by hash (the server's blob store). */
+export interface ChunkSource {
+  get(hash: string): Promise<Buffer>;
+}
 
 const run = promisify(execFile);
 const TOOL_TIMEOUT_MS = 30_000;
 
 /** Writes a chunked file from the blob store. */
-export async function writeChunks(path: string, chunks: readonly string[], blobs: BlobStore, mode = 0o600) {
+export async function writeChunks(path: string, chunks: readonly string[], blobs: ChunkSource, mode = 0o600) {
   const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
   try {
     for (const hash of chunks) {
@@ -29,7 +33,7 @@ export async function writeChunks(path: string, chunks: readonly string[], blobs
  * directories. Runs as root (whiteouts need mknod, opaque markers a trusted.* xattr). Every entry
  * is made fd-relative below its parent (never through a link, at any depth).
  */
-export async function materialize(entries: readonly ManifestEntry[], dir: string, blobs: BlobStore): Promise<void> {
+export async function materialize(entries: readonly ManifestEntry[], dir: string, blobs: ChunkSource): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const root = await openDirectory(dir);
@@ -80,7 +84,7 @@ export async function materialize(entries: readonly ManifestEntry[], dir: string
 }
 
 /** Writes the memory image files of a `full` checkpoint into `dir` (for runsc restore). */
-export async function materializeMemory(files: readonly MemoryFile[], dir: string, blobs: BlobStore): Promise<void> {
+export async function materializeMemory(files: readonly MemoryFile[], dir: string, blobs: ChunkSource): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true, mode: 0o700 });
   for (const f of files) await writeChunks(join(dir, f.name), f.chunks, blobs);
