@@ -65,6 +65,8 @@ describe("safe-fs", () => {
     symlinkSync(outside, join(root, "dirlink"));
     symlinkSync("a", join(root, "inner")); // even a link that stays inside is not followed
     expect((await readFileBeneath(root, "a/ok"))?.toString()).toBe("fine\n");
+    expect((await readFileBeneath(root, "a/ok", 100))?.toString()).toBe("fine\n");
+    expect((await readFileBeneath(root, "a/ok", 2))?.toString()).toBe("fin"); // at most one byte past the limit
     expect(await readFileBeneath(root, "link")).toBeNull();
     expect(await readFileBeneath(root, "dirlink/secret")).toBeNull();
     expect(await readFileBeneath(root, "inner/ok")).toBeNull();

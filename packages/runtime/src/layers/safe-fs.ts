@@ -134,12 +134,31 @@ async function realRoot(root: string): Promise<string> {
   return real;
 }
 
-/** Reads the regular file `rel` below `root` without following links; null when absent or not a file. */
-export async function readFileBeneath(root: string, rel: string): Promise<Buffer | null> {
+/**
+ * Reads the regular file `rel` below `root` without following links; null when absent or not a
+ * file. With `maxBytes`, reads at most one byte more than that (a file growing while it is read
+ * cannot make the server hold more).
+ */
+export async function readFileBeneath(root: string, rel: string, maxBytes?: number): Promise<Buffer | null> {
   const fh = await openBeneath(root, rel, "file");
   if (!fh) return null;
   try {
-    return await fh.readFile();
+    if (maxBytes === undefined) return await fh.readFile();
+    const limit = maxBytes + 1;
+    let buf = Buffer.allocUnsafe(Math.min(limit, (await fh.stat()).size + 1));
+    let filled = 0;
+    for (;;) {
+      if (filled === buf.length) {
+        if (buf.length === limit) break;
+        const bigger = Buffer.allocUnsafe(Math.min(limit, buf.length * 2));
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+      }
+      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buf.subarray(0, filled);
   } finally {
     await fh.close();
   }

@@ -136,7 +136,7 @@ export class DiffService {
       const st = hidden ? null : await template.stat(rel);
       if (st?.type !== "file") return "";
       if (st.size > MAX_TEXT_DIFF_BYTES) throw tooLarge(rel, st.size);
-      const read = await readFileBeneath(templateRoot, rel);
+      const read = await readFileBeneath(templateRoot, rel, MAX_TEXT_DIFF_BYTES);
       if (read === null) return "";
       data = read;
     }
@@ -149,7 +149,8 @@ export class DiffService {
    * a link the sandbox made); base-layer files and files gone since the scan come from the blob store.
    */
   private async readLayerFile(side: Side, entry: ManifestEntry): Promise<Buffer> {
-    const data = await readFileBeneath(side.upperDir as string, entry.path);
+    const data = await readFileBeneath(side.upperDir as string, entry.path, MAX_TEXT_DIFF_BYTES);
+    if (data !== null && data.length > MAX_TEXT_DIFF_BYTES) throw tooLarge(entry.path, data.length);
     if (data !== null) return data;
     try {
       return Buffer.concat(await Promise.all((entry.chunks ?? []).map((h) => this.deps.blobs.get(h))));
