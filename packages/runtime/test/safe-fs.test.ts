@@ -81,21 +81,26 @@ describe("safe-fs", () => {
 
   it("a directory swapped for a link to a host directory mid-walk is left out, not followed", async () => {
     const { root, outside } = layerAndSecret();
-    await mkdir(join(root, "b"));
+    // b0…b7 keep the walk's parallel workers busy until c and d have changed.
+    for (let i = 0; i < 8; i++) await mkdir(join(root, `b${i}`));
     await mkdir(join(root, "c"));
     await writeFile(join(root, "c", "inside"), "x");
     await mkdir(join(root, "d"));
+    let swapped: Promise<void> | undefined;
     const seen = await walkTree(root, {
       onDir: async (path) => {
-        if (path !== "b") return;
+        if (!path.startsWith("b")) return;
         // After the root was listed: c vanishes, d becomes a link to the host directory.
-        await rm(join(root, "c"), { recursive: true });
-        await rename(join(root, "d"), join(root, "d-old"));
-        await symlink(outside, join(root, "d"));
+        swapped ??= (async () => {
+          await rm(join(root, "c"), { recursive: true });
+          await rename(join(root, "d"), join(root, "d-old"));
+          await symlink(outside, join(root, "d"));
+        })();
+        await swapped;
       },
     });
     const paths = seen.map((e) => e.path);
-    expect(paths).toEqual(["a", "a/ok", "b"]);
+    expect(paths).toEqual(["a", "a/ok", ...Array.from({ length: 8 }, (_, i) => `b${i}`)]);
     expect(paths.some((p) => p.includes("secret"))).toBe(false);
   });
 

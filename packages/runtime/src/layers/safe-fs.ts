@@ -210,23 +210,26 @@ export interface WalkHooks {
  * while being walked are left out (a live sandbox may be changing them).
  */
 export async function walkTree(root: string, hooks: WalkHooks = {}): Promise<WalkEntry[]> {
-  const out: WalkEntry[] = [];
   const top = await openDirectory(root);
   try {
-    await walkDir(top, "", out, hooks);
+    return await walkDir(top, "", hooks, { open: 0 });
   } finally {
     await top.close();
   }
-  return out;
 }
 
-async function walkDir(dir: FileHandle, rel: string, out: WalkEntry[], hooks: WalkHooks): Promise<void> {
+/** Directories open in a walk below which subdirectories are still walked in parallel. */
+const PARALLEL_OPEN_DIRS = 256;
+/** Subdirectories of one directory walked at once (while under that limit). */
+const PARALLEL_CHILDREN = 8;
+
+async function walkDir(dir: FileHandle, rel: string, hooks: WalkHooks, state: { open: number }): Promise<WalkEntry[]> {
   if (hooks.onDir) await hooks.onDir(rel, dir);
   let names: string[];
   try {
     names = (await readdir(fdPath(dir.fd))).sort();
   } catch (err) {
-    if (isAbsentError(err)) return;
+    if (isAbsentError(err)) return [];
     throw err;
   }
   const found = await Promise.all(
@@ -243,26 +246,45 @@ async function walkDir(dir: FileHandle, rel: string, out: WalkEntry[], hooks: Wa
       }
     }),
   );
+  // Each subdirectory's subtree, in name order once done; a bounded number are walked at once.
+  const below = new Map<WalkEntry, WalkEntry[] | null>();
+  const subdirs = found.filter((e): e is WalkEntry => e?.stat.isDirectory() === true);
+  let next = 0;
+  const worker = async () => {
+    while (next < subdirs.length) {
+      const entry = subdirs[next++] as WalkEntry;
+      let child: FileHandle;
+      try {
+        child = await openChildDir(dir, entry.path.slice(entry.path.lastIndexOf("/") + 1));
+      } catch (err) {
+        if (!isAbsentError(err)) throw err;
+        below.set(entry, null); // vanished or swapped for a link: left out
+        continue;
+      }
+      state.open++;
+      try {
+        below.set(entry, await walkDir(child, entry.path, hooks, state));
+      } finally {
+        state.open--;
+        await child.close();
+      }
+    }
+  };
+  const workers = state.open < PARALLEL_OPEN_DIRS ? Math.min(PARALLEL_CHILDREN, subdirs.length) : 1;
+  await Promise.all(Array.from({ length: workers }, worker));
+  const out: WalkEntry[] = [];
   for (const entry of found) {
     if (!entry) continue;
     if (!entry.stat.isDirectory()) {
       out.push(entry);
       continue;
     }
-    let child: FileHandle;
-    try {
-      child = await openChildDir(dir, entry.path.slice(entry.path.lastIndexOf("/") + 1));
-    } catch (err) {
-      if (isAbsentError(err)) continue;
-      throw err;
-    }
-    try {
-      out.push(entry);
-      await walkDir(child, entry.path, out, hooks);
-    } finally {
-      await child.close();
-    }
+    const sub = below.get(entry);
+    if (sub === null || sub === undefined) continue;
+    out.push(entry);
+    for (const e of sub) out.push(e);
   }
+  return out;
 }
 
 /**
