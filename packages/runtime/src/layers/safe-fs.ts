@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import type { BigIntStats } from "node:fs";
-import { constants } from "node:fs";
+import { closeSync, constants, openSync } from "node:fs";
 import { type FileHandle, lstat, open, readdir, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
-const FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+export const FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const REMOVE_TIMEOUT_MS = 300_000;
 
 /** Errors that mean "not there as that kind of thing" (vanished, swapped for a link, not a dir). */
@@ -49,6 +49,35 @@ export function splitRelative(rel: string): string[] | null {
 /** Opens the directory `path` itself (a path the server chose; its last component must not be a link). */
 export function openDirectory(path: string): Promise<FileHandle> {
   return open(path, DIR_FLAGS);
+}
+
+/**
+ * Synchronous: opens the directory `rel` below `root` one component at a time without following
+ * a link; its fd, or null when it is absent or reached through a link. For tight loops that
+ * must not wait on the thread pool (a checkpoint's copy while the sandbox is frozen).
+ */
+export function openDirBeneathSync(root: string, rel: string): number | null {
+  const parts = rel === "" ? [] : splitRelative(rel);
+  if (parts === null) return null;
+  let fd: number;
+  try {
+    fd = openSync(root, DIR_FLAGS);
+  } catch (err) {
+    if (isAbsentError(err)) return null;
+    throw err;
+  }
+  try {
+    for (const name of parts) {
+      const next = openSync(fdPath(fd, name), DIR_FLAGS);
+      closeSync(fd);
+      fd = next;
+    }
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    if (isAbsentError(err)) return null;
+    throw err;
+  }
 }
 
 /** Opens the child directory `name` of an open directory without following a link. */

@@ -1,7 +1,8 @@
+import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { type FileHandle, link, mkdir, open, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CHUNK_BYTES, type ChunkSink, chunkFile, type ManifestEntry, type MemoryFile } from "./entries.js";
-import { openBeneath } from "./safe-fs.js";
+import { FILE_FLAGS, fdPath, isAbsentError, openDirBeneathSync } from "./safe-fs.js";
 import { listTarFiles, readAt } from "./tar-reader.js";
 
 /**
@@ -39,7 +40,7 @@ interface StagedCopy {
 
 const stageData = (stage: string) => join(stage, "files.dat");
 const stageIndex = (stage: string) => join(stage, "files.json");
-const COPY_CONCURRENCY = 8;
+const YIELD_EVERY_MS = 5;
 const COPY_BUFFER_BYTES = 1024 * 1024;
 
 /**
@@ -50,37 +51,58 @@ const COPY_BUFFER_BYTES = 1024 * 1024;
  * depth; one that is gone or no longer a regular file is left out.
  */
 export async function copyToStage(upper: string, paths: string[], stage: string): Promise<void> {
-  const out = await open(stageData(stage), "w", 0o600);
+  const out = openSync(stageData(stage), "w", 0o600);
   const copies: StagedCopy[] = [];
+  const buf = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
   let offset = 0;
-  let next = 0;
-  const worker = async () => {
-    const buf = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
-    while (next < paths.length) {
-      const path = paths[next++] as string;
-      const fh = await openBeneath(upper, path, "file");
-      if (!fh) continue;
-      try {
-        const size = (await fh.stat()).size;
-        const at = offset;
-        offset += size;
-        let done = 0;
-        while (done < size) {
-          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - done), done);
-          if (bytesRead === 0) break;
-          await out.write(buf, 0, bytesRead, at + done);
-          done += bytesRead;
-        }
-        copies.push({ path, offset: at, size: done });
-      } finally {
-        await fh.close();
-      }
-    }
+  let dirRel: string | undefined;
+  let dirFd: number | null = null;
+  // Plain system calls (no thread-pool round trip per call: ~10× faster for many small files),
+  // letting the event loop run every few milliseconds.
+  let slice = performance.now();
+  const breathe = async () => {
+    if (performance.now() - slice < YIELD_EVERY_MS) return;
+    await new Promise((r) => setImmediate(r));
+    slice = performance.now();
   };
   try {
-    await Promise.all(Array.from({ length: COPY_CONCURRENCY }, worker));
+    for (const path of [...paths].sort()) {
+      const cut = path.lastIndexOf("/");
+      const parent = cut === -1 ? "" : path.slice(0, cut);
+      if (parent !== dirRel) {
+        if (dirFd !== null) closeSync(dirFd);
+        dirFd = openDirBeneathSync(upper, parent);
+        dirRel = parent;
+      }
+      if (dirFd === null) continue;
+      let fd: number;
+      try {
+        fd = openSync(fdPath(dirFd, path.slice(cut + 1)), FILE_FLAGS);
+      } catch (err) {
+        if (isAbsentError(err)) continue;
+        throw err;
+      }
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile()) continue;
+        let done = 0;
+        while (done < st.size) {
+          const n = readSync(fd, buf, 0, Math.min(buf.length, st.size - done), done);
+          if (n === 0) break;
+          writeSync(out, buf, 0, n, offset + done);
+          done += n;
+          await breathe();
+        }
+        copies.push({ path, offset, size: done });
+        offset += done;
+      } finally {
+        closeSync(fd);
+      }
+      await breathe();
+    }
   } finally {
-    await out.close();
+    if (dirFd !== null) closeSync(dirFd);
+    closeSync(out);
   }
   await writeFile(stageIndex(stage), JSON.stringify(copies));
 }
