@@ -249,10 +249,10 @@ class OpaqueReader {
   readonly marked = new Set<string>();
   private batch: { path: string; fh: FileHandle }[] = [];
 
-  async add(path: string, dir: FileHandle): Promise<void> {
+  async add(path: string, dirFd: number): Promise<void> {
     let fh: FileHandle;
     try {
-      fh = await open(fdPath(dir.fd), constants.O_RDONLY | constants.O_DIRECTORY);
+      fh = await open(fdPath(dirFd), constants.O_RDONLY | constants.O_DIRECTORY);
     } catch {
       return;
     }

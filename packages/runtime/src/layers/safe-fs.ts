@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import type { BigIntStats } from "node:fs";
-import { closeSync, constants, openSync } from "node:fs";
-import { type FileHandle, lstat, open, readdir, readlink, realpath } from "node:fs/promises";
+import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync } from "node:fs";
+import { type FileHandle, lstat, open, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -230,7 +230,7 @@ export interface WalkEntry {
 
 export interface WalkHooks {
   /** Called for each directory while it is open (its fd is valid until the hook returns). */
-  onDir?: (path: string, dir: FileHandle) => Promise<void>;
+  onDir?: (path: string, dirFd: number) => Promise<void>;
 }
 
 /**
@@ -240,80 +240,70 @@ export interface WalkHooks {
  */
 export async function walkTree(root: string, hooks: WalkHooks = {}): Promise<WalkEntry[]> {
   const top = await openDirectory(root);
+  const out: WalkEntry[] = [];
   try {
-    return await walkDir(top, "", hooks, { open: 0 });
+    await walkDir(top.fd, "", out, hooks, { slice: performance.now() });
   } finally {
     await top.close();
   }
+  return out;
 }
 
-/** Directories open in a walk below which subdirectories are still walked in parallel. */
-const PARALLEL_OPEN_DIRS = 256;
-/** Subdirectories of one directory walked at once (while under that limit). */
-const PARALLEL_CHILDREN = 8;
+const YIELD_EVERY_MS = 5;
 
-async function walkDir(dir: FileHandle, rel: string, hooks: WalkHooks, state: { open: number }): Promise<WalkEntry[]> {
-  if (hooks.onDir) await hooks.onDir(rel, dir);
+/**
+ * One directory and, depth first, its subdirectories. Plain system calls (no thread-pool round
+ * trip per entry; a checkpoint walks while its sandbox is frozen), letting the event loop run
+ * every few milliseconds.
+ */
+async function walkDir(
+  dirFd: number,
+  rel: string,
+  out: WalkEntry[],
+  hooks: WalkHooks,
+  state: { slice: number },
+): Promise<void> {
+  if (hooks.onDir) await hooks.onDir(rel, dirFd);
+  if (performance.now() - state.slice >= YIELD_EVERY_MS) {
+    await new Promise((r) => setImmediate(r));
+    state.slice = performance.now();
+  }
   let names: string[];
   try {
-    names = (await readdir(fdPath(dir.fd))).sort();
+    names = readdirSync(fdPath(dirFd)).sort();
   } catch (err) {
-    if (isAbsentError(err)) return [];
+    if (isAbsentError(err)) return;
     throw err;
   }
-  const found = await Promise.all(
-    names.map(async (name): Promise<WalkEntry | null> => {
-      const path = rel === "" ? name : `${rel}/${name}`;
-      try {
-        const stat = await lstat(fdPath(dir.fd, name), { bigint: true });
-        const entry: WalkEntry = { path, stat };
-        if (stat.isSymbolicLink()) entry.target = await readlink(fdPath(dir.fd, name));
-        return entry;
-      } catch (err) {
-        if (isAbsentError(err)) return null;
-        throw err;
-      }
-    }),
-  );
-  // Each subdirectory's subtree, in name order once done; a bounded number are walked at once.
-  const below = new Map<WalkEntry, WalkEntry[] | null>();
-  const subdirs = found.filter((e): e is WalkEntry => e?.stat.isDirectory() === true);
-  let next = 0;
-  const worker = async () => {
-    while (next < subdirs.length) {
-      const entry = subdirs[next++] as WalkEntry;
-      let child: FileHandle;
-      try {
-        child = await openChildDir(dir, entry.path.slice(entry.path.lastIndexOf("/") + 1));
-      } catch (err) {
-        if (!isAbsentError(err)) throw err;
-        below.set(entry, null); // vanished or swapped for a link: left out
-        continue;
-      }
-      state.open++;
-      try {
-        below.set(entry, await walkDir(child, entry.path, hooks, state));
-      } finally {
-        state.open--;
-        await child.close();
-      }
+  for (const name of names) {
+    const path = rel === "" ? name : `${rel}/${name}`;
+    const at = fdPath(dirFd, name);
+    let entry: WalkEntry;
+    try {
+      entry = { path, stat: lstatSync(at, { bigint: true }) };
+      if (entry.stat.isSymbolicLink()) entry.target = readlinkSync(at);
+    } catch (err) {
+      if (isAbsentError(err)) continue; // vanished meanwhile
+      throw err;
     }
-  };
-  const workers = state.open < PARALLEL_OPEN_DIRS ? Math.min(PARALLEL_CHILDREN, subdirs.length) : 1;
-  await Promise.all(Array.from({ length: workers }, worker));
-  const out: WalkEntry[] = [];
-  for (const entry of found) {
-    if (!entry) continue;
     if (!entry.stat.isDirectory()) {
       out.push(entry);
       continue;
     }
-    const sub = below.get(entry);
-    if (sub === null || sub === undefined) continue;
-    out.push(entry);
-    for (const e of sub) out.push(e);
+    let child: number;
+    try {
+      child = openSync(at, DIR_FLAGS);
+    } catch (err) {
+      if (isAbsentError(err)) continue; // vanished or swapped for a link: left out
+      throw err;
+    }
+    try {
+      out.push(entry);
+      await walkDir(child, path, out, hooks, state);
+    } finally {
+      closeSync(child);
+    }
   }
-  return out;
 }
 
 /**
