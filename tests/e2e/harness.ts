@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { prefixLockPath } from "@burrow/runtime";
@@ -170,7 +170,8 @@ async function launchTestServer(dir: string, prefix: string, options: TestServer
       } finally {
         await server.stop();
         leftovers = cleanupRunsc(dir, { ids, prefix: serverPrefix });
-        rmSync(dir, { recursive: true, force: true });
+        // GNU rm: a data dir can hold trees deeper than Node's recursive rm handles (snapshots of forks).
+        execFileSync("rm", ["-rf", "--", dir]);
       }
       if (leftovers.length > 0) {
         throw new Error(`left behind after deleting every sandbox and stopping the server: ${leftovers.join(", ")}`);

@@ -11,6 +11,7 @@ import {
   ensureHostFirewall,
   removeEgressRules,
 } from "./host-firewall.js";
+import { removeTree } from "./layers/safe-fs.js";
 import { reapLeftovers } from "./leftovers.js";
 import { applyHostMemoryHeadroom } from "./memory-headroom.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
@@ -27,7 +28,7 @@ import type {
   RuntimeStatus,
   SandboxSpec,
 } from "./runtime.js";
-import { MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
+import { ensureTmpDir, MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
 import { tailLines } from "./text.js";
 
 export interface GvisorRuntimeOptions {
@@ -176,7 +177,7 @@ export class GvisorRuntime implements Runtime {
       });
       await mountOverlay(this.options.runner, dir, spec.templateRootfs, paths);
       await this.network.setup(addr, dir);
-      await mkdir(join(paths.rootfs, "tmp"), { recursive: true, mode: 0o1777 });
+      await ensureTmpDir(paths.rootfs);
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
       // single-request: glibc sends A and AAAA in parallel from one socket, and conntrack's known
       // race between two new packets of one flow at a NAT redirect can drop one (a 2 s stall).
@@ -238,7 +239,8 @@ export class GvisorRuntime implements Runtime {
     const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
     await removeEgressRules(this.options.runner, addr.hostInterface);
     await this.network.teardown(addr);
-    await rm(dir, { recursive: true, force: true });
+    // GNU rm: any depth (a sandbox can make a directory thousands of levels deep) and any modes.
+    await removeTree(dir);
     await rm(this.stateRoot(id), { recursive: true, force: true });
   }
 
@@ -405,9 +407,9 @@ export class GvisorRuntime implements Runtime {
     await rename(join(dir, "upper"), old);
     await rename(newUpper, join(dir, "upper"));
     // The overlay workdir must not carry state from the previous upper dir.
-    await rm(join(dir, "work"), { recursive: true, force: true });
+    await removeTree(join(dir, "work"));
     await mkdir(join(dir, "work"), { recursive: true });
-    await rm(old, { recursive: true, force: true });
+    await removeTree(old);
   }
 
   /** Makes sure the overlay is mounted and the network exists (both vanish on a host reboot). */
@@ -423,6 +425,7 @@ export class GvisorRuntime implements Runtime {
         rootfs,
       });
     }
+    await ensureTmpDir(rootfs);
     if (!(await this.network.exists(addr))) await this.network.setup(addr, dir);
     else await this.network.readdAddress(addr);
     return addr;

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
@@ -65,4 +65,19 @@ export async function mountOverlay(
   if (result.exitCode !== 0) {
     throw new BurrowError(ErrorCode.RuntimeFailed, `mounting the sandbox rootfs failed: ${result.stderr.trim()}`);
   }
+}
+
+/**
+ * Makes `<rootfs>/tmp` a real directory before runsc bind-mounts it as the sandbox's /tmp: runsc
+ * resolves a bind source on the host, so a `tmp` that a layer (a restored or forked checkpoint)
+ * holds as a symlink or anything else would expose whatever it points to. Such an entry is
+ * removed (the overlay records a whiteout) and replaced by an empty 1777 directory.
+ */
+export async function ensureTmpDir(rootfs: string): Promise<void> {
+  const tmp = join(rootfs, "tmp");
+  const st = await lstat(tmp).catch(() => undefined);
+  if (st?.isDirectory()) return;
+  if (st) await rm(tmp, { force: true });
+  await mkdir(tmp, { mode: 0o1777 });
+  await chmod(tmp, 0o1777); // past the umask
 }

@@ -1,28 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { readFileBeneath } from "./layers/safe-fs.js";
 
 /** Where the CA appears in a sandbox (Debian's update-ca-certificates picks it up from there). */
 export const SANDBOX_CA_PATH = "usr/local/share/ca-certificates/burrow-egress-ca.crt";
 /** The bundle OpenSSL, curl and Python read by default on Debian. */
 export const SANDBOX_CA_BUNDLE_PATH = "etc/ssl/certs/ca-certificates.crt";
-
-/**
- * Whether `rel` under `root` is a regular file reached through real directories only. Templates
- * are built by users, so a planted symlink must not make the host read outside the template.
- */
-async function regularFileWithin(root: string, rel: string): Promise<boolean> {
-  const parts = rel.split("/");
-  let at = root;
-  for (const [i, part] of parts.entries()) {
-    at = join(at, part);
-    const stat = await lstat(at).catch(() => undefined);
-    if (!stat || stat.isSymbolicLink()) return false;
-    if (i < parts.length - 1 ? !stat.isDirectory() : !stat.isFile()) return false;
-  }
-  return true;
-}
 
 /** Layers being built, by path. */
 const inProgress = new Map<string, Promise<string>>();
@@ -57,8 +42,10 @@ async function buildLayer(layer: string, templateRootfs: string, cert: string): 
   try {
     await mkdir(join(tmp, dirname(SANDBOX_CA_PATH)), { recursive: true, mode: 0o755 });
     await writeFile(join(tmp, SANDBOX_CA_PATH), cert, { mode: 0o644 });
-    if (await regularFileWithin(templateRootfs, SANDBOX_CA_BUNDLE_PATH)) {
-      const bundle = await readFile(join(templateRootfs, SANDBOX_CA_BUNDLE_PATH), "utf8");
+    // Read below the template rootfs without following any of its links (one open, no check-then-read).
+    const read = await readFileBeneath(templateRootfs, SANDBOX_CA_BUNDLE_PATH.replace(/^\/+/, ""));
+    if (read !== null) {
+      const bundle = read.toString("utf8");
       await mkdir(join(tmp, dirname(SANDBOX_CA_BUNDLE_PATH)), { recursive: true, mode: 0o755 });
       const separator = bundle === "" || bundle.endsWith("\n") ? "" : "\n";
       await writeFile(join(tmp, SANDBOX_CA_BUNDLE_PATH), `${bundle}${separator}${cert}`, { mode: 0o644 });

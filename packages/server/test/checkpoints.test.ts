@@ -2,11 +2,20 @@ import { execFileSync } from "node:child_process";
 import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  buildManifest,
+  CHUNK_BYTES,
+  copyToStage,
+  ingestStage,
+  type ManifestEntry,
+  materialize,
+  mergeLayers,
+  readPlan,
+  scanUpper,
+  writePlan,
+} from "@burrow/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { diffViews, type TemplateLayer, unifiedDiff } from "../src/checkpoints/diff.js";
-import { buildManifest, CHUNK_BYTES, type ManifestEntry, mergeLayers, scanUpper } from "../src/checkpoints/manifest.js";
-import { materialize } from "../src/checkpoints/materialize.js";
-import { copyToStage, ingestStage, readPlan, writePlan } from "../src/checkpoints/staging.js";
 import { LocalBlobStore, sha256 } from "../src/store/blob-store.js";
 
 const dirs: string[] = [];
@@ -156,7 +165,7 @@ describe("diff", () => {
 });
 
 describe("staging", () => {
-  it("a staged copy (tar) chunks to exactly what reading the files in place gives", async () => {
+  it("a staged copy chunks to exactly what reading the files in place gives", async () => {
     const upper = tempDir();
     const stage = join(tempDir(), "stage");
     const blobs = new LocalBlobStore(tempDir());

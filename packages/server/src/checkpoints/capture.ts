@@ -1,11 +1,10 @@
 import { rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { BurrowError, ErrorCode, errorMessage } from "@burrow/core";
-import type { Runtime } from "@burrow/runtime";
+import { linkImageToStage, type Runtime, stageImage } from "@burrow/runtime";
 import type { AgentClient } from "../services/agent-client.js";
 import type { Transitions } from "../services/transitions.js";
 import type { SandboxRecord } from "../store/sandbox-store.js";
-import { linkImageToStage, stageImage } from "./staging.js";
 
 /** Marks a sandbox paused or frozen by a checkpoint, so the next start lets it run if a crash left it so. */
 export const FROZEN_MARKER = "checkpoint-frozen";

@@ -1,13 +1,22 @@
-import { lstat, readFile, readlink } from "node:fs/promises";
-import { join } from "node:path";
 import { BurrowError, type DiffEntry, type DiffResponse, ErrorCode } from "@burrow/core";
-import type { Runtime } from "@burrow/runtime";
+import {
+  buildManifest,
+  chunkHandle,
+  hashOnly,
+  lstatBeneath,
+  type ManifestEntry,
+  mergeLayers,
+  openBeneath,
+  type Runtime,
+  readFileBeneath,
+  readlinkBeneath,
+  splitRelative,
+} from "@burrow/runtime";
 import type { Templates } from "../services/templates.js";
 import type { BlobStore } from "../store/blob-store.js";
 import type { CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxStore } from "../store/sandbox-store.js";
 import { diffViews, type TemplateLayer, unifiedDiff } from "./diff.js";
-import { buildManifest, chunkFile, hashOnly, type ManifestEntry, mergeLayers } from "./manifest.js";
 import { loadManifest, mergedEntries } from "./manifest-io.js";
 import type { CheckpointService } from "./service.js";
 
@@ -36,20 +45,23 @@ function fileType(st: { isDirectory(): boolean; isSymbolicLink(): boolean; isFil
   return st.isFile() ? "file" : "other";
 }
 
+/** The template's files, read below its rootfs without following any of its links. */
 function templateLayer(root: string): TemplateLayer {
   return {
     async stat(path) {
-      try {
-        const st = await lstat(join(root, path));
-        return { type: fileType(st), size: st.isFile() ? st.size : 0 };
-      } catch {
-        return null;
-      }
+      const st = await lstatBeneath(root, path);
+      return st ? { type: fileType(st), size: st.isFile() ? Number(st.size) : 0 } : null;
     },
     async chunks(path) {
-      return (await chunkFile(join(root, path), hashOnly)).chunks;
+      const fh = await openBeneath(root, path, "file");
+      if (!fh) return [];
+      try {
+        return (await chunkHandle(fh, hashOnly)).chunks;
+      } finally {
+        await fh.close();
+      }
     },
-    readlink: (path) => readlink(join(root, path)),
+    readlink: async (path) => (await readlinkBeneath(root, path)) ?? "",
   };
 }
 
@@ -88,6 +100,15 @@ export class DiffService {
     const response: DiffResponse = { from, to, entries };
     if (path !== undefined) {
       const rel = path.replace(/^\/+/, "");
+      if (splitRelative(rel) === null) {
+        throw new BurrowError(ErrorCode.BadRequest, "'path' must be a file path without '.', '..' or empty parts");
+      }
+      const known = (list: readonly { path: string }[]) => list.some((e) => e.path === rel);
+      if (!entries.some((e) => e.path === `/${rel}`) && !known(a.entries) && !known(b.entries)) {
+        throw new BurrowError(ErrorCode.NotFound, `/${rel} did not change between ${from} and ${to}`, {
+          details: { path: `/${rel}` },
+        });
+      }
       const oldText = await this.text(a, rel, template, this.deps.templates.rootfs(record.template));
       const newText = await this.text(b, rel, template, this.deps.templates.rootfs(record.template));
       try {
@@ -115,18 +136,26 @@ export class DiffService {
       const st = hidden ? null : await template.stat(rel);
       if (st?.type !== "file") return "";
       if (st.size > MAX_TEXT_DIFF_BYTES) throw tooLarge(rel, st.size);
-      data = await readFile(join(templateRoot, rel));
+      const read = await readFileBeneath(templateRoot, rel, MAX_TEXT_DIFF_BYTES);
+      if (read === null) return "";
+      data = read;
     }
     if (data.includes(0)) throw new BurrowError(ErrorCode.BadRequest, `/${rel} is binary; no text diff`);
     return data.toString("utf8");
   }
 
-  /** "now": files of the sandbox's own layer are on disk; base-layer files are in the blob store. */
+  /**
+   * "now": files of the sandbox's own layer are on disk (read below the upper dir, never through
+   * a link the sandbox made); base-layer files and files gone since the scan come from the blob store.
+   */
   private async readLayerFile(side: Side, entry: ManifestEntry): Promise<Buffer> {
+    const data = await readFileBeneath(side.upperDir as string, entry.path, MAX_TEXT_DIFF_BYTES);
+    if (data !== null && data.length > MAX_TEXT_DIFF_BYTES) throw tooLarge(entry.path, data.length);
+    if (data !== null) return data;
     try {
-      return await readFile(join(side.upperDir as string, entry.path));
-    } catch {
       return Buffer.concat(await Promise.all((entry.chunks ?? []).map((h) => this.deps.blobs.get(h))));
+    } catch {
+      return Buffer.alloc(0); // removed after the scan and only hashed, never stored: absent now
     }
   }
 }

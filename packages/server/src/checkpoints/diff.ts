@@ -1,5 +1,5 @@
 import type { DiffEntry } from "@burrow/core";
-import type { ManifestEntry } from "./manifest.js";
+import type { ManifestEntry } from "@burrow/runtime";
 
 /** What the template (the bottom read-only layer) has at a path. */
 export interface TemplateLayer {

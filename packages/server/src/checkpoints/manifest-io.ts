@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from "node:zlib";
+import { CHUNK_BYTES, type ManifestEntry, type MemoryFile, mergeLayers } from "@burrow/runtime";
 import type { BlobStore } from "../store/blob-store.js";
-import { CHUNK_BYTES, type Manifest, type ManifestEntry, mergeLayers } from "./manifest.js";
 
 interface ManifestIndex {
   format: "burrow-manifest-v1+gzip";
@@ -70,4 +70,26 @@ export class ReadWriteLock {
       release();
     }
   }
+}
+
+/** A checkpoint as stored: its layer's entries, the base it lies on, its memory image. */
+export interface Manifest {
+  version: 1;
+  /** The sandbox's own layer. */
+  entries: ManifestEntry[];
+  /**
+   * For a fork: the manifest (merged, relative to the template) of the checkpoint it was forked
+   * from, which lies under `entries` as a read-only layer.
+   */
+  base?: string;
+  /** `full` checkpoints: the runsc checkpoint image files. */
+  memory?: MemoryFile[];
+}
+
+/** All chunk hashes a list of entries refers to. */
+export function chunkHashes(entries: readonly ManifestEntry[], memory?: readonly MemoryFile[]): Set<string> {
+  const hashes = new Set<string>();
+  for (const e of entries) for (const h of e.chunks ?? []) hashes.add(h);
+  for (const m of memory ?? []) for (const h of m.chunks) hashes.add(h);
+  return hashes;
 }

@@ -12,7 +12,23 @@ import {
   type Logger,
   newCheckpointId,
 } from "@burrow/core";
-import type { Runtime } from "@burrow/runtime";
+import {
+  type ChunkSink,
+  copyToStage,
+  imageBytes,
+  ingestStage,
+  logicalBytesOf,
+  materialize,
+  materializeMemory,
+  type Runtime,
+  readPlan,
+  removeTree,
+  type ScanResult,
+  STAGE_PREFIX,
+  scanUpper,
+  stageDirFor,
+  writePlan,
+} from "@burrow/runtime";
 import type { AgentClient } from "../services/agent-client.js";
 import type { KeyedMutex } from "../services/keyed-mutex.js";
 import type { LifecycleService } from "../services/lifecycle.js";
@@ -23,10 +39,7 @@ import type { LocalBlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import { CheckpointCapture, FROZEN_MARKER, sandboxBusy } from "./capture.js";
-import { type ChunkSink, chunkHashes, logicalBytesOf, type Manifest, type ScanResult, scanUpper } from "./manifest.js";
-import { loadManifest, mergedEntries, ReadWriteLock, saveManifest } from "./manifest-io.js";
-import { materialize, materializeMemory } from "./materialize.js";
-import { copyToStage, imageBytes, ingestStage, readPlan, STAGE_PREFIX, stageDirFor, writePlan } from "./staging.js";
+import { chunkHashes, loadManifest, type Manifest, mergedEntries, ReadWriteLock, saveManifest } from "./manifest-io.js";
 
 /** Forks started at once. */
 const FORK_PARALLELISM = 3;
@@ -289,7 +302,7 @@ export class CheckpointService {
       // "restarting": if the server dies mid-restore, reconcile keeps the files and reports error.
       this.deps.transitions.move(record, "starting", { type: "restarting", reason: `restoring checkpoint ${cid}` });
       try {
-        await rm(newUpper, { recursive: true, force: true });
+        await removeTree(newUpper);
         await materialize(manifest.entries, newUpper, this.deps.blobs);
         this.deps.agents.disconnect(this.deps.runtime.agentEndpoint(id, record.networkIndex));
         await this.deps.runtime.stop(id);
@@ -305,7 +318,7 @@ export class CheckpointService {
           await this.deps.lifecycle.initAgent(record);
         }
       } catch (err) {
-        await rm(newUpper, { recursive: true, force: true }).catch(() => undefined);
+        await removeTree(newUpper).catch(() => undefined);
         // A restore or restart that started but never answered must not keep running unseen.
         await this.deps.runtime.stop(id).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
@@ -350,7 +363,7 @@ export class CheckpointService {
           await materialize(entries, temp, this.deps.blobs);
           await rename(temp, snapshot);
         } catch (err) {
-          await rm(temp, { recursive: true, force: true });
+          await removeTree(temp);
           if (!existsSync(snapshot)) throw err;
         }
       }
@@ -440,7 +453,7 @@ export class CheckpointService {
       return;
     }
     for (const name of names) {
-      if (!live.has(name)) await rm(join(this.deps.snapshotsDir, name), { recursive: true, force: true });
+      if (!live.has(name)) await removeTree(join(this.deps.snapshotsDir, name));
     }
   }
 

@@ -1,0 +1,52 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ensureTmpDir } from "../src/sandbox-rootfs.js";
+import { caLayer, SANDBOX_CA_BUNDLE_PATH } from "../src/trust-store.js";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "burrow-links-"));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) execFileSync("rm", ["-rf", dir]);
+});
+
+// Host-side steps of sandbox setup that touch paths a layer could hold as links.
+describe("links in layers are not followed on the host", () => {
+  it("a rootfs whose tmp is a symlink to a host directory gets a real tmp directory instead", async () => {
+    const rootfs = tempDir();
+    const host = tempDir();
+    writeFileSync(join(host, "keep"), "host file\n");
+    symlinkSync(host, join(rootfs, "tmp"));
+    await ensureTmpDir(rootfs);
+    const st = lstatSync(join(rootfs, "tmp"));
+    expect(st.isDirectory()).toBe(true);
+    expect(st.mode & 0o7777).toBe(0o1777);
+    expect(readFileSync(join(host, "keep"), "utf8")).toBe("host file\n");
+    // An existing directory is kept as it is.
+    writeFileSync(join(rootfs, "tmp", "mine"), "x");
+    await ensureTmpDir(rootfs);
+    expect(existsSync(join(rootfs, "tmp", "mine"))).toBe(true);
+  });
+
+  it("the CA layer does not take a template bundle that is reached through a link", async () => {
+    const template = tempDir();
+    const host = tempDir();
+    writeFileSync(join(host, "ca-certificates.crt"), "HOST BUNDLE\n");
+    mkdirSync(join(template, "etc", "ssl"), { recursive: true });
+    symlinkSync(host, join(template, "etc", "ssl", "certs"));
+    const layer = await caLayer(tempDir(), template, "PEM");
+    expect(existsSync(join(layer, SANDBOX_CA_BUNDLE_PATH))).toBe(false);
+
+    const plain = tempDir();
+    mkdirSync(join(plain, "etc", "ssl", "certs"), { recursive: true });
+    writeFileSync(join(plain, SANDBOX_CA_BUNDLE_PATH), "TEMPLATE BUNDLE\n");
+    const ok = await caLayer(tempDir(), plain, "PEM");
+    expect(readFileSync(join(ok, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe("TEMPLATE BUNDLE\nPEM\n");
+  });
+});
