@@ -316,3 +316,16 @@ export function cleanupRunsc(dataDir: string, scope: CleanupScope = {}): string[
   }
   return leftovers;
 }
+
+/** Waits until the server's warm pool for `base` holds `ready` sandboxes (60 s at most). */
+export async function waitForPool(server: TestServer, ready: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const health = (await (await fetch(`${server.url}/v1/health`)).json()) as {
+      warmPool: Record<string, { ready: number }>;
+    };
+    if ((health.warmPool.base?.ready ?? 0) >= ready) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`warm pool did not reach ${ready}`);
+}

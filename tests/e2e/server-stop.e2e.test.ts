@@ -6,7 +6,7 @@ import { lockNetworkPrefix } from "@burrow/runtime";
 import { Sandbox } from "@burrow/sdk";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { prefixCandidates, runscContainers, startTestServer, type TestServer } from "./harness.js";
+import { prefixCandidates, runscContainers, startTestServer, type TestServer, waitForPool } from "./harness.js";
 import { sh } from "./sandbox-shell.js";
 
 const opts = (server: TestServer) => ({ apiUrl: server.url, apiKey: server.apiKey });
@@ -17,18 +17,6 @@ const mountsUnder = (dir: string) =>
   readFileSync("/proc/mounts", "utf8")
     .split("\n")
     .filter((l) => (l.split(" ")[1] ?? "").startsWith(`${dir}/`));
-
-async function waitForPool(server: TestServer, ready: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const health = (await (await fetch(`${server.url}/v1/health`)).json()) as {
-      warmPool: Record<string, { ready: number }>;
-    };
-    if ((health.warmPool.base?.ready ?? 0) >= ready) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`warm pool did not reach ${ready}`);
-}
 
 /** A sandbox id nobody has: "sb_" and 20 base32 characters. */
 function strayId(): string {

@@ -1,18 +1,6 @@
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runscContainers, startTestServer, type TestServer } from "./harness.js";
-
-async function waitForPool(server: TestServer, ready: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const health = (await (await fetch(`${server.url}/v1/health`)).json()) as {
-      warmPool: Record<string, { ready: number }>;
-    };
-    if ((health.warmPool.base?.ready ?? 0) >= ready) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`warm pool did not reach ${ready}`);
-}
+import { runscContainers, startTestServer, type TestServer, waitForPool } from "./harness.js";
 
 // A warm pool of pre-started gVisor sandboxes: create hands one out with the caller's settings.
 describe("warm pool", () => {
