@@ -60,6 +60,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Start the server as the leader of a process group of its own (to signal the whole group). */
   ownProcessGroup?: boolean;
+  /** The server to run (default: this checkout's dist); the upgrade test runs an older release's. */
+  serverMain?: string;
 }
 
 /** The server refused the prefix because another live server holds its lock. */
@@ -87,7 +89,7 @@ export async function startTestServer(dataDir?: string, options: TestServerOptio
 }
 
 async function launchTestServer(dir: string, prefix: string, options: TestServerOptions): Promise<TestServer> {
-  const child = spawn(process.execPath, [serverMain], {
+  const child = spawn(process.execPath, [options.serverMain ?? serverMain], {
     env: {
       ...process.env,
       BURROW_DATA_DIR: dir,

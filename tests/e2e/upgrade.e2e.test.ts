@@ -1,17 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "@burrow/sdk";
 import { describe, expect, it } from "vitest";
-import {
-  cleanupRunsc,
-  prefixCandidates,
-  prefixLocked,
-  runscContainers,
-  startTestServer,
-  type TestServer,
-  templatesDir,
-} from "./harness.js";
+import { cleanupRunsc, runscContainers, startTestServer, type TestServer } from "./harness.js";
 import { sh } from "./sandbox-shell.js";
 
 /** The previous landed release: sandboxes it hibernated or left running must work under this one. */
@@ -36,76 +28,6 @@ function buildPrevious(): string {
   return root;
 }
 
-interface OldServer {
-  url: string;
-  apiKey: string;
-  prefix: string;
-  process: ChildProcess;
-  request(method: string, path: string, body?: unknown): Promise<Response>;
-  stop(): Promise<void>;
-}
-
-/** Starts the previous release's server on a data dir with a free test prefix. */
-async function startOldServer(prevRoot: string, dataDir: string): Promise<OldServer> {
-  const prefix = prefixCandidates(dataDir).find((p) => !prefixLocked(p));
-  if (prefix === undefined) throw new Error("no free network prefix");
-  const child = spawn(process.execPath, [join(prevRoot, "packages", "server", "dist", "main.js")], {
-    env: {
-      ...process.env,
-      BURROW_DATA_DIR: dataDir,
-      BURROW_TEMPLATES_DIR: templatesDir,
-      BURROW_PORT: "0",
-      BURROW_LOG_LEVEL: "warn",
-      BURROW_WARM_POOL: "",
-      BURROW_NETWORK_PREFIX: prefix,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`old server did not start:\n${out}`)), 30_000);
-    child.stdout?.on("data", () => {
-      const m = /Burrow listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`old server exited with ${code}:\n${out}`));
-    });
-  });
-  const apiKey = readFileSync(join(dataDir, "admin-key"), "utf8").trim();
-  return {
-    url,
-    apiKey,
-    prefix,
-    process: child,
-    request: (method, path, body) =>
-      fetch(`${url}${path}`, {
-        method,
-        headers: {
-          Authorization: `Bearer ${apiKey}`,
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
-
 /** A shell loop that keeps its count in memory and writes it to a file every 0.2 s; prints its PID. */
 const COUNTER = `setsid sh -c 'i=0; while true; do i=$((i+1)); echo $i > $HOME/count; sleep 0.2; done' >/dev/null 2>&1 < /dev/null & echo $!`;
 
@@ -115,10 +37,10 @@ describe("upgrade from the previous release", () => {
   it("a sandbox hibernated and one left running by the previous release work under this one", async () => {
     const prevRoot = buildPrevious();
     const dataDir = mkdtempSync("/tmp/bu-");
-    let old: OldServer | undefined;
+    let old: TestServer | undefined;
     let server: TestServer | undefined;
     try {
-      old = await startOldServer(prevRoot, dataDir);
+      old = await startTestServer(dataDir, { serverMain: join(prevRoot, "packages", "server", "dist", "main.js") });
       const oldOpts = { apiUrl: old.url, apiKey: old.apiKey };
       const sleeper = await Sandbox.create(oldOpts);
       const runner = await Sandbox.create(oldOpts);
@@ -139,7 +61,7 @@ describe("upgrade from the previous release", () => {
       expect(before.state ?? before.status).toMatch(/hibernat/);
       await old.stop();
 
-      server = await startTestServer(dataDir, { env: { BURROW_NETWORK_PREFIX: old.prefix } });
+      server = await startTestServer(dataDir);
       const newOpts = { apiUrl: server.url, apiKey: server.apiKey };
       for (const id of [sleeper.sandboxId, runner.sandboxId]) {
         const sb = await Sandbox.connect(id, newOpts);
@@ -159,7 +81,10 @@ describe("upgrade from the previous release", () => {
       await old?.stop();
       if (server !== undefined) await server.dispose();
       else {
-        cleanupRunsc(dataDir, { prefix: old?.prefix });
+        const prefix = existsSync(join(dataDir, "network-prefix"))
+          ? readFileSync(join(dataDir, "network-prefix"), "utf8").trim()
+          : undefined;
+        cleanupRunsc(dataDir, { prefix });
         execFileSync("rm", ["-rf", "--", dataDir]);
       }
     }
