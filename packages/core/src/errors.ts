@@ -7,6 +7,11 @@ export const ErrorCode = {
   NotFound: "not_found",
   SandboxNotFound: "sandbox_not_found",
   TemplateNotFound: "template_not_found",
+  TemplateBuildNotFound: "template_build_not_found",
+  /** A template build failed (a RUN exited non-zero, a COPY source is missing, …). */
+  TemplateBuildFailed: "template_build_failed",
+  /** A template's start command did not become ready in time, or exited. */
+  TemplateStartFailed: "template_start_failed",
   CheckpointNotFound: "checkpoint_not_found",
   PreviewNotFound: "preview_not_found",
   SecretNotFound: "secret_not_found",
@@ -37,6 +42,9 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   not_found: 404,
   sandbox_not_found: 404,
   template_not_found: 404,
+  template_build_not_found: 404,
+  template_build_failed: 422,
+  template_start_failed: 422,
   checkpoint_not_found: 404,
   preview_not_found: 404,
   secret_not_found: 404,

@@ -7,3 +7,4 @@ export * from "./network.js";
 export * from "./preview.js";
 export * from "./sandbox.js";
 export * from "./secrets.js";
+export * from "./template.js";
