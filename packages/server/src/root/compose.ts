@@ -154,6 +154,7 @@ export function composeServices(f: Foundation): Services {
     sandboxes,
     imageDirOf,
     snapshotsDir: join(config.dataDir, "snapshots"),
+    captureTool: config.captureToolPath,
     logger,
     agents,
   });
