@@ -497,7 +497,8 @@ export class CheckpointService {
           storing.delete(staged.id);
           this.startIngest(staged, join(dir, name), performance.now());
         } else if (name.startsWith("checkpoint-image-") || name.startsWith(STAGE_PREFIX) || name === "upper.restore") {
-          await rm(join(dir, name), { recursive: true, force: true });
+          // upper.restore holds a checkpoint's tree, which a sandbox made and may nest at any depth.
+          await removeTree(join(dir, name));
         }
       }
     }
