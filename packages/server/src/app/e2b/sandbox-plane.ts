@@ -246,7 +246,8 @@ export class SandboxPlane {
       );
     }
     const record = isSandboxId(id) ? this.lookup(id) : undefined;
-    if (!record) throw new PlaneError(502, `sandbox ${id} not found`, id, port, "sandbox_not_found");
+    // E2B's proxy says this very sentence; programs written for E2B look for it.
+    if (!record) throw new PlaneError(502, "The sandbox was not found", id, port, "sandbox_not_found");
     if (record.state === "error") {
       throw new PlaneError(502, `sandbox ${id} is not running: ${record.error ?? "error"}`, id);
     }

@@ -67,7 +67,12 @@ function refuseUnsupportedNetwork(
       "network.rules",
       "inject credentials with Burrow's secrets instead (POST /v1/secrets, then network.secrets on POST /v1/sandboxes); see docs/networking.md",
     );
-  for (const key of ["egressProxy", "maskRequestHost", "httpsPorts"] as const) {
+  if (net.maskRequestHost !== undefined)
+    throw unsupported(
+      "network.maskRequestHost",
+      "requests reach a sandbox's ports with the Host the client used (<port>-<id>.<domain>); rewrite it inside the sandbox if a service needs another",
+    );
+  for (const key of ["egressProxy", "httpsPorts"] as const) {
     const value = net[key];
     if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0))
       throw unsupported(`network.${key}`, "Burrow's egress goes through its own proxies on this host");
