@@ -1,0 +1,137 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Sandbox } from "e2b";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./harness.js";
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+const BOOT_ID = "cat /proc/sys/kernel/random/boot_id";
+
+// E2B compatibility, round two (issue #13): the official `e2b` SDK against a real server and runsc.
+describe("e2b SDK against Burrow: compatibility round two", () => {
+  let server: TestServer;
+  let key: string;
+  const opts = () => ({ apiKey: key, apiUrl: server.url, sandboxUrl: server.url });
+  const api = (method: string, path: string, body?: unknown) =>
+    fetch(`${server.url}${path}`, {
+      method,
+      headers: { "X-API-KEY": key, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    server = await startTestServer(undefined, { env: { BURROW_LIFECYCLE_TICK_MS: "100" } });
+    key = readFileSync(join(server.dataDir, "e2b-api-key"), "utf8").trim();
+  });
+
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it("pause({keepMemory: false}) keeps the files and connect boots the sandbox afresh", async () => {
+    const sandbox = await Sandbox.create(opts());
+    try {
+      const bootBefore = (await sandbox.commands.run(BOOT_ID)).stdout.trim();
+      await sandbox.files.write("/home/user/kept.txt", "kept");
+      const sleeper = await sandbox.commands.run("sleep 600", { background: true, timeoutMs: 0 });
+      expect(await sandbox.pause({ keepMemory: false })).toBe(true);
+      expect((await sandbox.getInfo()).state).toBe("paused");
+
+      const resumed = await Sandbox.connect(sandbox.sandboxId, opts());
+      expect((await resumed.getInfo()).state).toBe("running");
+      expect(await resumed.files.read("/home/user/kept.txt")).toBe("kept");
+      expect((await resumed.commands.run(BOOT_ID)).stdout.trim()).not.toBe(bootBefore);
+      expect((await resumed.commands.list()).map((p) => p.pid)).not.toContain(sleeper.pid);
+
+      // A later pause that keeps memory resumes with the processes again.
+      const bootNow = (await resumed.commands.run(BOOT_ID)).stdout.trim();
+      const second = await resumed.commands.run("sleep 600", { background: true, timeoutMs: 0 });
+      expect(await resumed.pause()).toBe(true);
+      const again = await Sandbox.connect(sandbox.sandboxId, opts());
+      expect((await again.commands.run(BOOT_ID)).stdout.trim()).toBe(bootNow);
+      expect((await again.commands.list()).map((p) => p.pid)).toContain(second.pid);
+    } finally {
+      await Sandbox.kill(sandbox.sandboxId, opts());
+    }
+  });
+
+  it("lifecycle onTimeout {action: 'pause', keepMemory: false}: paused on timeout, afresh on connect", async () => {
+    const sandbox = await Sandbox.create({
+      ...opts(),
+      timeoutMs: 1_000,
+      lifecycle: { onTimeout: { action: "pause", keepMemory: false } },
+    });
+    try {
+      const bootBefore = (await sandbox.commands.run(BOOT_ID)).stdout.trim();
+      await sandbox.files.write("/home/user/kept.txt", "kept");
+      expect(await until(async () => (await sandbox.getInfo()).state === "paused", 15_000)).toBe(true);
+      const resumed = await Sandbox.connect(sandbox.sandboxId, { ...opts(), timeoutMs: 60_000 });
+      expect((await resumed.commands.run(BOOT_ID)).stdout.trim()).not.toBe(bootBefore);
+      expect(await resumed.files.read("/home/user/kept.txt")).toBe("kept");
+    } finally {
+      await Sandbox.kill(sandbox.sandboxId, opts());
+    }
+  });
+
+  it("connect with a shorter timeout leaves endAt alone; a longer one moves it later", async () => {
+    const sandbox = await Sandbox.create({ ...opts(), timeoutMs: 300_000 });
+    try {
+      const before = (await sandbox.getInfo()).endAt.getTime();
+      await new Promise((r) => setTimeout(r, 1_100));
+      await Sandbox.connect(sandbox.sandboxId, { ...opts(), timeoutMs: 60_000 });
+      expect((await sandbox.getInfo()).endAt.getTime()).toBe(before);
+      await Sandbox.connect(sandbox.sandboxId, { ...opts(), timeoutMs: 600_000 });
+      const after = (await sandbox.getInfo()).endAt.getTime();
+      expect(after).toBeGreaterThan(before);
+      expect(after - Date.now()).toBeGreaterThan(550_000);
+    } finally {
+      await Sandbox.kill(sandbox.sandboxId, opts());
+    }
+  });
+
+  it("answers unknown E2B routes in E2B's error shape, and E2B's texts for a gone sandbox and an expired signature", async () => {
+    for (const path of ["/sandboxes/x/nothing", "/v2/sandboxes/x/nothing", "/v3/nothing", "/volumes/v1"]) {
+      const res = await api("GET", path);
+      expect(res.status).toBe(404);
+      const body = (await res.json()) as { code: number; message: string };
+      expect(body).toMatchObject({ code: 404, message: expect.stringContaining("Burrow does not serve") });
+    }
+    const wrongMethod = await api("PATCH", "/v2/sandboxes");
+    expect((await wrongMethod.json()) as unknown).toMatchObject({ code: 400, message: expect.any(String) });
+    // Burrow's own API keeps its own shape.
+    const own = (await (await server.request("GET", "/v1/nothing")).json()) as { error?: { code: string } };
+    expect(own.error?.code).toBe("not_found");
+
+    // The SDK turns an E2B-shaped body into a readable message (not "[object Object]").
+    const sandbox = await Sandbox.create(opts());
+    try {
+      await expect(sandbox.files.read("/tmp/none")).rejects.toThrow(/not.*exist|not found/i);
+      const url = await sandbox.downloadUrl("/etc/hostname", { useSignatureExpiration: 1 });
+      await new Promise((r) => setTimeout(r, 2_100));
+      const expired = await fetch(url);
+      expect(expired.status).toBe(401);
+      expect(await expired.text()).toContain("signature is already expired");
+    } finally {
+      await Sandbox.kill(sandbox.sandboxId, opts());
+    }
+    const gone = await fetch(`${server.url}/health`, {
+      headers: { "E2b-Sandbox-Id": sandbox.sandboxId, "E2b-Sandbox-Port": "49983" },
+    });
+    expect(gone.status).toBe(502);
+    expect(await gone.json()).toMatchObject({ code: 502, message: "The sandbox was not found" });
+  });
+
+  it("refuses network.maskRequestHost with a 400 naming it", async () => {
+    const err = await Sandbox.create({ ...opts(), network: { maskRequestHost: "localhost" } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(String((err as Error).message)).toMatch(/400.*network\.maskRequestHost/);
+  });
+});
