@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox } from "e2b";
+import { CommandExitError, Sandbox } from "e2b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./harness.js";
 
@@ -34,6 +34,49 @@ describe("e2b SDK against Burrow: compatibility round two", () => {
 
   afterAll(async () => {
     await server?.dispose();
+  });
+
+  it("keeps file metadata on write, writeFiles, list, getInfo and rename, clears it on overwrite, keeps it across pause", async () => {
+    const sandbox = await Sandbox.create(opts());
+    try {
+      const dir = "/home/user/meta";
+      const written = await sandbox.files.write(`${dir}/a.txt`, "a", { metadata: { team: "infra" } });
+      expect(written.metadata).toEqual({ team: "infra" });
+      const many = await sandbox.files.write(
+        [
+          { path: `${dir}/b.txt`, data: "b" },
+          { path: `${dir}/c.txt`, data: "c" },
+        ],
+        { metadata: { batch: "1" } },
+      );
+      expect(many.map((f) => f.metadata)).toEqual([{ batch: "1" }, { batch: "1" }]);
+      expect((await sandbox.files.getInfo(`${dir}/a.txt`)).metadata).toEqual({ team: "infra" });
+      const listed = await sandbox.files.list(dir);
+      expect(Object.fromEntries(listed.map((e) => [e.name, e.metadata]))).toEqual({
+        "a.txt": { team: "infra" },
+        "b.txt": { batch: "1" },
+        "c.txt": { batch: "1" },
+      });
+      await sandbox.files.rename(`${dir}/a.txt`, `${dir}/renamed.txt`);
+      expect((await sandbox.files.getInfo(`${dir}/renamed.txt`)).metadata).toEqual({ team: "infra" });
+      await sandbox.files.rename(dir, "/home/user/meta2");
+      expect((await sandbox.files.getInfo("/home/user/meta2/b.txt")).metadata).toEqual({ batch: "1" });
+      await sandbox.files.write("/home/user/meta2/b.txt", "overwritten");
+      expect((await sandbox.files.getInfo("/home/user/meta2/b.txt")).metadata).toBeUndefined();
+
+      expect(await sandbox.pause({ keepMemory: false })).toBe(true);
+      const resumed = await Sandbox.connect(sandbox.sandboxId, opts());
+      expect((await resumed.files.getInfo("/home/user/meta2/renamed.txt")).metadata).toEqual({ team: "infra" });
+      // gVisor keeps no user.* xattrs on the root filesystem (nor /tmp, a directory of it); tmpfs mounts do.
+      const xattr = (p: string) =>
+        `python3 -c "import os; open('${p}','w'); os.setxattr('${p}','user.k',b'v'); print(os.getxattr('${p}','user.k'))"`;
+      expect((await resumed.commands.run(xattr("/dev/shm/x"))).stdout.trim()).toBe("b'v'");
+      const rootfs = await resumed.commands.run(xattr("/home/user/x")).catch((e: unknown) => e);
+      expect(rootfs).toBeInstanceOf(CommandExitError);
+      expect((rootfs as CommandExitError).stderr).toMatch(/Operation not supported/);
+    } finally {
+      await Sandbox.kill(sandbox.sandboxId, opts());
+    }
   });
 
   it("pause({keepMemory: false}) keeps the files and connect boots the sandbox afresh", async () => {
