@@ -172,9 +172,59 @@ describe("e2b SDK against Burrow: compatibility round two", () => {
     expect(await gone.json()).toMatchObject({ code: 502, message: "The sandbox was not found" });
   });
 
-  it("refuses network.maskRequestHost with a 400 naming it", async () => {
-    const err = await Sandbox.create({ ...opts(), network: { maskRequestHost: "localhost" } }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect(String((err as Error).message)).toMatch(/400.*network\.maskRequestHost/);
+  it("allowPublicTraffic: false wants the traffic token on every port; maskRequestHost sets the Host sent on", async () => {
+    const sandbox = await Sandbox.create({
+      ...opts(),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: E2B's literal placeholder
+      network: { allowPublicTraffic: false, maskRequestHost: "app.internal:${PORT}" },
+    });
+    try {
+      expect(sandbox.trafficAccessToken).toMatch(/^e2b_tat_/);
+      const info = await sandbox.getInfo();
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: E2B's literal placeholder
+      expect(info.network).toMatchObject({ allowPublicTraffic: false, maskRequestHost: "app.internal:${PORT}" });
+      // The agent's port needs only its own token: the SDK works as before.
+      await sandbox.commands.run(
+        `python3 -c '
+import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+http.server.HTTPServer(("0.0.0.0", 8080), H).serve_forever()
+'`,
+        { background: true },
+      );
+      const port = { "E2b-Sandbox-Id": sandbox.sandboxId, "E2b-Sandbox-Port": "8080" };
+      const token = sandbox.trafficAccessToken ?? "";
+      let res: Response | undefined;
+      await until(async () => {
+        res = await fetch(`${server.url}/`, { headers: { ...port, "e2b-traffic-access-token": token } });
+        return res.status === 200;
+      }, 10_000);
+      expect(res?.status).toBe(200);
+      const seen = (await res?.json()) as Record<string, string>;
+      expect(seen.host).toBe("app.internal:8080");
+      expect(seen["e2b-traffic-access-token"]).toBeUndefined();
+
+      const without = await fetch(`${server.url}/`, { headers: port });
+      expect(without.status).toBe(403);
+      expect(await without.json()).toMatchObject({
+        code: 403,
+        message: expect.stringContaining("e2b-traffic-access-token"),
+      });
+      const wrong = await fetch(`${server.url}/`, {
+        headers: { ...port, "e2b-traffic-access-token": "e2b_tat_wrong" },
+      });
+      expect(wrong.status).toBe(403);
+      // connect hands the token out again.
+      expect((await Sandbox.connect(sandbox.sandboxId, opts())).trafficAccessToken).toBe(token);
+    } finally {
+      await Sandbox.kill(sandbox.sandboxId, opts());
+    }
+    const bad = await Sandbox.create({ ...opts(), network: { maskRequestHost: "bad host/x" } }).catch(
+      (e: unknown) => e,
+    );
+    expect(String((bad as Error).message)).toMatch(/400.*network\.maskRequestHost/);
   });
 });

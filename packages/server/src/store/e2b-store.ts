@@ -2,6 +2,13 @@ import type { Db } from "./db.js";
 
 export type StoredOnTimeout = "kill" | "pause";
 
+export interface E2bIngress {
+  /** Required in `e2b-traffic-access-token` on every port but the agent's; null: ports are public. */
+  trafficToken: string | null;
+  /** The Host sent to the sandbox's services (`${PORT}` replaced); null: the client's. */
+  maskRequestHost: string | null;
+}
+
 /**
  * What E2B's API knows about a sandbox that Burrow's policy cannot say by itself: the action
  * chosen at create for its timeout (while an E2B "kill" sandbox is paused its policy stops
@@ -53,6 +60,20 @@ export class E2bStore {
       .get(sandboxId) as { auto_pause_memory: number; paused_memory: number | null } | undefined;
     if (row === undefined) return false;
     return row.paused_memory === null ? row.auto_pause_memory === 0 : row.paused_memory === 0;
+  }
+
+  /** E2B's ingress options: `allowPublicTraffic: false` (its token) and `maskRequestHost`. */
+  setIngress(sandboxId: string, ingress: E2bIngress): void {
+    this.db
+      .prepare("UPDATE e2b_sandboxes SET traffic_token = ?, mask_request_host = ? WHERE sandbox_id = ?")
+      .run(ingress.trafficToken, ingress.maskRequestHost, sandboxId);
+  }
+
+  ingress(sandboxId: string): E2bIngress | undefined {
+    const row = this.db
+      .prepare("SELECT traffic_token, mask_request_host FROM e2b_sandboxes WHERE sandbox_id = ?")
+      .get(sandboxId) as { traffic_token: string | null; mask_request_host: string | null } | undefined;
+    return row && { trafficToken: row.traffic_token, maskRequestHost: row.mask_request_host };
   }
 
   forget(sandboxId: string): void {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { BurrowError, DEFAULT_LIFECYCLE, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
 import type { EgressService } from "../../egress/egress-service.js";
 import type { ActivityTracker } from "../../services/activity.js";
@@ -82,7 +83,13 @@ export class E2bService {
     );
     this.deps.store.setOnTimeout(record.id, onTimeout);
     if (req.autoPause && req.autoPauseMemory === false) this.deps.store.setAutoPauseMemory(record.id, false);
-    return toE2bSandbox(record, domain);
+    const trafficToken =
+      req.network?.allowPublicTraffic === false ? `e2b_tat_${randomBytes(24).toString("hex")}` : null;
+    const maskRequestHost = req.network?.maskRequestHost ?? null;
+    if (trafficToken !== null || maskRequestHost !== null) {
+      this.deps.store.setIngress(record.id, { trafficToken, maskRequestHost });
+    }
+    return this.toE2b(record, domain);
   }
 
   /** E2B's network update: the egress settings are replaced; what is left out is cleared. */
@@ -99,6 +106,13 @@ export class E2bService {
     const record = this.get(id);
     const detail = toE2bDetail(record, this.deps.activity.idleMs(id), this.now(), domain);
     detail.lifecycle.onTimeout = this.onTimeoutOf(record);
+    const ingress = this.deps.store.ingress(record.id);
+    if (ingress && (ingress.trafficToken !== null || ingress.maskRequestHost !== null)) {
+      detail.network = {
+        allowPublicTraffic: ingress.trafficToken === null,
+        ...(ingress.maskRequestHost !== null ? { maskRequestHost: ingress.maskRequestHost } : {}),
+      };
+    }
     return detail;
   }
 
@@ -118,7 +132,7 @@ export class E2bService {
     if (record.state === "running" && !this.extends(record, requestedMs)) {
       // E2B moves endAt only forward: a connect that would end sooner changes nothing, and is
       // not counted as activity either (activity would restart the idle clock and move endAt).
-      return { resumed, sandbox: toE2bSandbox(record, domain) };
+      return { resumed, sandbox: this.toE2b(record, domain) };
     }
     const fresh = opts.memory === false || (resumed && this.deps.store.bootsFreshOnConnect(id));
     if (fresh && record.state !== "running") await this.deps.lifecycle.restart(id);
@@ -136,7 +150,11 @@ export class E2bService {
     const policy = policyFor(this.onTimeoutOf(awake), timeoutMs, awake.lifecycle);
     this.deps.sandboxes.update(id, { lifecycle: policy });
     this.deps.store.setPausedMemory(id, undefined);
-    return { resumed, sandbox: toE2bSandbox(awake, domain) };
+    return { resumed, sandbox: this.toE2b(awake, domain) };
+  }
+
+  private toE2b(record: SandboxRecord, domain: string | null): E2bSandbox {
+    return toE2bSandbox(record, domain, this.deps.store.ingress(record.id)?.trafficToken ?? null);
   }
 
   /** Whether `now + requestedMs` lies after the sandbox's current endAt (never, for a sandbox without timeout). */
