@@ -1,22 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { prepareCapture } from "../src/layers/capture-tool.js";
 import { type ManifestEntry, scanUpper } from "../src/layers/entries.js";
+import { tempDirsPerTest } from "./temp-dirs.js";
 
 const TOOL = resolve(__dirname, "../../agent/bin/burrow-capture");
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "burrow-capture-"));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) execFileSync("rm", ["-rf", dir]);
-});
+const tempDir = tempDirsPerTest("burrow-capture-");
 
 /** An upper dir with every kind of entry, a host file behind links, and an opaque directory. */
 function fixture(): { upper: string; hostFile: string } {

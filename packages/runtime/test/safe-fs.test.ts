@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   DirCursor,
   fdPath,
@@ -16,16 +15,9 @@ import {
   splitRelative,
   walkTree,
 } from "../src/layers/safe-fs.js";
+import { tempDirsPerTest } from "./temp-dirs.js";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "burrow-safefs-"));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) execFileSync("rm", ["-rf", dir]);
-});
+const tempDir = tempDirsPerTest("burrow-safefs-");
 
 const DEPTH = 2100;
 
