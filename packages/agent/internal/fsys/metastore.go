@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -29,6 +30,10 @@ const DefaultMetadataDir = "/var/lib/burrow-agent/file-metadata"
 type metaStore struct {
 	mu  sync.Mutex
 	dir string
+	// used is set once the store holds (or may hold) a record; until then a
+	// lookup costs no file system call (listing a large folder stays cheap).
+	used    atomic.Bool
+	checked atomic.Bool
 }
 
 // fileMeta is the agent's metadata store; tests point it elsewhere.
@@ -42,6 +47,8 @@ var setxattr = syscall.Setxattr
 func WithoutXattrsForTest(dir string) (restore func()) {
 	prevDir, prevSet := fileMeta.dir, setxattr
 	fileMeta.dir = dir
+	fileMeta.checked.Store(false)
+	fileMeta.used.Store(false)
 	setxattr = func(string, string, []byte, int) error { return syscall.EOPNOTSUPP }
 	return func() { fileMeta.dir, setxattr = prevDir, prevSet }
 }
@@ -56,8 +63,23 @@ func (m *metaStore) file(path string) string {
 	return filepath.Join(m.dir, hex.EncodeToString(sum[:])+".json")
 }
 
+// inUse reports whether the store may hold records; only the agent writes it,
+// so one look at the directory per agent start is enough.
+func (m *metaStore) inUse() bool {
+	if !m.checked.Load() {
+		if entries, err := os.ReadDir(m.dir); err == nil && len(entries) > 0 {
+			m.used.Store(true)
+		}
+		m.checked.Store(true)
+	}
+	return m.used.Load()
+}
+
 // get returns the metadata stored for path, or nil.
 func (m *metaStore) get(path string) map[string]string {
+	if !m.inUse() {
+		return nil
+	}
 	data, err := os.ReadFile(m.file(path))
 	if err != nil {
 		return nil
@@ -79,11 +101,15 @@ func (m *metaStore) put(path string, md map[string]string) error {
 func (m *metaStore) putLocked(path string, md map[string]string) error {
 	target := m.file(path)
 	if len(md) == 0 {
+		if !m.inUse() {
+			return nil
+		}
 		if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		return nil
 	}
+	m.used.Store(true)
 	if err := os.MkdirAll(m.dir, 0o711); err != nil {
 		return err
 	}
@@ -112,6 +138,9 @@ func (m *metaStore) putLocked(path string, md map[string]string) error {
 
 // under calls fn for every stored record of path or of a path below it.
 func (m *metaStore) under(path string, fn func(rec metaRecord)) {
+	if !m.inUse() {
+		return
+	}
 	path = filepath.Clean(path)
 	if rec := m.get(path); rec != nil {
 		fn(metaRecord{Path: path, Metadata: rec})

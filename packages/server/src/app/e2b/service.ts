@@ -118,8 +118,9 @@ export class E2bService {
 
   /**
    * Wakes the sandbox if it sleeps and makes it run until at least `timeoutS` from now (endAt
-   * only ever moves forward), restoring the kill-on-timeout policy a pause suspended. With `memory: false` the sandbox is
-   * started afresh on its files (E2B's "reboot"), which is also how an `error` sandbox comes back.
+   * only ever moves forward), restoring the kill-on-timeout policy a pause suspended. With
+   * `memory: false`, or after a pause without memory, the sandbox is started afresh on its files
+   * (E2B's "reboot"), which is also how an `error` sandbox comes back.
    */
   async connect(
     id: string,
@@ -132,6 +133,7 @@ export class E2bService {
     if (record.state === "running" && !this.extends(record, requestedMs)) {
       // E2B moves endAt only forward: a connect that would end sooner changes nothing, and is
       // not counted as activity either (activity would restart the idle clock and move endAt).
+      this.deps.store.setPausedMemory(id, undefined);
       return { resumed, sandbox: this.toE2b(record, domain) };
     }
     const fresh = opts.memory === false || (resumed && this.deps.store.bootsFreshOnConnect(id));
