@@ -63,11 +63,14 @@ func (m *metaStore) file(path string) string {
 	return filepath.Join(m.dir, hex.EncodeToString(sum[:])+".json")
 }
 
-// inUse reports whether the store may hold records; only the agent writes it,
-// so one look at the directory per agent start is enough.
+// inUse reports whether the store may hold records: whether its directory
+// exists (made by the first record). Only the agent writes it, so one look per
+// agent start is enough; a stat, which any user's thread may do (lookups run
+// with the credentials of the user a call names, who cannot list the 0711
+// directory).
 func (m *metaStore) inUse() bool {
 	if !m.checked.Load() {
-		if entries, err := os.ReadDir(m.dir); err == nil && len(entries) > 0 {
+		if _, err := os.Stat(m.dir); err == nil {
 			m.used.Store(true)
 		}
 		m.checked.Store(true)

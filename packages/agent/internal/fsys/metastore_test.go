@@ -22,6 +22,10 @@ func TestMetaStoreFollowsMovesAndRemoves(t *testing.T) {
 	if got := m.get("/a/f"); got["k"] != "v" {
 		t.Fatalf("get = %v", got)
 	}
+	// A new agent (after a restart or a files-only pause) finds what the last one stored.
+	if got := (&metaStore{dir: m.dir}).get("/a/f"); got["k"] != "v" {
+		t.Fatalf("get after restart = %v", got)
+	}
 	m.move("/a", "/b")
 	if m.get("/a/f") != nil || m.get("/a/sub/g") != nil {
 		t.Fatal("metadata left at the old paths")
