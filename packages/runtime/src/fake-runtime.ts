@@ -125,8 +125,12 @@ export class FakeRuntime implements Runtime {
     this.require(spec.id).status = "running";
   }
 
+  /** The spec of the last restart, per sandbox. */
+  readonly restarts = new Map<string, RestartSpec>();
+
   async restart(spec: RestartSpec): Promise<void> {
     this.require(spec.id).status = "running";
+    this.restarts.set(spec.id, spec);
   }
 
   /** Tokens handed to agents with provideAgentToken, by sandbox id (last one wins). */

@@ -170,12 +170,12 @@ export class GvisorRuntime implements Runtime {
     };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
-      await recordLayers(dir, spec.templateRootfs, {
+      await recordLayers(dir, spec.templateLayers, {
         extraLower: spec.extraLower,
         trustedCaPem: spec.trustedCaPem,
         caLayersDir: this.caLayersDir,
       });
-      await mountOverlay(this.options.runner, dir, spec.templateRootfs, paths);
+      await mountOverlay(this.options.runner, dir, spec.templateLayers, paths);
       await this.network.setup(addr, dir);
       await ensureTmpDir(paths.rootfs);
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
@@ -419,7 +419,7 @@ export class GvisorRuntime implements Runtime {
     const rootfs = join(dir, "rootfs");
     const mounts = await readFile("/proc/mounts", "utf8");
     if (!mounts.split("\n").some((line) => line.split(" ")[1] === rootfs)) {
-      await mountOverlay(this.options.runner, dir, spec.templateRootfs, {
+      await mountOverlay(this.options.runner, dir, spec.templateLayers, {
         upper: join(dir, "upper"),
         work: join(dir, "work"),
         rootfs,

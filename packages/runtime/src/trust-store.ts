@@ -14,16 +14,25 @@ const inProgress = new Map<string, Promise<string>>();
 
 /**
  * A read-only overlay layer that adds `pem` to a template's trust store: the CA as its own file,
- * and the template's bundle with the CA appended (left out when the template has no plain
+ * and the bundle of the topmost template layer that has one, with the CA appended (left out when the template has no plain
  * bundle file). Mounted between the template and the sandbox's own files, so creating a sandbox
  * writes nothing, and a sandbox that rewrites its bundle copies it up as it would any file.
  * Built once per template build and CA under `layersDir` (written to a temporary name, then
  * renamed).
  */
-export async function caLayer(layersDir: string, templateRootfs: string, pem: string): Promise<string> {
+export async function caLayer(layersDir: string, templateLayers: string[], pem: string): Promise<string> {
   const cert = pem.endsWith("\n") ? pem : `${pem}\n`;
+  // The bundle comes from the topmost layer that has one.
+  let templateRootfs = templateLayers[templateLayers.length - 1] ?? "";
+  let bundle: Awaited<ReturnType<typeof lstat>> | undefined;
+  for (const layer of templateLayers) {
+    bundle = await lstat(join(layer, SANDBOX_CA_BUNDLE_PATH)).catch(() => undefined);
+    if (bundle) {
+      templateRootfs = layer;
+      break;
+    }
+  }
   // A rebuilt template (a new bundle) gets a new layer.
-  const bundle = await lstat(join(templateRootfs, SANDBOX_CA_BUNDLE_PATH)).catch(() => undefined);
   const version = bundle ? `${bundle.size}:${bundle.mtimeMs}:${bundle.ino}` : "none";
   const key = createHash("sha256").update(`${templateRootfs}\0${version}\0${cert}`).digest("hex").slice(0, 24);
   const layer = join(layersDir, key);

@@ -49,8 +49,8 @@ export interface StartOptions {
 }
 
 /**
- * Brings the database in line with the host: firewall, interrupted checkpoints and operations;
- * then removes what sandboxes it has no live record of left on the host.
+ * Brings the database in line with the host: firewall, interrupted checkpoints and operations,
+ * template directories and layers; then removes what sandboxes it has no live record of left on the host.
  */
 async function reconcile(
   s: Services,
@@ -60,6 +60,9 @@ async function reconcile(
   await host.runtime.prepareHost(proxyPorts);
   await s.egress.applyAll();
   await s.checkpoints.thawInterrupted();
+  // Template directories (the base image) become versions; layers a crash left half-made go.
+  s.templates.registerDirectories();
+  await s.layers.recover();
   await reconcileAtStart({ ...s, ...host });
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
@@ -134,6 +137,7 @@ export async function startServer(
     version: VERSION,
     poolStatus: () => s.pool.status(),
     checkpoints: { checkpoints: s.checkpoints, diffs: s.diffs },
+    templates: { catalog: s.templates },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
   });
   const listener = await listen(app, config);

@@ -16,7 +16,6 @@ import { KeyedMutex } from "../services/keyed-mutex.js";
 import { LifecycleService } from "../services/lifecycle.js";
 import { SandboxService } from "../services/sandbox-service.js";
 import { SandboxSettings } from "../services/sandbox-settings.js";
-import { Templates } from "../services/templates.js";
 import { Transitions } from "../services/transitions.js";
 import { WarmPool } from "../services/warm-pool.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
@@ -26,6 +25,8 @@ import type { E2bStore } from "../store/e2b-store.js";
 import type { EventStore } from "../store/event-store.js";
 import type { SandboxStore } from "../store/sandbox-store.js";
 import { openStores } from "../store/stores.js";
+import { Catalog } from "../templates/catalog.js";
+import { LayerStore } from "../templates/layer-store.js";
 
 /** What the services are built from: the host side, chosen by the caller (real or fake). */
 export interface Foundation {
@@ -61,6 +62,10 @@ export interface Services {
   checkpoints: CheckpointService;
   diffs: DiffService;
   previews: PreviewService;
+  /** Templates, versions and tags; sandboxes are created from their versions' layers. */
+  templates: Catalog;
+  /** The template layer directories (GC, crash recovery). */
+  layers: LayerStore;
   /** The preview domain, fixed once the listening port is known. */
   site: { previewDomain: string };
   imageDirOf: (id: string) => string;
@@ -82,7 +87,14 @@ export function composeServices(f: Foundation): Services {
     previews: previewStore,
     checkpoints: checkpointStore,
   } = stores;
-  const templates = new Templates(config.templatesDir);
+  const layers = new LayerStore(join(config.dataDir, "layers"), stores.templates, logger);
+  const templates = new Catalog({
+    store: stores.templates,
+    layers,
+    templatesDir: config.templatesDir,
+    logger,
+    now: date,
+  });
   const transitions = new Transitions(store, events, logger, date);
   const activity = new ActivityTracker(store, now);
   const locks = new KeyedMutex();
@@ -192,6 +204,8 @@ export function composeServices(f: Foundation): Services {
     checkpoints,
     diffs,
     previews,
+    templates,
+    layers,
     site,
     imageDirOf,
   };

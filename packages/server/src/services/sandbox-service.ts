@@ -16,13 +16,13 @@ import {
 } from "@burrow/core";
 import { type AgentEndpoint, MAX_NETWORK_INDEX, type Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import type { Catalog } from "../templates/catalog.js";
 import type { ActivityTracker } from "./activity.js";
 import { admit, defaultResources, type HostCapacity } from "./admission.js";
 import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { LifecycleService } from "./lifecycle.js";
 import type { SandboxSettings } from "./sandbox-settings.js";
-import type { Templates } from "./templates.js";
 import type { Transitions } from "./transitions.js";
 
 /** `pool` of a fork's sandbox until the whole fork has started and its ids are handed out. */
@@ -42,7 +42,7 @@ export interface WarmSource {
 export interface SandboxServiceDeps {
   store: SandboxStore;
   runtime: Runtime;
-  templates: Templates;
+  templates: Catalog;
   transitions: Transitions;
   activity: ActivityTracker;
   locks: KeyedMutex;
@@ -131,7 +131,7 @@ export class SandboxService {
     pool: string | null,
     options: CreateFreshOptions = {},
   ): Promise<SandboxRecord> {
-    const templateRootfs = this.deps.templates.resolve(template);
+    const resolved = this.deps.templates.resolve(template);
     const started = performance.now();
     const now = this.now().toISOString();
     // Written before the runtime acts, so a crash mid-create leaves a row to reconcile.
@@ -139,6 +139,7 @@ export class SandboxService {
       {
         id: newSandboxId((n) => randomBytes(n)),
         template,
+        templateVersion: resolved.versionId,
         state: "starting",
         metadata,
         env,
@@ -159,7 +160,7 @@ export class SandboxService {
     try {
       await this.deps.runtime.create({
         id: record.id,
-        templateRootfs,
+        templateLayers: resolved.layerDirs,
         resources: record.resources,
         agentToken: record.agentToken,
         networkIndex: record.networkIndex,

@@ -1,0 +1,101 @@
+/** OpenAPI paths and schemas of templates, their versions, tags, builds and build contexts. */
+const json = (schema: Record<string, unknown>) => ({ content: { "application/json": { schema } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const ok = (description: string, schema?: Record<string, unknown>) => ({
+  description,
+  ...(schema ? json(schema) : {}),
+});
+const error = (description: string) => ({ description, ...json(ref("Error")) });
+const param = (name: string, description?: string) => ({
+  name,
+  in: "path",
+  required: true,
+  schema: { type: "string" },
+  ...(description ? { description } : {}),
+});
+const name = param("name", "template name: lower-case letters, digits, `.`, `_`, `-`");
+const notFound = error("template_not_found");
+const stringMap = { type: "object", additionalProperties: { type: "string" } };
+
+export const templateSchemas = {
+  TemplateConfig: {
+    type: "object",
+    required: ["env", "labels", "exposedPorts"],
+    properties: {
+      env: stringMap,
+      user: { type: "string" },
+      workdir: { type: "string" },
+      labels: stringMap,
+      exposedPorts: { type: "array", items: { type: "integer" } },
+      startCmd: { type: "string" },
+      readyCmd: { type: "string" },
+      readyPort: { type: "integer" },
+      readyTimeoutMs: { type: "integer" },
+    },
+  },
+  TemplateVersion: {
+    type: "object",
+    required: ["id", "templateName", "tags", "layers", "config", "sizeBytes", "createdAt"],
+    properties: {
+      id: { type: "string", pattern: "^tv_[a-z2-7]{20}$" },
+      templateName: { type: "string" },
+      tags: { type: "array", items: { type: "string" } },
+      layers: { type: "array", items: { type: "string" }, description: "layer digests, bottom first" },
+      config: ref("TemplateConfig"),
+      sizeBytes: { type: "integer" },
+      createdAt: { type: "string", format: "date-time" },
+    },
+  },
+  Template: {
+    type: "object",
+    required: ["name", "tags", "versions", "createdAt", "updatedAt"],
+    properties: {
+      name: { type: "string" },
+      tags: { ...stringMap, description: "tag → version id" },
+      versions: { type: "array", items: ref("TemplateVersion") },
+      createdAt: { type: "string", format: "date-time" },
+      updatedAt: { type: "string", format: "date-time" },
+    },
+  },
+};
+
+export const templatePaths = {
+  "/v1/templates": {
+    get: { summary: "Templates with their versions and tags", responses: { "200": ok("`{templates: Template[]}`") } },
+  },
+  "/v1/templates/{name}": {
+    parameters: [name],
+    get: { summary: "One template", responses: { "200": ok("The template", ref("Template")), "404": notFound } },
+    delete: {
+      summary: "Delete a template and every version; layers nothing else uses are removed",
+      responses: {
+        "204": ok("Deleted"),
+        "404": notFound,
+        "409": error("conflict: sandboxes still use a version (named in the message and details)"),
+      },
+    },
+  },
+  "/v1/templates/{name}/versions/{version}": {
+    parameters: [name, param("version", "a version id (`tv_…`)")],
+    get: {
+      summary: "One version",
+      responses: { "200": ok("The version", ref("TemplateVersion")), "404": notFound },
+    },
+    delete: {
+      summary: "Delete one version (its tags go with it)",
+      responses: { "204": ok("Deleted"), "404": notFound, "409": error("conflict: sandboxes still use it") },
+    },
+  },
+  "/v1/templates/{name}/tags/{tag}": {
+    parameters: [name, param("tag")],
+    put: {
+      summary: "Point a tag at a version of the template (moves it when it exists)",
+      requestBody: {
+        required: true,
+        ...json({ type: "object", required: ["versionId"], properties: { versionId: { type: "string" } } }),
+      },
+      responses: { "200": ok("The template", ref("Template")), "400": error("validation_failed"), "404": notFound },
+    },
+    delete: { summary: "Remove a tag (the version stays)", responses: { "204": ok("Removed"), "404": notFound } },
+  },
+};
