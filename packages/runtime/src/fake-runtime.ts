@@ -151,6 +151,18 @@ export class FakeRuntime implements Runtime {
     return join(tmpdir(), `burrow-fake-runtime-${process.getuid?.() ?? 0}`, id, "upper");
   }
 
+  /** Files a test puts in a sandbox's upper dir before takeUpper (path → content). */
+  readonly upperFiles = new Map<string, Record<string, string>>();
+
+  async takeUpper(id: string, dest: string): Promise<void> {
+    this.require(id);
+    await mkdir(dest, { recursive: true });
+    for (const [path, content] of Object.entries(this.upperFiles.get(id) ?? {})) {
+      await mkdir(join(dest, path, ".."), { recursive: true });
+      await writeFile(join(dest, path), content);
+    }
+  }
+
   async replaceUpper(id: string, newUpper: string): Promise<void> {
     await rm(this.upperDir(id), { recursive: true, force: true });
     await rename(newUpper, this.upperDir(id));

@@ -396,6 +396,21 @@ export class GvisorRuntime implements Runtime {
     return join(this.dir(id), "upper");
   }
 
+  async takeUpper(id: string, dest: string): Promise<void> {
+    const dir = this.dir(id);
+    await this.unmountRootfs(dir);
+    await rename(join(dir, "upper"), dest);
+    await mkdir(join(dir, "upper"));
+  }
+
+  private async unmountRootfs(dir: string): Promise<void> {
+    const rootfs = join(dir, "rootfs");
+    const umount = await this.options.runner.run(["umount", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
+    if (umount.exitCode !== 0 && !/not mounted|no mount point|No such file/i.test(umount.stderr)) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `unmounting the sandbox rootfs failed: ${umount.stderr.trim()}`);
+    }
+  }
+
   async replaceUpper(id: string, newUpper: string): Promise<void> {
     const dir = this.dir(id);
     const rootfs = join(dir, "rootfs");

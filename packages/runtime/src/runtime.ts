@@ -119,6 +119,11 @@ export interface Runtime {
    * mounts it again over the new files.
    */
   replaceUpper(id: string, newUpper: string): Promise<void>;
+  /**
+   * Unmounts the overlay of a stopped sandbox and moves its upper dir to `dest` (same file
+   * system), leaving an empty one: how a template build step's changes become a layer.
+   */
+  takeUpper(id: string, dest: string): Promise<void>;
   list(signal?: AbortSignal): Promise<RuntimeSandbox[]>;
   /** Runs a command in the sandbox without the agent (fallback and diagnostics). */
   exec(id: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;

@@ -62,6 +62,9 @@ async function reconcile(
   await s.checkpoints.thawInterrupted();
   // Template directories (the base image) become versions; layers a crash left half-made go.
   s.templates.registerDirectories();
+  const failedBuilds = s.builds.recover();
+  if (failedBuilds > 0)
+    host.logger.warn({ builds: failedBuilds }, "template builds interrupted by the stop marked failed");
   await s.layers.recover();
   await reconcileAtStart({ ...s, ...host });
   const orphans = deleteOrphanRows(s.db);
@@ -137,7 +140,7 @@ export async function startServer(
     version: VERSION,
     poolStatus: () => s.pool.status(),
     checkpoints: { checkpoints: s.checkpoints, diffs: s.diffs },
-    templates: { catalog: s.templates },
+    templates: { catalog: s.templates, builds: s.builds, contexts: s.contexts },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
   });
   const listener = await listen(app, config);

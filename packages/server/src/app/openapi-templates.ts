@@ -18,6 +18,30 @@ const notFound = error("template_not_found");
 const stringMap = { type: "object", additionalProperties: { type: "string" } };
 
 export const templateSchemas = {
+  TemplateBuild: {
+    type: "object",
+    required: ["id", "templateName", "versionId", "status", "stepsTotal", "stepsDone", "cacheHits", "startedAt"],
+    properties: {
+      id: { type: "string" },
+      templateName: { type: "string" },
+      versionId: { type: "string", description: "the version the build makes (current once ready)" },
+      status: { type: "string", enum: ["waiting", "building", "ready", "error"] },
+      stepsTotal: { type: "integer", description: "steps that make layers (RUN, COPY)" },
+      stepsDone: { type: "integer" },
+      cacheHits: { type: "integer" },
+      error: {
+        type: "object",
+        properties: {
+          message: { type: "string" },
+          step: { type: "integer" },
+          exitCode: { type: "integer" },
+          logTail: { type: "string" },
+        },
+      },
+      startedAt: { type: "string", format: "date-time" },
+      finishedAt: { type: "string", format: "date-time" },
+    },
+  },
   TemplateConfig: {
     type: "object",
     required: ["env", "labels", "exposedPorts"],
@@ -59,7 +83,75 @@ export const templateSchemas = {
   },
 };
 
+const buildId = param("id", "a build id (`bld_…`)");
+
 export const templatePaths = {
+  "/v1/template-contexts": {
+    post: {
+      summary: "Upload a build context: a tar archive (optionally gzip-compressed) that COPY steps read",
+      parameters: [
+        {
+          name: "hash",
+          in: "query",
+          required: false,
+          schema: { type: "string", pattern: "^[0-9a-f]{64}$" },
+          description: "sha256 of the bytes; the upload is refused when they hash otherwise",
+        },
+      ],
+      requestBody: {
+        required: true,
+        content: { "application/x-tar": { schema: { type: "string", format: "binary" } } },
+      },
+      responses: {
+        "201": ok("`{hash}`: the sha256 of the uploaded bytes"),
+        "400": error("validation_failed: a path or link leaves the archive, a device file, a bad hash"),
+        "413": error("payload_too_large"),
+      },
+    },
+  },
+  "/v1/template-contexts/{hash}": {
+    parameters: [param("hash")],
+    get: { summary: "Whether a context was uploaded", responses: { "200": ok("`{hash}`"), "404": error("not_found") } },
+  },
+  "/v1/templates/{name}/builds": {
+    parameters: [param("name", "`name` or `name:tag` (tag default `latest`)")],
+    post: {
+      summary: "Start a build from Dockerfile text or structured steps; answers at once (202)",
+      requestBody: {
+        required: true,
+        ...json({
+          type: "object",
+          description:
+            "Either `{dockerfile, contextHash?}` or `{from: {template}|{image}, steps: TemplateStep[], start?}`; both take `tags`, `buildArgs`, `force`.",
+        }),
+      },
+      responses: {
+        "202": ok("The build", ref("TemplateBuild")),
+        "400": error("validation_failed naming the Dockerfile line and instruction, or the field"),
+      },
+    },
+  },
+  "/v1/template-builds/{id}": {
+    parameters: [buildId],
+    get: {
+      summary: "A build's status",
+      responses: { "200": ok("The build", ref("TemplateBuild")), "404": error("template_build_not_found") },
+    },
+  },
+  "/v1/template-builds/{id}/logs": {
+    parameters: [buildId],
+    get: {
+      summary: "A build's log from `offset`; with `follow=1`, NDJSON lines live until the build ends",
+      parameters: [
+        { name: "offset", in: "query", required: false, schema: { type: "integer", minimum: 0 } },
+        { name: "follow", in: "query", required: false, schema: { type: "string", enum: ["1", "true"] } },
+      ],
+      responses: {
+        "200": ok('`{build, logs, nextOffset}`; follow: `{"log": entry}` lines, then `{"build": info}`'),
+        "404": error("template_build_not_found"),
+      },
+    },
+  },
   "/v1/templates": {
     get: { summary: "Templates with their versions and tags", responses: { "200": ok("`{templates: Template[]}`") } },
   },

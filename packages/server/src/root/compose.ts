@@ -25,8 +25,11 @@ import type { E2bStore } from "../store/e2b-store.js";
 import type { EventStore } from "../store/event-store.js";
 import type { SandboxStore } from "../store/sandbox-store.js";
 import { openStores } from "../store/stores.js";
+import { Builder } from "../templates/builder.js";
 import { Catalog } from "../templates/catalog.js";
+import { ContextStore } from "../templates/contexts.js";
 import { LayerStore } from "../templates/layer-store.js";
+import { StepRunner } from "../templates/step-runner.js";
 
 /** What the services are built from: the host side, chosen by the caller (real or fake). */
 export interface Foundation {
@@ -66,6 +69,9 @@ export interface Services {
   templates: Catalog;
   /** The template layer directories (GC, crash recovery). */
   layers: LayerStore;
+  /** Template builds and the build contexts they copy from. */
+  builds: Builder;
+  contexts: ContextStore;
   /** The preview domain, fixed once the listening port is known. */
   site: { previewDomain: string };
   imageDirOf: (id: string) => string;
@@ -187,6 +193,16 @@ export function composeServices(f: Foundation): Services {
     domain: () => site.previewDomain,
   });
   const binder = new SecretBinder(secrets, store, lifecycle);
+  const contexts = new ContextStore(join(config.dataDir, "template-contexts"));
+  const builds = new Builder({
+    store: stores.templates,
+    catalog: templates,
+    layers,
+    contexts,
+    steps: new StepRunner({ sandboxes, runtime, layers, contexts }),
+    logger,
+    now: date,
+  });
   return {
     db,
     keys,
@@ -206,6 +222,8 @@ export function composeServices(f: Foundation): Services {
     previews,
     templates,
     layers,
+    builds,
+    contexts,
     site,
     imageDirOf,
   };

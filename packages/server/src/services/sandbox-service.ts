@@ -27,6 +27,8 @@ import type { Transitions } from "./transitions.js";
 
 /** `pool` of a fork's sandbox until the whole fork has started and its ids are handed out. */
 export const PENDING_FORK = "(fork in progress)";
+/** `pool` of the hidden sandboxes template build steps run in (deleted at start if a stop left one). */
+export const TEMPLATE_BUILD_POOL = "(template build)";
 
 export interface ClaimRequest {
   metadata: Record<string, string>;
@@ -70,6 +72,8 @@ export interface CreateFreshOptions {
   onInserted?: (id: string) => void;
   /** Sandbox whose egress policy and secret bindings the new one gets (a fork's source). */
   settingsOf?: string;
+  /** Layers (top first) to start on instead of the template's: a template build step's. */
+  layers?: string[];
 }
 
 /**
@@ -131,7 +135,8 @@ export class SandboxService {
     pool: string | null,
     options: CreateFreshOptions = {},
   ): Promise<SandboxRecord> {
-    const resolved = this.deps.templates.resolve(template);
+    const resolved =
+      options.layers === undefined ? this.deps.templates.resolve(template) : { layerDirs: options.layers };
     const started = performance.now();
     const now = this.now().toISOString();
     // Written before the runtime acts, so a crash mid-create leaves a row to reconcile.
@@ -139,7 +144,7 @@ export class SandboxService {
       {
         id: newSandboxId((n) => randomBytes(n)),
         template,
-        templateVersion: resolved.versionId,
+        ...("versionId" in resolved ? { templateVersion: resolved.versionId } : {}),
         state: "starting",
         metadata,
         env,
@@ -171,7 +176,14 @@ export class SandboxService {
       if (options.settingsOf !== undefined) await this.deps.settings.copy(options.settingsOf, record.id);
       this.deps.transitions.move(record, "running", {
         type: "created",
-        reason: pool === PENDING_FORK ? "created for a fork" : pool ? `started for the ${pool} warm pool` : "created",
+        reason:
+          pool === PENDING_FORK
+            ? "created for a fork"
+            : pool === TEMPLATE_BUILD_POOL
+              ? "created for a template build step"
+              : pool
+                ? `started for the ${pool} warm pool`
+                : "created",
         durationMs: performance.now() - started,
       });
       log.debug({ template }, "sandbox created");
@@ -192,6 +204,11 @@ export class SandboxService {
 
   agentEndpoint(record: SandboxRecord): AgentEndpoint {
     return this.deps.runtime.agentEndpoint(record.id, record.networkIndex);
+  }
+
+  /** Runs `work` holding the sandbox's lock: no sleep, wake or liveness check runs meanwhile. */
+  withLock<T>(id: string, work: () => Promise<T>): Promise<T> {
+    return this.deps.locks.run(id, work);
   }
 
   /** Makes sandboxes made for a fork visible, together, once all of them have started. */
