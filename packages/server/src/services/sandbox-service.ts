@@ -105,13 +105,14 @@ export class SandboxService {
    */
   async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
     const template = request.template ?? DEFAULT_TEMPLATE;
-    this.deps.templates.resolve(template);
+    const resolved = this.deps.templates.resolve(template);
     const resources = { ...this.defaultResources(), ...request.resources };
     admit(resources, this.deps.host);
     const lifecycle: LifecyclePolicy = { ...DEFAULT_LIFECYCLE, ...request.lifecycle };
     const settings = this.deps.settings.prepare(request, egress);
     // Each bound secret's placeholder is in the env from the first command on.
-    const env = { ...settings.env, ...request.env };
+    // The template's ENV first; the request's own variables win.
+    const env = { ...resolved.config.env, ...settings.env, ...request.env };
     const metadata = request.metadata ?? {};
     const record =
       (await this.warm?.claim(template, resources, { metadata, env, lifecycle })) ??

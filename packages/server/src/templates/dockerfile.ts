@@ -49,12 +49,17 @@ function flagsOf(ins: Instruction): Map<string, string | null> {
   return new Map((withFlags.getFlags?.() ?? []).map((f) => [f.getName(), f.getValue()]));
 }
 
+/** The exec (JSON array) form's strings; undefined for the shell form (Docker's fallback too). */
 function jsonStrings(ins: Instruction): string[] | undefined {
-  const json = ins as Instruction & { getJSONStrings?: () => { getJSONValue(): string }[] };
   const content = ins.getArgumentsContent()?.trim() ?? "";
   if (!content.startsWith("[")) return undefined;
-  const strings = json.getJSONStrings?.().map((s) => s.getJSONValue());
-  return strings !== undefined && strings.length > 0 ? strings : undefined;
+  try {
+    const parsed: unknown = JSON.parse(content);
+    if (Array.isArray(parsed) && parsed.length > 0 && parsed.every((s) => typeof s === "string")) return parsed;
+  } catch {
+    // Not JSON: the shell form.
+  }
+  return undefined;
 }
 
 /**
@@ -94,6 +99,8 @@ export function parseDockerfile(text: string, options: DockerfileOptions = {}): 
       }
       const ref = words[0] ?? "";
       from = /^(oci-archive|docker-archive):/.test(ref) || ref.includes("/") ? { image: ref } : { template: ref };
+      // As in Docker, ARGs declared before FROM serve FROM only.
+      for (const name of Object.keys(args)) delete args[name];
       continue;
     }
     if (from === undefined) throw bad(line, keyword, "comes before FROM");

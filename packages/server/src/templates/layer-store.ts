@@ -72,10 +72,15 @@ export class LayerStore {
 
   /** Removes layers no version lists and nothing pins; returns their digests. */
   collect(): Promise<string[]> {
-    this.collecting ??= this.collectNow().finally(() => {
-      this.collecting = undefined;
-    });
-    return this.collecting;
+    // One collection at a time; a call during one runs again after it (it may free more).
+    const next = (this.collecting ?? Promise.resolve([])).catch(() => []).then(() => this.collectNow());
+    this.collecting = next;
+    void next
+      .finally(() => {
+        if (this.collecting === next) this.collecting = undefined;
+      })
+      .catch(() => undefined);
+    return next;
   }
 
   private async collectNow(): Promise<string[]> {
