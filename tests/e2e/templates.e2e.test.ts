@@ -1,9 +1,10 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TemplateBuildInfo, TemplateBuildLogEntry, TemplateInfo } from "@burrow/core";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./harness.js";
+import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
 import { type TarEntry, tarOf } from "./template-tar.js";
 
 interface FollowResult {
@@ -157,6 +158,36 @@ RUN curl -sS -m 5 -H 'Authorization: Bearer x' ${server.url}/v1/health && echo A
     const layersAfter = readdirSync(join(server.dataDir, "layers")).length;
     expect(layersAfter).toBeLessThan(layersBefore);
     expect(layersAfter).toBe(0);
+  });
+
+  it("builds, lists, tags and removes templates with the CLI, streaming the build log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "burrow-tplcli-"));
+    try {
+      mkdirSync(join(dir, "conf"));
+      writeFileSync(join(dir, "conf", "app.ini"), "[app]\nname=cli\n");
+      symlinkSync("app.ini", join(dir, "conf", "current.ini"));
+      writeFileSync(
+        join(dir, "Dockerfile"),
+        "FROM base\nCOPY conf /etc/myapp/\nRUN readlink /etc/myapp/current.ini && cat /etc/myapp/current.ini\n",
+      );
+      const cli = (...args: string[]) => runNode([cliMain, ...args], server.clientEnv);
+      const built = await cli("template", "build", "clitpl:v1", "-t", "latest", dir);
+      expect(built.code, built.stderr).toBe(0);
+      expect(built.stdout).toContain("step 1/2: COPY conf /etc/myapp/: running");
+      expect(built.stdout).toContain("  app.ini\n  [app]");
+      expect(built.stdout).toMatch(/built clitpl:v1,latest = tv_/);
+      const ls = await cli("template", "ls");
+      expect(ls.stdout).toMatch(/^clitpl\t1 version\(s\)\tlatest=tv_\S+ v1=tv_/m);
+      const info = JSON.parse((await cli("template", "info", "clitpl", "--json")).stdout) as TemplateInfo;
+      const version = info.tags.v1 as string;
+      expect((await cli("template", "tag", "clitpl:stable", version)).stdout).toContain(`clitpl:stable -> ${version}`);
+      const failed = await cli("template", "build", "clitpl", "-f", join(dir, "Dockerfile.missing"), dir);
+      expect(failed.code).not.toBe(0);
+      expect((await cli("template", "rm", "clitpl")).code).toBe(0);
+      expect((await cli("template", "info", "clitpl")).code).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("answers 400 for bad input: unknown instruction, missing COPY source, escaping paths and links, unknown base, bad tag", async () => {
