@@ -145,13 +145,24 @@ RUN curl -sS -m 5 -H 'Authorization: Bearer x' ${server.url}/v1/health && echo A
     const tagged = await server.request("PUT", "/v1/templates/myapp/tags/stable", { versionId: firstVersion });
     expect(tagged.status).toBe(200);
     const sandbox = await Sandbox.create({ ...opts(), template: "myapp:stable" });
+    const forks: string[] = [];
     try {
       expect((await sandbox.commands.run("cat /opt/app/last.txt")).stdout).toBe("one\n");
+      // Hibernation, wake and forks mount the version's layer stack, not what latest points at now.
+      await sandbox.commands.run("echo mine > /opt/app/mine.txt", { user: "root" });
+      expect((await sandbox.hibernate()).state).toBe("hibernated");
+      expect((await sandbox.commands.run("cat /opt/app/last.txt /opt/app/mine.txt")).stdout).toBe("one\nmine\n");
+      const ck = await sandbox.checkpoints.create();
+      const fork = await sandbox.checkpoints.fork(ck.id);
+      forks.push(...fork.sandboxIds);
+      const forked = await Sandbox.connect(fork.sandboxIds[0] as string, opts());
+      expect((await forked.commands.run("cat /opt/app/last.txt /opt/app/mine.txt")).stdout).toBe("one\nmine\n");
       const inUse = await server.request("DELETE", `/v1/templates/myapp/versions/${firstVersion}`);
       expect(inUse.status).toBe(409);
       expect(await inUse.text()).toContain(sandbox.sandboxId);
     } finally {
       await sandbox.kill();
+      for (const id of forks) await server.request("DELETE", `/v1/sandboxes/${id}`);
     }
     const layersBefore = readdirSync(join(server.dataDir, "layers")).length;
     expect((await server.request("DELETE", "/v1/templates/myapp")).status).toBe(204);

@@ -379,6 +379,8 @@ export class CheckpointService {
           {
             extraLower: snapshot,
             settingsOf: id,
+            // The source's layers, even if its template's tag has moved since.
+            ...(sandbox.templateVersion === undefined ? {} : { templateVersion: sandbox.templateVersion }),
             // Written with the sandbox row, before the runtime mounts the snapshot.
             onInserted: (forkId) => {
               inserted.push(forkId);

@@ -74,6 +74,8 @@ export interface CreateFreshOptions {
   settingsOf?: string;
   /** Layers (top first) to start on instead of the template's: a template build step's. */
   layers?: string[];
+  /** The template version to start on (a fork's source's), instead of what `template` resolves to now. */
+  templateVersion?: string;
 }
 
 /**
@@ -137,7 +139,9 @@ export class SandboxService {
     options: CreateFreshOptions = {},
   ): Promise<SandboxRecord> {
     const resolved =
-      options.layers === undefined ? this.deps.templates.resolve(template) : { layerDirs: options.layers };
+      options.layers === undefined
+        ? this.deps.templates.resolve(options.templateVersion ?? template)
+        : { layerDirs: options.layers };
     const started = performance.now();
     const now = this.now().toISOString();
     // Written before the runtime acts, so a crash mid-create leaves a row to reconcile.
