@@ -13,7 +13,7 @@ const root = join(import.meta.dirname, "..", "..");
  */
 export async function startServer(env = {}) {
   const dataDir = mkdtempSync("/tmp/bb-");
-  const child = spawn(process.execPath, [join(root, "packages/server/dist/main.js")], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []), join(root, "packages/server/dist/main.js")], {
     env: {
       ...process.env,
       BURROW_DATA_DIR: dataDir,

@@ -13,6 +13,8 @@ export interface ServerConfig {
   agentBinaryPath: string;
   /** burrow-shim binary; when missing, runsc runs as a direct child (slower teardown). */
   shimPath: string;
+  /** burrow-capture binary: copies a checkpoint's changed files; when missing, the server does it itself (slower). */
+  captureToolPath: string;
   runscPath: string;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** Interval of the check that notices sandboxes whose runsc process died. */
@@ -55,6 +57,7 @@ const EnvSchema = z.object({
   BURROW_TEMPLATES_DIR: z.string().min(1).optional(),
   BURROW_AGENT_BINARY: z.string().min(1).optional(),
   BURROW_SHIM_BINARY: z.string().min(1).optional(),
+  BURROW_CAPTURE_BINARY: z.string().min(1).optional(),
   BURROW_RUNSC: z.string().min(1).default("runsc"),
   BURROW_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BURROW_MONITOR_INTERVAL_MS: intFromEnv("BURROW_MONITOR_INTERVAL_MS", 100, 3_600_000).optional(),
@@ -118,6 +121,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     templatesDir: resolve(e.BURROW_TEMPLATES_DIR ?? join(dataDir, "templates")),
     agentBinaryPath: resolve(e.BURROW_AGENT_BINARY ?? join(agentBinDir, "burrow-agent")),
     shimPath: resolve(e.BURROW_SHIM_BINARY ?? join(agentBinDir, "burrow-shim")),
+    captureToolPath: resolve(e.BURROW_CAPTURE_BINARY ?? join(agentBinDir, "burrow-capture")),
     runscPath: e.BURROW_RUNSC,
     logLevel: e.BURROW_LOG_LEVEL,
     monitorIntervalMs: e.BURROW_MONITOR_INTERVAL_MS ?? 5_000,

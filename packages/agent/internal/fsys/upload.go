@@ -169,7 +169,9 @@ func (s *Service) writeOneAs(dest string, r io.Reader, u *users.User, md map[str
 	}
 	shown := path
 	mode := os.FileMode(0o644)
+	existed := false
 	if fi, err := os.Lstat(path); err == nil {
+		existed = true
 		if fi.Mode()&os.ModeSymlink != 0 {
 			if target, err := filepath.EvalSymlinks(path); err == nil {
 				path = target
@@ -186,7 +188,7 @@ func (s *Service) writeOneAs(dest string, r io.Reader, u *users.User, md map[str
 	if err := ensureDirs(filepath.Dir(path), u.UID, u.GID); err != nil {
 		return writeInfo{}, fromConnect(err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".upload-*")
+	tmp, err := uploads.createTemp(path, existed)
 	if err != nil {
 		return writeInfo{}, diskError(path, err)
 	}
@@ -196,6 +198,7 @@ func (s *Service) writeOneAs(dest string, r io.Reader, u *users.User, md map[str
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
+		uploads.done(tmp.Name())
 	}()
 	if err := tmp.Chmod(mode); err != nil {
 		return writeInfo{}, diskError(path, err)

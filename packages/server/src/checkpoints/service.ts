@@ -14,18 +14,18 @@ import {
 } from "@burrow/core";
 import {
   type ChunkSink,
-  copyToStage,
   imageBytes,
   ingestStage,
   logicalBytesOf,
   materialize,
   materializeMemory,
+  type PreparedCapture,
+  prepareCapture,
   type Runtime,
   readPlan,
   removeTree,
   type ScanResult,
   STAGE_PREFIX,
-  scanUpper,
   stageDirFor,
   writePlan,
 } from "@burrow/runtime";
@@ -62,6 +62,8 @@ export interface CheckpointServiceDeps {
   snapshotsDir: string;
   logger: Logger;
   agents: AgentClient;
+  /** The burrow-capture tool; without it (or when the file is missing) captures run in process. */
+  captureTool?: string;
 }
 
 export function toCheckpointInfo(record: CheckpointRecord): CheckpointInfo {
@@ -170,20 +172,18 @@ export class CheckpointService {
     const upper = this.deps.runtime.upperDir(id);
     const stage = stageDirFor(dirname(upper), cid);
     let scan: ScanResult | undefined;
+    let prepared: PreparedCapture | undefined;
     // Runs while the sandbox is paused: walk the upper dir and copy what changed.
     const capture = async () => {
-      scan = await scanUpper(upper, previous);
-      await copyToStage(
-        upper,
-        scan.pending.map((p) => p.entry.path),
-        stage,
-      );
+      if (!prepared) throw new Error("checkpoint capture was not prepared");
+      scan = await prepared.run();
     };
     let pausedMs: number;
     let memoryBytes = 0;
     try {
       await rm(stage, { recursive: true, force: true });
       await mkdir(stage, { recursive: true, mode: 0o700 });
+      prepared = await prepareCapture(this.deps.captureTool, upper, stage, previous);
       pausedMs =
         mode === "fs"
           ? await this.capture.files(record, cid, capture)
@@ -196,6 +196,7 @@ export class CheckpointService {
         memory: mode === "full",
       });
     } catch (err) {
+      if (!scan) await prepared?.cancel();
       await rm(stage, { recursive: true, force: true });
       throw err;
     }
@@ -498,7 +499,8 @@ export class CheckpointService {
           storing.delete(staged.id);
           this.startIngest(staged, join(dir, name), performance.now());
         } else if (name.startsWith("checkpoint-image-") || name.startsWith(STAGE_PREFIX) || name === "upper.restore") {
-          await rm(join(dir, name), { recursive: true, force: true });
+          // upper.restore holds a checkpoint's tree, which a sandbox made and may nest at any depth.
+          await removeTree(join(dir, name));
         }
       }
     }

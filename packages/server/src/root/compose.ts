@@ -172,6 +172,7 @@ export function composeServices(f: Foundation): Services {
     sandboxes,
     imageDirOf,
     snapshotsDir: join(config.dataDir, "snapshots"),
+    captureTool: config.captureToolPath,
     logger,
     agents,
   });
