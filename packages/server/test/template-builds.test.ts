@@ -98,6 +98,31 @@ describe("template builds (fake runtime)", () => {
     }
   });
 
+  it("does not hand out a warm sandbox of a version the tag has moved away from", async () => {
+    const fake = await startFakeServer({ warmPool: { base: 1 } });
+    try {
+      const poolReady = async () => {
+        for (;;) {
+          const health = (await (await call(fake, "GET", "/v1/health")).json()) as {
+            warmPool: Record<string, { ready: number }>;
+          };
+          if ((health.warmPool.base?.ready ?? 0) >= 1) return;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await poolReady();
+      const started = await call(fake, "POST", "/v1/templates/base/builds", { dockerfile: "FROM base\nRUN true\n" });
+      const build = await finished(fake, ((await started.json()) as TemplateBuildInfo).id);
+      expect(build.status).toBe("ready");
+      const created = (await (await call(fake, "POST", "/v1/sandboxes", { template: "base" })).json()) as {
+        templateVersion: string;
+      };
+      expect(created.templateVersion).toBe(build.versionId);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it("answers 400 for a FROM image until image import is available, and for too many layers", async () => {
     const fake = await startFakeServer();
     try {

@@ -116,9 +116,13 @@ export class SandboxService {
     // The template's ENV first; the request's own variables win.
     const env = { ...resolved.config.env, ...settings.env, ...request.env };
     const metadata = request.metadata ?? {};
-    const record =
-      (await this.warm?.claim(template, resources, { metadata, env, lifecycle })) ??
-      (await this.createFresh(template, resources, lifecycle, metadata, env, null));
+    let warm = await this.warm?.claim(template, resources, { metadata, env, lifecycle });
+    if (warm?.templateVersion !== undefined && warm.templateVersion !== resolved.versionId) {
+      // Started before the template's tag moved: not what was asked for.
+      await this.delete(warm.id).catch(() => false);
+      warm = undefined;
+    }
+    const record = warm ?? (await this.createFresh(template, resources, lifecycle, metadata, env, null));
     try {
       await settings.apply(record);
     } catch (err) {
