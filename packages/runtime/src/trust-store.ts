@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { type BigIntStats, existsSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { readFileBeneath } from "./layers/safe-fs.js";
+import { lstatBeneath, readFileBeneath } from "./layers/safe-fs.js";
 
 /** Where the CA appears in a sandbox (Debian's update-ca-certificates picks it up from there). */
 export const SANDBOX_CA_PATH = "usr/local/share/ca-certificates/burrow-egress-ca.crt";
@@ -18,18 +18,29 @@ const inProgress = new Map<string, Promise<string>>();
 
 /**
  * A read-only overlay layer that adds `pem` (one or more CA certificates) to a template's trust
- * store: the CAs as their own file, a login-shell profile pointing Node at it, and the
- * template's bundle with the CAs appended (left out when the template has no plain
+ * store: the CAs as their own file, a login-shell profile pointing Node at it, and the bundle of
+ * the topmost template layer that has one with the CAs appended (left out when the template has no plain
  * bundle file). Mounted between the template and the sandbox's own files, so creating a sandbox
  * writes nothing, and a sandbox that rewrites its bundle copies it up as it would any file.
  * Built once per template build and CA under `layersDir` (written to a temporary name, then
  * renamed).
  */
-export async function caLayer(layersDir: string, templateRootfs: string, pem: string): Promise<string> {
+export async function caLayer(layersDir: string, templateLayers: string[], pem: string): Promise<string> {
   const cert = pem.endsWith("\n") ? pem : `${pem}\n`;
+  // The bundle comes from the topmost layer that has that path (layers a build step made are the
+  // sandbox's work: looked up without following any link in them). Anything there but a regular
+  // file (a whiteout: deleted; a link) means the template has no plain bundle.
+  let templateRootfs = templateLayers[templateLayers.length - 1] ?? "";
+  let bundle: BigIntStats | null = null;
+  for (const layer of templateLayers) {
+    bundle = await lstatBeneath(layer, SANDBOX_CA_BUNDLE_PATH);
+    if (bundle) {
+      templateRootfs = layer;
+      break;
+    }
+  }
   // A rebuilt template (a new bundle) gets a new layer.
-  const bundle = await lstat(join(templateRootfs, SANDBOX_CA_BUNDLE_PATH)).catch(() => undefined);
-  const version = bundle ? `${bundle.size}:${bundle.mtimeMs}:${bundle.ino}` : "none";
+  const version = bundle?.isFile() ? `${bundle.size}:${bundle.mtimeNs}:${bundle.ino}` : "none";
   const key = createHash("sha256")
     .update(`${LAYER_FORMAT}\0${templateRootfs}\0${version}\0${cert}`)
     .digest("hex")

@@ -50,8 +50,8 @@ export interface StartOptions {
 }
 
 /**
- * Brings the database in line with the host: firewall, interrupted checkpoints and operations;
- * then removes what sandboxes it has no live record of left on the host.
+ * Brings the database in line with the host: firewall, interrupted checkpoints and operations,
+ * template directories and layers; then removes what sandboxes it has no live record of left on the host.
  */
 async function reconcile(
   s: Services,
@@ -61,6 +61,12 @@ async function reconcile(
   await host.runtime.prepareHost(proxyPorts);
   await s.egress.applyAll();
   await s.checkpoints.thawInterrupted();
+  // Template directories (the base image) become versions; layers a crash left half-made go.
+  s.templates.registerDirectories();
+  const failedBuilds = s.builds.recover();
+  if (failedBuilds > 0)
+    host.logger.warn({ builds: failedBuilds }, "template builds interrupted by the stop marked failed");
+  await s.layers.recover();
   await reconcileAtStart({ ...s, ...host });
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
@@ -140,6 +146,7 @@ export async function startServer(
     version: VERSION,
     poolStatus: () => s.pool.status(),
     checkpoints: { checkpoints: s.checkpoints, diffs: s.diffs },
+    templates: { catalog: s.templates, builds: s.builds, contexts: s.contexts },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
   });
   const listener = await listen(app, config);
