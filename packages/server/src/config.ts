@@ -95,8 +95,8 @@ const EnvSchema = z.object({
     .string()
     .refine(
       (spec) =>
-        spec.split(",").every((part, i, all) => {
-          if (part === "" && all.length === 1) return true;
+        spec === "" ||
+        spec.split(",").every((part) => {
           const m = /^([^=]+)=(\d{1,3})$/.exec(part);
           return m !== null && warmPoolKey(m[1] as string) !== undefined;
         }),
