@@ -20,6 +20,11 @@ function tree(list: CheckpointInfo[]): Node[] {
   return roots;
 }
 
+function nameOf(list: CheckpointInfo[], id: string): string {
+  const c = list.find((x) => x.id === id);
+  return c === undefined ? id : label(c);
+}
+
 function label(c: CheckpointInfo): string {
   return c.name ?? c.id;
 }
@@ -114,7 +119,7 @@ export function Checkpoints(props: { apiKey: string; sandboxId: string }) {
   const renderNode = (node: Node) => {
     const c = node.checkpoint;
     return (
-      <li key={c.id} data-checkpoint={c.id}>
+      <li key={c.id} data-checkpoint={c.id} data-name={label(c)}>
         <div class="node">
           <strong>{label(c)}</strong>
           {c.id === headId && <span class="state state-running">head</span>}
@@ -210,6 +215,10 @@ export function Checkpoints(props: { apiKey: string; sandboxId: string }) {
       )}
       {diff && (
         <div class="diff" data-testid="diff">
+          <p class="muted">
+            {nameOf(list, diff.from)} → {nameOf(list, diff.to)}: {diff.entries.length} change
+            {diff.entries.length === 1 ? "" : "s"}
+          </p>
           {diff.entries.length === 0 && <p class="muted">No differences.</p>}
           <ul>
             {diff.entries.map((e) => (
