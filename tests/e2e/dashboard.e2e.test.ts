@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./harness.js";
 
 const CHROMIUM = process.env.BURROW_CHROMIUM ?? "/usr/bin/chromium";
+// scripts/dashboard-screenshots.sh sets this to docs/img: the run then saves the screenshots the docs show.
+const SCREENSHOTS = process.env.BURROW_SCREENSHOTS;
 const dashboardIndex = join(import.meta.dirname, "..", "..", "packages", "dashboard", "dist", "index.html");
 
 /** Waits until `selector`'s text content matches `pattern`. */
@@ -50,12 +52,17 @@ describe("dashboard in a browser", () => {
     });
     page.on("pageerror", (err) => consoleErrors.push(`page error: ${err.message}`));
     page.on("dialog", (d) => void d.accept());
+    const shot = async (name: string) => {
+      if (SCREENSHOTS !== undefined)
+        await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}.png`), fullPage: true });
+    };
 
     // A wrong key is refused with a visible error (the browser logs the 401 itself; that is all it logs).
     await page.goto(server.url);
     await page.fill("#api-key", "burrow_0000000000000000000000000000000000000000000000000");
     await page.click("button[type=submit]");
     await waitForText(page, "[data-testid=sign-in-error]", /invalid API key/);
+    await shot("sign-in");
     expect(
       consoleErrors.every((e) => /401/.test(e)),
       consoleErrors.join("\n"),
@@ -125,6 +132,7 @@ describe("dashboard in a browser", () => {
     expect(await page.locator("[data-testid=diff] li", { hasText: "notes.txt" }).textContent()).toContain("modified");
     await fileButton.click();
     await waitForText(page, "[data-testid=unified]", /\+second version/);
+    await shot("sandbox");
     expect(await page.textContent("[data-testid=unified]")).toContain("-first version");
 
     // Back to the table (closing the terminal); hibernate from the UI, then watch a wake made
@@ -140,11 +148,13 @@ describe("dashboard in a browser", () => {
     await page.locator(`tr[data-sandbox="${id}"] [data-state=running]`).waitFor({ timeout: 30_000 });
     expect(await state.textContent()).toBe("running");
     expect(navigations).toEqual([]);
+    await shot("sandboxes");
 
     // The same page fits a phone's width without horizontal scrolling of the page itself.
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
+    await shot("phone");
 
     expect(consoleErrors).toEqual([]);
   });

@@ -149,7 +149,7 @@ export function Files(props: { apiKey: string; sandboxId: string }) {
                   {e.name}
                 </button>
                 <span class="muted">{bytes(e.size)}</span>
-                <button type="button" aria-label={`Download ${e.name}`} onClick={() => void download(e)}>
+                <button type="button" class="push" aria-label={`Download ${e.name}`} onClick={() => void download(e)}>
                   Download
                 </button>
               </>

@@ -58,22 +58,24 @@ export function SandboxList(props: { apiKey: string; live: LiveSandboxes }) {
             )}
             {rows.map((s) => (
               <tr key={s.id} data-sandbox={s.id}>
-                <td>
+                <td data-label="Sandbox">
                   <a href={`#/sandboxes/${encodeURIComponent(s.id)}`} class="mono">
                     {s.id}
                   </a>
                 </td>
-                <td>
+                <td data-label="State">
                   <StateBadge state={s.state} />
                 </td>
-                <td>{s.template}</td>
-                <td>{age(s.createdAt, now)}</td>
-                <td>{age(s.lastActivityAt, now)} ago</td>
-                <td>
+                <td data-label="Template">{s.template}</td>
+                <td data-label="Age">{age(s.createdAt, now)}</td>
+                <td data-label="Last activity">{age(s.lastActivityAt, now)} ago</td>
+                <td data-label="Resources">
                   {s.resources.vcpus} vCPU · {s.resources.memoryMb} MiB
                 </td>
-                <td class="mono">{labels(s.metadata)}</td>
-                <td>
+                <td class="mono" data-label="Metadata">
+                  {labels(s.metadata)}
+                </td>
+                <td data-label="Actions">
                   <SandboxActions apiKey={props.apiKey} sandbox={s} live={props.live} />
                 </td>
               </tr>
