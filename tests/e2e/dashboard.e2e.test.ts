@@ -51,7 +51,11 @@ describe("dashboard in a browser", () => {
       if (m.type() === "error") consoleErrors.push(m.text());
     });
     page.on("pageerror", (err) => consoleErrors.push(`page error: ${err.message}`));
-    page.on("dialog", (d) => void d.accept());
+    const dialogs: string[] = [];
+    page.on("dialog", (d) => {
+      dialogs.push(d.message());
+      void d.accept();
+    });
     const shot = async (name: string) => {
       if (SCREENSHOTS !== undefined)
         await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}.png`), fullPage: true });
@@ -59,6 +63,9 @@ describe("dashboard in a browser", () => {
 
     // A wrong key is refused with a visible error (the browser logs the 401 itself; that is all it logs).
     await page.goto(server.url);
+    // Keyboard first: Tab reaches the key field.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("api-key");
     await page.fill("#api-key", "burrow_0000000000000000000000000000000000000000000000000");
     await page.click("button[type=submit]");
     await waitForText(page, "[data-testid=sign-in-error]", /invalid API key/);
@@ -155,6 +162,11 @@ describe("dashboard in a browser", () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await shot("phone");
+
+    // Delete asks first, then the row goes (from the stream's "deleted" event).
+    await page.click(`button[aria-label="Delete ${id}"]`);
+    await page.locator(`tr[data-sandbox="${id}"]`).waitFor({ state: "detached", timeout: 30_000 });
+    expect(dialogs).toEqual([`Delete sandbox ${id} and all its files?`]);
 
     expect(consoleErrors).toEqual([]);
   });

@@ -82,9 +82,34 @@ describe("dashboard routes", () => {
     expect(index.status).toBe(200);
     expect(index.headers.get("content-type")).toContain("text/html");
     expect(await index.text()).toContain("<title>Burrow</title>");
+    expect(index.headers.get("content-security-policy")).toContain("connect-src 'self'");
     const js = await fetch(`${fake.server.url}/assets/app-1234.js`);
     expect(js.headers.get("content-type")).toContain("text/javascript");
     expect(await js.text()).toBe("console.log(1)");
+  });
+
+  it("ends open streams when the server shuts down", async () => {
+    const other = await startFakeServer();
+    let closed = false;
+    try {
+      let opened!: () => void;
+      const open = new Promise<void>((resolve) => {
+        opened = resolve;
+      });
+      const done = watchEvents({
+        apiUrl: other.server.url,
+        apiKey: other.key,
+        onOpen: opened,
+        onMessage: () => undefined,
+      });
+      await open;
+      await other.close();
+      closed = true;
+      // Ended by the server (resolves), not cut off after the listener's grace period (rejects).
+      await expect(done).resolves.toBeUndefined();
+    } finally {
+      if (!closed) await other.close();
+    }
   });
 
   it("answers 404 for files outside the dashboard and unknown API paths", async () => {
