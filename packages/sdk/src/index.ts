@@ -61,7 +61,7 @@ export {
   UnavailableError,
   type WireFailure,
 } from "./errors.js";
-export { type SandboxEventMessage, type WatchEventsOptions, watchEvents } from "./events.js";
+export { parseMessage, type SandboxEventMessage, type WatchEventsOptions, watchEvents } from "./events.js";
 export {
   Filesystem,
   type ListOptions,

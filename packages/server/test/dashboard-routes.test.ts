@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuthenticationError, type SandboxEventMessage, watchEvents } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
@@ -30,51 +29,80 @@ describe("dashboard routes", () => {
     rmSync(assets, { recursive: true, force: true });
   });
 
-  it("streams lifecycle events with the sandbox's new state as they happen", async () => {
-    const controller = new AbortController();
-    const messages: SandboxEventMessage[] = [];
-    let opened!: () => void;
-    const open = new Promise<void>((resolve) => {
-      opened = resolve;
-    });
-    let sawStandby!: () => void;
-    const standby = new Promise<void>((resolve) => {
-      sawStandby = resolve;
-    });
-    const done = watchEvents({
-      apiUrl: fake.server.url,
-      apiKey: fake.key,
-      signal: controller.signal,
-      onOpen: opened,
-      onMessage: (m) => {
-        messages.push(m);
-        if (m.event.type === "standby") sawStandby();
+  /** Opens `GET /v1/events` on `url`; `next()` reads until the text so far matches `until`. */
+  async function openStream(url: string, key: string) {
+    const res = await fetch(`${url}/v1/events`, { headers: { Authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    return {
+      reader,
+      async next(until: RegExp): Promise<string> {
+        while (!until.test(text)) {
+          const { done, value } = await reader.read();
+          if (done) throw new Error(`stream ended before ${until}: ${text}`);
+          text += decoder.decode(value, { stream: true });
+        }
+        return text;
       },
-    });
+    };
+  }
+
+  it("streams lifecycle events with the sandbox's new state as they happen", async () => {
+    const stream = await openStream(fake.server.url, fake.key);
     try {
-      await open;
+      await stream.next(/^: connected\n\n/);
       const created = (await (await call("POST", "/v1/sandboxes", {})).json()) as { id: string };
       expect((await call("POST", `/v1/sandboxes/${created.id}/pause`)).status).toBe(200);
-      await standby;
-      const mine = messages.filter((m) => m.event.sandboxId === created.id);
-      expect(mine.map((m) => m.event.type)).toContain("standby");
-      const last = mine.at(-1);
-      expect(last?.sandbox?.state).toBe("standby");
-      expect(last?.event.id).toBeGreaterThan(0);
+      const text = await stream.next(/"type":"standby"[^\n]*\n\n/);
+      const messages = text
+        .split("\n\n")
+        .filter((block) => block.startsWith("id: "))
+        .map((block) => {
+          const [id, event, data] = block.split("\n");
+          expect(event).toBe("event: sandbox");
+          const message = JSON.parse((data as string).slice("data: ".length)) as {
+            event: { id: number; type: string; sandboxId: string };
+            sandbox: { state: string } | null;
+          };
+          expect(id).toBe(`id: ${message.event.id}`);
+          return message;
+        });
+      const standby = messages.find((m) => m.event.type === "standby");
+      expect(standby?.event.sandboxId).toBe(created.id);
+      expect(standby?.sandbox?.state).toBe("standby");
+      expect(messages.map((m) => m.event.type)).toContain("created");
       expect((await call("DELETE", `/v1/sandboxes/${created.id}`)).status).toBe(204);
+      await stream.next(/"type":"deleted"[^\n]*"sandbox":null\}\n\n/);
     } finally {
-      controller.abort();
-      await done;
+      await stream.reader.cancel();
     }
   });
 
   it("refuses the stream without a valid key", async () => {
-    const res = await fetch(`${fake.server.url}/v1/events`);
-    expect(res.status).toBe(401);
-    await res.arrayBuffer();
-    await expect(
-      watchEvents({ apiUrl: fake.server.url, apiKey: "burrow_wrong", onMessage: () => undefined }),
-    ).rejects.toBeInstanceOf(AuthenticationError);
+    const attempts: Array<Record<string, string>> = [{}, { Authorization: "Bearer burrow_wrong" }];
+    for (const headers of attempts) {
+      const res = await fetch(`${fake.server.url}/v1/events`, { headers });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    }
+  });
+
+  it("ends open streams when the server shuts down", async () => {
+    const other = await startFakeServer();
+    let closed = false;
+    try {
+      const stream = await openStream(other.server.url, other.key);
+      await stream.next(/^: connected\n\n/);
+      await other.close();
+      closed = true;
+      // Ended by the server (a clean end), not cut off after the listener's grace period (an error).
+      expect((await stream.reader.read()).done).toBe(true);
+    } finally {
+      if (!closed) await other.close();
+    }
   });
 
   it("serves the dashboard at / and its assets, without a key", async () => {
@@ -86,30 +114,6 @@ describe("dashboard routes", () => {
     const js = await fetch(`${fake.server.url}/assets/app-1234.js`);
     expect(js.headers.get("content-type")).toContain("text/javascript");
     expect(await js.text()).toBe("console.log(1)");
-  });
-
-  it("ends open streams when the server shuts down", async () => {
-    const other = await startFakeServer();
-    let closed = false;
-    try {
-      let opened!: () => void;
-      const open = new Promise<void>((resolve) => {
-        opened = resolve;
-      });
-      const done = watchEvents({
-        apiUrl: other.server.url,
-        apiKey: other.key,
-        onOpen: opened,
-        onMessage: () => undefined,
-      });
-      await open;
-      await other.close();
-      closed = true;
-      // Ended by the server (resolves), not cut off after the listener's grace period (rejects).
-      await expect(done).resolves.toBeUndefined();
-    } finally {
-      if (!closed) await other.close();
-    }
   });
 
   it("answers 404 for files outside the dashboard and unknown API paths", async () => {
