@@ -31,13 +31,13 @@ describe("links in layers are not followed on the host", () => {
     writeFileSync(join(host, "ca-certificates.crt"), "HOST BUNDLE\n");
     mkdirSync(join(template, "etc", "ssl"), { recursive: true });
     symlinkSync(host, join(template, "etc", "ssl", "certs"));
-    const layer = await caLayer(tempDir(), template, "PEM");
+    const layer = await caLayer(tempDir(), [template], "PEM");
     expect(existsSync(join(layer, SANDBOX_CA_BUNDLE_PATH))).toBe(false);
 
     const plain = tempDir();
     mkdirSync(join(plain, "etc", "ssl", "certs"), { recursive: true });
     writeFileSync(join(plain, SANDBOX_CA_BUNDLE_PATH), "TEMPLATE BUNDLE\n");
-    const ok = await caLayer(tempDir(), plain, "PEM");
+    const ok = await caLayer(tempDir(), [plain], "PEM");
     expect(readFileSync(join(ok, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe("TEMPLATE BUNDLE\nPEM\n");
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -15,25 +15,12 @@ import {
   splitRelative,
   walkTree,
 } from "../src/layers/safe-fs.js";
+import { DEEP_TREE_DEPTH, deepChain } from "./deep-tree.js";
 import { tempDirsPerTest } from "./temp-dirs.js";
 
 const tempDir = tempDirsPerTest("burrow-safefs-");
 
-const DEPTH = 2100;
-
-/** A chain of DEPTH directories named `d` below `root` with a file `f` at the bottom (made fd-relative). */
-function deepChain(root: string): string {
-  let fd = openSync(root, "r");
-  for (let i = 0; i < DEPTH; i++) {
-    mkdirSync(`/proc/self/fd/${fd}/d`);
-    const next = openSync(`/proc/self/fd/${fd}/d`, "r");
-    closeSync(fd);
-    fd = next;
-  }
-  writeFileSync(`/proc/self/fd/${fd}/f`, "deep\n");
-  closeSync(fd);
-  return `${Array.from({ length: DEPTH }, () => "d").join("/")}/f`;
-}
+const DEPTH = DEEP_TREE_DEPTH;
 
 /** A layer with a file, plus a host directory outside it holding a secret. */
 function layerAndSecret() {

@@ -19,6 +19,11 @@ export type {
   SandboxState,
   SecretBinding,
   SecretInfo,
+  TemplateBuildInfo,
+  TemplateBuildLogEntry,
+  TemplateConfig,
+  TemplateInfo,
+  TemplateVersionInfo,
   UpdateSandboxRequest,
 } from "@burrow/core";
 export { BurrowError, ErrorCode } from "@burrow/core";
@@ -82,4 +87,5 @@ export {
   type SandboxListOptions,
 } from "./sandbox.js";
 export { type SecretApiOptions, Secrets } from "./secrets.js";
+export { type TemplateApiOptions, type TemplateBuildOptions, Templates } from "./templates.js";
 export { type FilesystemEvent, type FilesystemEventType, WatchHandle } from "./watch-handle.js";

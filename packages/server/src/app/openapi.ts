@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document for `/v1`, served at `/v1/openapi.json`. */
 import { featurePaths, featureSchemas } from "./openapi-features.js";
+import { templatePaths, templateSchemas } from "./openapi-templates.js";
 
 const errorRef = { $ref: "#/components/schemas/Error" };
 const errorResponse = (description: string) => ({
@@ -92,6 +93,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
         ...featureSchemas,
+        ...templateSchemas,
         Sandbox: {
           type: "object",
           required: [
@@ -260,6 +262,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       ...featurePaths,
+      ...templatePaths,
     },
   };
 }

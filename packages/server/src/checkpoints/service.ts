@@ -33,11 +33,11 @@ import type { AgentClient } from "../services/agent-client.js";
 import type { KeyedMutex } from "../services/keyed-mutex.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { PENDING_FORK, type SandboxService } from "../services/sandbox-service.js";
-import type { Templates } from "../services/templates.js";
 import type { Transitions } from "../services/transitions.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import type { Catalog } from "../templates/catalog.js";
 import { CheckpointCapture, FROZEN_MARKER, sandboxBusy } from "./capture.js";
 import { chunkHashes, loadManifest, type Manifest, mergedEntries, ReadWriteLock, saveManifest } from "./manifest-io.js";
 
@@ -51,7 +51,7 @@ export interface CheckpointServiceDeps {
   checkpoints: CheckpointStore;
   blobs: LocalBlobStore;
   runtime: Runtime;
-  templates: Templates;
+  templates: Catalog;
   transitions: Transitions;
   locks: KeyedMutex;
   lifecycle: LifecycleService;
@@ -278,7 +278,7 @@ export class CheckpointService {
     return {
       id: record.id,
       networkIndex: record.networkIndex,
-      templateRootfs: this.deps.templates.rootfs(record.template),
+      templateLayers: this.deps.templates.layersOf(record),
       agentToken: record.agentToken,
     };
   }
@@ -380,6 +380,8 @@ export class CheckpointService {
           {
             extraLower: snapshot,
             settingsOf: id,
+            // The source's layers, even if its template's tag has moved since.
+            ...(sandbox.templateVersion === undefined ? {} : { templateVersion: sandbox.templateVersion }),
             // Written with the sandbox row, before the runtime mounts the snapshot.
             onInserted: (forkId) => {
               inserted.push(forkId);
@@ -497,7 +499,8 @@ export class CheckpointService {
           storing.delete(staged.id);
           this.startIngest(staged, join(dir, name), performance.now());
         } else if (name.startsWith("checkpoint-image-") || name.startsWith(STAGE_PREFIX) || name === "upper.restore") {
-          await rm(join(dir, name), { recursive: true, force: true });
+          // upper.restore holds a checkpoint's tree, which a sandbox made and may nest at any depth.
+          await removeTree(join(dir, name));
         }
       }
     }
