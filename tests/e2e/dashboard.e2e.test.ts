@@ -142,6 +142,21 @@ describe("dashboard in a browser", () => {
     await shot("sandbox");
     expect(await page.textContent("[data-testid=unified]")).toContain("-first version");
 
+    // Hibernating from the sandbox page ends the terminal's stream; Reconnect wakes the sandbox
+    // and opens a new terminal.
+    await page.click(`button[aria-label="Hibernate ${id}"]`);
+    await page.locator(".sandbox-page .bar [data-state=hibernated]").waitFor({ timeout: 30_000 });
+    await page.click("button:text-is('Reconnect')", { timeout: 30_000 });
+    await waitForText(page, "[data-testid=terminal-status]", /^connected$/);
+    await page.click("[data-testid=terminal]");
+    await page.keyboard.type("echo wo''ke\n");
+    await page.waitForFunction(
+      () => Array.from(document.querySelectorAll(".xterm-rows > div")).some((r) => r.textContent?.trim() === "woke"),
+      undefined,
+      { timeout: 30_000 },
+    );
+    await page.locator(".sandbox-page .bar [data-state=running]").waitFor();
+
     // Back to the table (closing the terminal); hibernate from the UI, then watch a wake made
     // elsewhere (the API) arrive without any reload or click.
     await page.click("a:text-is('← Sandboxes')");

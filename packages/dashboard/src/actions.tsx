@@ -1,6 +1,7 @@
 import { Sandbox, type SandboxInfo } from "@burrow/sdk";
 import { useState } from "preact/hooks";
 import { connection, message } from "./session.js";
+import { closeStreams } from "./stream-bus.js";
 import type { LiveSandboxes } from "./use-live-sandboxes.js";
 
 type Action = "pause" | "hibernate" | "resume" | "delete";
@@ -24,6 +25,7 @@ export function SandboxActions(props: {
     setError(null);
     try {
       const sb = await Sandbox.connect(sandbox.id, connection(props.apiKey));
+      if (action === "hibernate" || action === "delete") await closeStreams(sandbox.id);
       if (action === "delete") {
         await sb.kill();
         props.onDeleted?.();

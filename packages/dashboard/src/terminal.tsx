@@ -2,6 +2,7 @@ import { type CommandHandle, Sandbox } from "@burrow/sdk";
 import { Terminal as XTerm } from "@xterm/xterm";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { connection, message } from "./session.js";
+import { onCloseStreams } from "./stream-bus.js";
 
 const ROWS = 20;
 const CHAR_WIDTH_PX = 8.5;
@@ -43,7 +44,7 @@ export function Terminal(props: { apiKey: string; sandboxId: string }) {
       setStatus("connected");
       term.focus();
       await handle.wait().catch(() => undefined);
-      if (!controller.signal.aborted) setStatus("ended");
+      if (!controller.signal.aborted) setStatus((s) => (s === "closed" ? s : "ended"));
     };
     start().catch((err: unknown) => {
       if (!controller.signal.aborted) setStatus(`disconnected: ${message(err)}`);
@@ -63,7 +64,17 @@ export function Terminal(props: { apiKey: string; sandboxId: string }) {
       }
     };
     window.addEventListener("resize", onResize);
+    // Before this page hibernates or deletes the sandbox: end the shell, so the stream ends cleanly.
+    const stopClosing = onCloseStreams(props.sandboxId, async () => {
+      const h = handle;
+      handle = undefined;
+      if (h === undefined) return;
+      setStatus("closed");
+      await h.kill().catch(() => undefined);
+      await h.wait().catch(() => undefined);
+    });
     return () => {
+      stopClosing();
       window.removeEventListener("resize", onResize);
       input.dispose();
       controller.abort();
