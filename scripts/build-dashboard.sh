@@ -15,4 +15,5 @@ if [[ -f "$stamp" ]] \
 fi
 log "building the dashboard"
 cd "$DASH"
-npx --no-install vite build --logLevel warn
+# Errors only: Vite warns that the SDK's Node-only helpers (template upload) are left out of a browser build.
+npx --no-install vite build --logLevel error
