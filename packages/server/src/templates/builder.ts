@@ -254,8 +254,9 @@ export class Builder implements TemplateBuilds {
       this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
       this.deps.logger.warn({ buildId: info.id, err: errorMessage(err) }, "template build failed");
     } finally {
+      // Layers of a failed build stay as cache for the next try; they go at the next deletion
+      // or start if no version has come to use them.
       for (const release of releases) release();
-      await this.deps.layers.collect().catch(() => []);
     }
     return { ...info };
   }
