@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BurrowError, DEFAULT_PORT, ErrorCode } from "@burrow/core";
 import { z } from "zod";
+import { DEFAULT_HOST_CA_DIR } from "./root/host-cas.js";
 
 export interface ServerConfig {
   host: string;
@@ -36,6 +37,11 @@ export interface ServerConfig {
    * behalf (credential brokering), besides Node's bundled roots.
    */
   egressUpstreamCaFile?: string;
+  /**
+   * Where the host keeps CAs its administrator added (`*.crt`, Debian's layout), trusted by
+   * sandboxes and the egress proxies; undefined when BURROW_TRUST_HOST_CAS=0.
+   */
+  hostCaDir?: string;
   /** How runsc compresses memory images of checkpoints and hibernation. */
   checkpointCompression: "none" | "flate-best-speed";
 }
@@ -81,6 +87,8 @@ const EnvSchema = z.object({
     .regex(/^[0-9a-fA-F]{64}$/, "BURROW_SECRETS_KEY must be 64 hex digits (a 32-byte key)")
     .optional(),
   BURROW_EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
+  BURROW_TRUST_HOST_CAS: z.enum(["0", "1"], { message: "BURROW_TRUST_HOST_CAS must be 0 or 1" }).default("1"),
+  BURROW_HOST_CA_DIR: z.string().min(1).optional(),
   BURROW_CHECKPOINT_COMPRESSION: z.enum(["none", "flate-best-speed"]).default("flate-best-speed"),
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
   BURROW_WARM_POOL: z
@@ -133,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
     ...(e.BURROW_SECRETS_KEY ? { secretsKeyHex: e.BURROW_SECRETS_KEY } : {}),
     ...(e.BURROW_EGRESS_UPSTREAM_CA ? { egressUpstreamCaFile: resolve(e.BURROW_EGRESS_UPSTREAM_CA) } : {}),
+    ...(e.BURROW_TRUST_HOST_CAS === "1" ? { hostCaDir: resolve(e.BURROW_HOST_CA_DIR ?? DEFAULT_HOST_CA_DIR) } : {}),
   };
 }
 

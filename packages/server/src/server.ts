@@ -13,6 +13,7 @@ import {
   gvisorRuntime,
   prepareDataDir,
 } from "./root/data-dir.js";
+import { readHostCas } from "./root/host-cas.js";
 import { listen } from "./root/listen.js";
 import { startTimers } from "./root/timers.js";
 import { type HostCapacity, hostCapacity } from "./services/admission.js";
@@ -90,6 +91,11 @@ export async function startServer(
   const agents = options.agents ?? (real ? new HttpAgentClient(connections) : new FakeAgentClient(connections));
   // The egress CA is made with openssl; only sandboxes on a real runtime reach the proxies.
   const egressCa = real ? await EgressCa.load(join(config.dataDir, "egress-ca")) : undefined;
+  const hostCas = config.hostCaDir ? await readHostCas(config.hostCaDir, logger) : [];
+  if (hostCas.length > 0)
+    logger.info({ count: hostCas.length, dir: config.hostCaDir }, "sandboxes trust the host's added CAs");
+  // What new sandboxes trust besides their template's bundle: the egress CA and the host's CAs.
+  const trustedCaPem = egressCa ? [egressCa.certPem, ...hostCas].map((p) => p.trim()).join("\n") : undefined;
   createPrivateFile(join(config.dataDir, "burrow.db"));
   const db = openDb(join(config.dataDir, "burrow.db"));
   const s = composeServices({
@@ -100,7 +106,7 @@ export async function startServer(
     agents,
     host: options.host ?? hostCapacity(),
     networkPrefix,
-    ...(egressCa ? { trustedCaPem: egressCa.certPem } : {}),
+    ...(trustedCaPem ? { trustedCaPem } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   const adminKeyPath = bootstrapAdminKey(s.keys, config.dataDir, logger);
@@ -112,7 +118,7 @@ export async function startServer(
         s.egress,
         s.secrets,
         egressCa,
-        { dnsUpstream: config.dnsUpstream, upstreamCaFile: config.egressUpstreamCaFile },
+        { dnsUpstream: config.dnsUpstream, upstreamCaFile: config.egressUpstreamCaFile, upstreamCaPems: hostCas },
         logger,
       )
     : undefined;

@@ -61,6 +61,21 @@ EXPOSE 8080 53/udp
     ]);
   });
 
+  it("takes CMD as the start command and HEALTHCHECK CMD as the ready command", () => {
+    const parsed = parseDockerfile(
+      'FROM base\nCMD ["python3", "-m", "http.server", "8000"]\nHEALTHCHECK --interval=1s CMD curl -sf http://localhost:8000/\n',
+    );
+    expect(parsed.start).toEqual({
+      startCmd: "python3 -m http.server 8000",
+      readyCmd: "curl -sf http://localhost:8000/",
+    });
+    expect(parseDockerfile(`FROM base\nCMD ["sh", "-c", "echo it's"]\n`).start).toEqual({
+      startCmd: `sh -c 'echo it'\\''s'`,
+    });
+    expect(parseDockerfile("FROM base\nHEALTHCHECK CMD true\nHEALTHCHECK NONE\n").start).toBeUndefined();
+    expect(parseDockerfile("FROM base\nRUN true\n").start).toBeUndefined();
+  });
+
   it("recognizes image bases", () => {
     expect(parseDockerfile("FROM oci-archive:/tmp/x.tar\n").from).toEqual({ image: "oci-archive:/tmp/x.tar" });
     expect(parseDockerfile("FROM docker.io/library/debian:12\n").from).toEqual({
@@ -69,8 +84,8 @@ EXPOSE 8080 53/udp
   });
 
   it("answers 400 naming the line and instruction for what it does not support", () => {
-    expect(badLine("FROM base\nRUN true\nHEALTHCHECK CMD true\n")).toMatch(/line 3: HEALTHCHECK: not supported/);
-    expect(badLine('FROM base\nCMD ["x"]\n')).toMatch(/line 2: CMD/);
+    expect(badLine("FROM base\nRUN true\nENTRYPOINT true\n")).toMatch(/line 3: ENTRYPOINT: not supported/);
+    expect(badLine("FROM base\nHEALTHCHECK --interval=1s\n")).toMatch(/line 2: HEALTHCHECK/);
     expect(badLine("FROM base AS build\n")).toMatch(/line 1: FROM/);
     expect(badLine("FROM base\nFROM base\n")).toMatch(/line 2: FROM: multi-stage/);
     expect(badLine("RUN true\n")).toMatch(/line 1: RUN: comes before FROM/);

@@ -5,7 +5,9 @@ import type { AgentClient } from "../services/agent-client.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
 import type { E2bStore } from "../store/e2b-store.js";
 import { authenticate } from "./auth.js";
+import { isE2bApiPath } from "./e2b/api-paths.js";
 import { E2bService, registerE2bRoutes, SandboxPlane } from "./e2b/index.js";
+import { sendE2bError } from "./e2b/routes.js";
 import { sendError } from "./http.js";
 import { Router } from "./router.js";
 import { type RouteDeps, registerRoutes } from "./routes.js";
@@ -44,7 +46,8 @@ export function createApp(deps: AppDeps): App {
       if (sandboxRoute) return plane.serve(req, res, url, sandboxRoute);
       const match = router.match(method, url.pathname);
       if (match === null) {
-        throw new BurrowError(ErrorCode.NotFound, `no route for ${method} ${url.pathname}`);
+        const e2bHint = isE2bApiPath(url.pathname) ? ": Burrow does not serve this E2B API endpoint (docs/e2b.md)" : "";
+        throw new BurrowError(ErrorCode.NotFound, `no route for ${method} ${url.pathname}${e2bHint}`);
       }
       if ("allowed" in match) {
         throw new BurrowError(ErrorCode.BadRequest, `${method} is not allowed on ${url.pathname}`, {
@@ -56,6 +59,8 @@ export function createApp(deps: AppDeps): App {
     };
     run()
       .catch((err: unknown) => {
+        // Only unmatched requests reach here in E2B's namespace: its routes answer for themselves.
+        if (!sandboxRoute && isE2bApiPath(url.pathname)) return sendE2bError(res, err, log);
         const error = sendError(res, err);
         if (error.code === ErrorCode.Internal)
           log.error({ err: String((err as Error)?.stack ?? err) }, "unhandled error");

@@ -97,6 +97,7 @@ function registerBuildRoutes(router: Router, builds: TemplateBuilds, contexts: T
         ...(body.buildArgs === undefined ? {} : { buildArgs: body.buildArgs }),
       });
       request = { name, from: parsed.from, steps: parsed.steps };
+      if (parsed.start) request.start = parsed.start;
     } else {
       request = { name, from: body.from, steps: body.steps as TemplateBuildRequest["steps"] };
       if (body.start) request.start = body.start;

@@ -23,6 +23,7 @@ import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { LifecycleService } from "./lifecycle.js";
 import type { SandboxSettings } from "./sandbox-settings.js";
+import { hasStartCommands, startTemplateCommands } from "./template-start.js";
 import type { Transitions } from "./transitions.js";
 
 /** `pool` of a fork's sandbox until the whole fork has started and its ids are handed out. */
@@ -183,6 +184,16 @@ export class SandboxService {
       });
       await this.deps.lifecycle.initAgent(record);
       if (options.settingsOf !== undefined) await this.deps.settings.copy(options.settingsOf, record.id);
+      if ("config" in resolved && hasStartCommands(resolved.config)) {
+        try {
+          await startTemplateCommands(this.deps.agents, this.agentEndpoint(record), record.agentToken, resolved.config);
+        } catch (err) {
+          // Nothing half-made: the sandbox goes, and the error says why (its output included).
+          this.deps.transitions.move(record, "running", { type: "created", reason: "created; start command failed" });
+          await this.delete(record.id).catch(() => false);
+          throw err;
+        }
+      }
       this.deps.transitions.move(record, "running", {
         type: "created",
         reason:
@@ -198,6 +209,7 @@ export class SandboxService {
       log.debug({ template }, "sandbox created");
       return record;
     } catch (err) {
+      if (this.deps.store.get(record.id)?.state === "deleted") throw err; // already taken down
       log.error({ err: errorMessage(err) }, "sandbox create failed");
       await this.deps.runtime.destroy(record.id, record.networkIndex).catch(() => undefined);
       this.deps.transitions.move(record, "error", {

@@ -121,6 +121,14 @@ const MIGRATIONS: Migration[] = [
   },
   // Secrets brokered into plain HTTP are opt-in per binding; bindings made before read as HTTPS-only.
   (db) => addColumn(db, "sandbox_secrets", "allow_http", "INTEGER NOT NULL DEFAULT 0"),
+  // E2B's files-only pause (chosen at create for the timeout, or by one pause call), and its
+  // network options for ingress: a traffic token required on every port, a Host to send on.
+  (db) => {
+    addColumn(db, "e2b_sandboxes", "auto_pause_memory", "INTEGER NOT NULL DEFAULT 1");
+    addColumn(db, "e2b_sandboxes", "paused_memory", "INTEGER");
+    addColumn(db, "e2b_sandboxes", "traffic_token", "TEXT");
+    addColumn(db, "e2b_sandboxes", "mask_request_host", "TEXT");
+  },
   // Templates: versions are stacks of layers; sandboxes keep the version they were created from
   // (NULL for sandboxes of releases before versions: they run the template directory's rootfs).
   `ALTER TABLE sandboxes ADD COLUMN template_version TEXT;

@@ -1,10 +1,12 @@
-import { BurrowError, ErrorCode, type TemplateBase, type TemplateStep } from "@burrow/core";
+import { BurrowError, ErrorCode, type TemplateBase, type TemplateStartConfig, type TemplateStep } from "@burrow/core";
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
 
 /** What a Dockerfile turns into: the base and the steps of a TemplateBuildRequest. */
 export interface ParsedDockerfile {
   from: TemplateBase;
   steps: TemplateStep[];
+  /** From `CMD` (the start command) and `HEALTHCHECK CMD` (the ready command). */
+  start?: TemplateStartConfig;
 }
 
 export interface DockerfileOptions {
@@ -13,7 +15,25 @@ export interface DockerfileOptions {
   buildArgs?: Record<string, string>;
 }
 
-const SUPPORTED = ["FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "LABEL", "EXPOSE"];
+const SUPPORTED = [
+  "FROM",
+  "RUN",
+  "COPY",
+  "ADD",
+  "ENV",
+  "ARG",
+  "WORKDIR",
+  "USER",
+  "LABEL",
+  "EXPOSE",
+  "CMD",
+  "HEALTHCHECK",
+];
+
+/** A JSON-form command as one shell line (each word single-quoted). */
+function shellLine(argv: string[]): string {
+  return argv.map((w) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
 
 function bad(line: number, instruction: string, message: string): BurrowError {
   return new BurrowError(ErrorCode.ValidationFailed, `Dockerfile line ${line}: ${instruction}: ${message}`, {
@@ -76,6 +96,7 @@ export function parseDockerfile(text: string, options: DockerfileOptions = {}): 
   const vars = () => ({ ...args, ...env });
   let from: TemplateBase | undefined;
   const steps: TemplateStep[] = [];
+  const start: TemplateStartConfig = {};
   for (const ins of instructions) {
     const keyword = ins.getKeyword().toUpperCase();
     const line = ins.getRange().start.line + 1;
@@ -163,6 +184,31 @@ export function parseDockerfile(text: string, options: DockerfileOptions = {}): 
         steps.push({ type: "label", labels });
         break;
       }
+      case "CMD": {
+        // The start command: what sandboxes of the template run in the background at create.
+        const argv = jsonStrings(ins);
+        start.startCmd = argv ? shellLine(argv) : content;
+        break;
+      }
+      case "HEALTHCHECK": {
+        // The ready check: create answers once it exits 0 (--interval, --timeout and so on are ignored).
+        const m = /^(?:--[a-z-]+=\S+\s+)*(CMD|NONE)\b\s*([\s\S]*)$/i.exec(content);
+        if (!m) throw bad(line, keyword, "takes [options] CMD command, or NONE");
+        if ((m[1] ?? "").toUpperCase() === "NONE") delete start.readyCmd;
+        else {
+          const rest = (m[2] ?? "").trim();
+          let argv: string[] | undefined;
+          try {
+            const parsed: unknown = rest.startsWith("[") ? JSON.parse(rest) : undefined;
+            if (Array.isArray(parsed) && parsed.every((w) => typeof w === "string")) argv = parsed as string[];
+          } catch {
+            argv = undefined;
+          }
+          if (rest === "") throw bad(line, keyword, "CMD needs a command");
+          start.readyCmd = argv ? shellLine(argv) : rest;
+        }
+        break;
+      }
       case "EXPOSE": {
         const ports = substitute(content, vars())
           .split(/\s+/)
@@ -178,5 +224,5 @@ export function parseDockerfile(text: string, options: DockerfileOptions = {}): 
     }
   }
   if (from === undefined) throw bad(1, "FROM", "the Dockerfile has no FROM");
-  return { from, steps };
+  return Object.keys(start).length > 0 ? { from, steps, start } : { from, steps };
 }
