@@ -216,7 +216,7 @@ RUN curl -sS -m 5 -H 'Authorization: Bearer x' ${server.url}/v1/health && echo A
       expect(res.status, body).toBe(400);
       for (const p of parts) expect(body).toContain(p);
     };
-    await expect400(await start("bad", { dockerfile: "FROM base\nHEALTHCHECK CMD true\n" }), "line 2", "HEALTHCHECK");
+    await expect400(await start("bad", { dockerfile: "FROM base\nSTOPSIGNAL SIGINT\n" }), "line 2", "STOPSIGNAL");
     await expect400(await start("bad", { dockerfile: "FROM base\nCOPY nothere /x\n", contextHash }), "nothere");
     await expect400(await start("bad", { dockerfile: "FROM no-such-base\nRUN true\n" }), "no-such-base");
     await expect400(await start("bad:no good", { dockerfile: "FROM base\n" }));
