@@ -44,10 +44,14 @@ export interface ServerConfig {
   hostCaDir?: string;
   /** How runsc compresses memory images of checkpoints and hibernation. */
   checkpointCompression: "none" | "flate-best-speed";
+  /** The built dashboard served at `/` (default packages/dashboard/dist; not served when missing). */
+  dashboardDir?: string;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const agentBinDir = join(packageRoot, "agent", "bin");
+/** Where `npm start` builds the dashboard. */
+export const DEFAULT_DASHBOARD_DIR = join(packageRoot, "dashboard", "dist");
 
 const intFromEnv = (name: string, min: number, max: number) =>
   z
@@ -64,6 +68,7 @@ const EnvSchema = z.object({
   BURROW_AGENT_BINARY: z.string().min(1).optional(),
   BURROW_SHIM_BINARY: z.string().min(1).optional(),
   BURROW_CAPTURE_BINARY: z.string().min(1).optional(),
+  BURROW_DASHBOARD_DIR: z.string().min(1).optional(),
   BURROW_RUNSC: z.string().min(1).default("runsc"),
   BURROW_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BURROW_MONITOR_INTERVAL_MS: intFromEnv("BURROW_MONITOR_INTERVAL_MS", 100, 3_600_000).optional(),
@@ -137,6 +142,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     warmPool: parsePool(e.BURROW_WARM_POOL),
     networkPrefix: e.BURROW_NETWORK_PREFIX,
     checkpointCompression: e.BURROW_CHECKPOINT_COMPRESSION,
+    dashboardDir: resolve(e.BURROW_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR),
     ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
     ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
     ...(e.BURROW_SECRETS_KEY ? { secretsKeyHex: e.BURROW_SECRETS_KEY } : {}),
