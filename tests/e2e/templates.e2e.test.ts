@@ -114,13 +114,20 @@ RUN ${last}
   it("fails a build whose RUN exits non-zero with the exit code, step and log tail; the previous version stays current", async () => {
     const before = (await (await server.request("GET", "/v1/templates/myapp")).json()) as TemplateInfo;
     const { build: b } = await build("myapp", {
-      dockerfile: "FROM myapp\nRUN echo about to fail; exit 7\n",
+      dockerfile: "FROM myapp\nRUN echo prepared > /prepared\nRUN echo about to fail; exit 7\n",
     });
     expect(b.status).toBe("error");
-    expect(b.error).toMatchObject({ step: 1, exitCode: 7 });
+    expect(b.error).toMatchObject({ step: 2, exitCode: 7 });
     expect(b.error?.logTail).toContain("about to fail");
     const after = (await (await server.request("GET", "/v1/templates/myapp")).json()) as TemplateInfo;
     expect(after.tags.latest).toBe(before.tags.latest);
+    // The fixed build reuses the step that succeeded; its version is not tagged (it is a different name).
+    const fixed = await build("myapp-fixed", {
+      dockerfile: "FROM myapp\nRUN echo prepared > /prepared\nRUN echo fixed\n",
+    });
+    expect(fixed.build.status, text(fixed.logs)).toBe("ready");
+    expect(text(fixed.logs)).toMatch(/step 1\/2: RUN echo prepared[^\n]*: cache hit/);
+    expect((await server.request("DELETE", "/v1/templates/myapp-fixed")).status).toBe(204);
   });
 
   it("keeps a RUN away from the host: host paths it writes stay in the sandbox, the Burrow API is out of reach", async () => {
@@ -209,7 +216,7 @@ RUN curl -sS -m 5 -H 'Authorization: Bearer x' ${server.url}/v1/health && echo A
       expect(res.status, body).toBe(400);
       for (const p of parts) expect(body).toContain(p);
     };
-    await expect400(await start("bad", { dockerfile: "FROM base\nHEALTHCHECK CMD true\n" }), "line 2", "HEALTHCHECK");
+    await expect400(await start("bad", { dockerfile: "FROM base\nSTOPSIGNAL SIGINT\n" }), "line 2", "STOPSIGNAL");
     await expect400(await start("bad", { dockerfile: "FROM base\nCOPY nothere /x\n", contextHash }), "nothere");
     await expect400(await start("bad", { dockerfile: "FROM no-such-base\nRUN true\n" }), "no-such-base");
     await expect400(await start("bad:no good", { dockerfile: "FROM base\n" }));

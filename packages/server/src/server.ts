@@ -161,6 +161,8 @@ export async function startServer(
     async close() {
       stopTimers();
       await s.pool.drain();
+      // Running builds end first: their log streams are open connections the listener waits for.
+      s.builds.close();
       app.close();
       await listener.close();
       // Checkpoints still being stored finish first (a hard stop would redo them at the next start).

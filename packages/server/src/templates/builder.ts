@@ -21,6 +21,7 @@ import type { LayerStore } from "./layer-store.js";
 import { StepFailed, type StepRunner } from "./step-runner.js";
 
 const LOG_TAIL_LINES = 20;
+const INTERRUPTED = "the server stopped during the build; start it again";
 /** RUN output lines kept in the build log per step (the rest is summarized). */
 const MAX_OUTPUT_LINES = 2000;
 
@@ -55,6 +56,7 @@ export class Builder implements TemplateBuilds {
   /** Layers being made, by digest: concurrent builds of the same step share the work. */
   private readonly making = new Map<string, Promise<string>>();
   private readonly now: () => Date;
+  private closing = false;
 
   constructor(private readonly deps: BuilderDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -64,20 +66,34 @@ export class Builder implements TemplateBuilds {
   /** At start: builds a stop interrupted become failed (their temporary layers go with layer recovery). */
   recover(): number {
     const unfinished = this.deps.store.unfinishedBuilds();
-    for (const b of unfinished) {
-      const info: TemplateBuildInfo = {
-        ...b,
-        status: "error",
-        error: { message: "the server stopped during the build; start it again" },
-        finishedAt: this.now().toISOString(),
-      };
-      this.deps.store.updateBuild(info);
-      this.log(b.id, "error", "build failed: the server stopped during the build");
-    }
+    for (const b of unfinished) this.markInterrupted(b.id);
     return unfinished.length;
   }
 
+  /**
+   * At server stop: refuses new builds and marks the running ones failed at once, ending their
+   * log streams (open connections the HTTP server would wait for). Their steps are not waited
+   * for: the next start deletes their build sandboxes, like any a stop left behind.
+   */
+  close(): void {
+    this.closing = true;
+    for (const id of this.running.keys()) this.markInterrupted(id);
+  }
+
+  private markInterrupted(id: string): void {
+    const b = this.deps.store.build(id);
+    if (!b || b.status === "ready" || b.status === "error") return;
+    this.deps.store.updateBuild({
+      ...b,
+      status: "error",
+      error: { message: INTERRUPTED },
+      finishedAt: this.now().toISOString(),
+    });
+    this.log(id, "error", `build failed: ${INTERRUPTED}`, undefined, true);
+  }
+
   async start(request: TemplateBuildRequest): Promise<TemplateBuildInfo> {
+    if (this.closing) throw new BurrowError(ErrorCode.ServiceUnavailable, "the server is stopping");
     // An image is unpacked (once per image) into a layer and an untagged version before planning.
     const imported = "image" in request.from ? await this.importImage(request.from.image, request.name) : undefined;
     const plan = planBuild(
@@ -184,6 +200,7 @@ export class Builder implements TemplateBuilds {
       let parent = stackKey([plan.base.versionId]);
       for (const [i, planned] of plan.steps.entries()) {
         current = i + 1;
+        if (this.closing) throw new Error(INTERRUPTED);
         const step = planned.step;
         const label = `step ${current}/${total}: ${describeStep(step)}`;
         if (!makesLayer(step)) {
@@ -229,6 +246,7 @@ export class Builder implements TemplateBuilds {
         if (hit) info.cacheHits++;
         this.deps.store.updateBuild(info);
       }
+      if (this.closing) throw new Error(INTERRUPTED);
       if (plan.request.start) Object.assign(config, plan.request.start);
       this.deps.catalog.addVersion(plan.name, digests, config, { id: info.versionId });
       for (const tag of plan.tags) this.deps.catalog.tag(plan.name, tag, info.versionId);
@@ -243,7 +261,10 @@ export class Builder implements TemplateBuilds {
         true,
       );
     } catch (err) {
+      // A build close() marked failed stays as it was marked.
+      if (this.closing) return { ...info, status: "error" };
       const failed = err instanceof StepFailed ? err : undefined;
+      const reason = errorMessage(err);
       const lines = failed ? failed.output.split("\n") : [];
       if (failed) this.logOutput(info.id, current, lines);
       const logTail = lines
@@ -252,16 +273,17 @@ export class Builder implements TemplateBuilds {
         .join("\n");
       const message = failed
         ? `step ${current}/${total} failed with exit code ${failed.exitCode}`
-        : `step ${current}/${total} failed: ${errorMessage(err)}`;
+        : `step ${current}/${total} failed: ${reason}`;
       info.status = "error";
       info.error = { message, step: current, ...(failed ? { exitCode: failed.exitCode, logTail } : {}) };
       info.finishedAt = this.now().toISOString();
       this.deps.store.updateBuild(info);
       this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
-      this.deps.logger.warn({ buildId: info.id, err: errorMessage(err) }, "template build failed");
+      this.deps.logger.warn({ buildId: info.id, err: reason }, "template build failed");
     } finally {
+      // Layers of a failed build stay as cache for the next try; they go at the next deletion
+      // or start if no version has come to use them.
       for (const release of releases) release();
-      await this.deps.layers.collect().catch(() => []);
     }
     return { ...info };
   }

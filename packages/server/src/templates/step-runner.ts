@@ -199,5 +199,3 @@ async function sizeOf(dir: string): Promise<number> {
     return 0;
   }
 }
-
-export type { TemplateStep };
