@@ -33,6 +33,14 @@ export interface RestoreSpec extends RestartSpec {
   imageDir: string;
 }
 
+/** A new sandbox started from another one's memory image and files (snapshot templates, forks). */
+export interface SnapshotRestoreSpec extends SandboxSpec {
+  /** Directory holding the memory image (a full checkpoint's `runsc checkpoint` output). */
+  imageDir: string;
+  /** The source sandbox's upper dir as captured with the image; copied, never modified. */
+  upperSnapshot: string;
+}
+
 export interface AgentEndpoint {
   host: string;
   port: number;
