@@ -102,6 +102,11 @@ export interface Runtime {
   unpauseInterrupted(id: string): Promise<void>;
   /** Starts a checkpointed sandbox from its image: the same processes with the same memory. */
   restore(spec: RestoreSpec): Promise<void>;
+  /**
+   * Starts a new sandbox from another one's memory image and files: its processes and memory,
+   * under the new id, network address and agent token (snapshot templates, forks with memory).
+   */
+  restoreAsNew(spec: SnapshotRestoreSpec): Promise<void>;
   /** Starts a stopped sandbox afresh on its files (new processes). */
   restart(spec: RestartSpec): Promise<void>;
   /**
