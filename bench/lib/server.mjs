@@ -13,19 +13,26 @@ const root = join(import.meta.dirname, "..", "..");
  */
 export async function startServer(env = {}) {
   const dataDir = mkdtempSync("/tmp/bb-");
-  const child = spawn(process.execPath, [join(root, "packages/server/dist/main.js")], {
-    env: {
-      ...process.env,
-      BURROW_DATA_DIR: dataDir,
-      BURROW_TEMPLATES_DIR: process.env.BURROW_TEMPLATES_DIR ?? join(homedir(), ".burrow", "templates"),
-      BURROW_PORT: "0",
-      BURROW_LOG_LEVEL: "warn",
-      BURROW_WARM_POOL: "",
-      BURROW_NETWORK_PREFIX: "10.251",
-      ...env,
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      join(root, "packages/server/dist/main.js"),
+    ],
+    {
+      env: {
+        ...process.env,
+        BURROW_DATA_DIR: dataDir,
+        BURROW_TEMPLATES_DIR: process.env.BURROW_TEMPLATES_DIR ?? join(homedir(), ".burrow", "templates"),
+        BURROW_PORT: "0",
+        BURROW_LOG_LEVEL: "warn",
+        BURROW_WARM_POOL: "",
+        BURROW_NETWORK_PREFIX: "10.251",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
     },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  );
   let out = "";
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 30 s: ${out}`)), 30_000);

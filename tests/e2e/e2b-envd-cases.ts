@@ -97,20 +97,34 @@ export function defineEnvdCases(sandbox: () => Sandbox, dir: string): void {
     expect((await sb.commands.run(`sha256sum ${home}/blob.bin | cut -d' ' -f1`)).stdout.trim()).toBe(sha);
   });
 
-  it("sees changes through watchDir", async () => {
+  it("sees writes through watchDir as E2B's envd reports them: create and write of the file, never a temp file", async () => {
     const sb = sandbox();
     await sb.files.makeDir(`${home}/watched`);
     const events: string[] = [];
-    const watch = await sb.files.watchDir(`${home}/watched`, (e) => {
-      events.push(`${e.type}:${e.name}`);
-    });
+    const watch = await sb.files.watchDir(
+      `${home}/watched`,
+      (e) => {
+        events.push(`${e.type}:${e.name}`);
+      },
+      { recursive: true },
+    );
+    const write = `${FilesystemEventType.WRITE}:new.txt`;
     try {
       await sb.files.write(`${home}/watched/new.txt`, "x");
-      await until(() => events.includes(`${FilesystemEventType.CREATE}:new.txt`));
+      await until(() => events.includes(write));
+      const afterFirst = events.length;
+      await sb.files.write(`${home}/watched/new.txt`, "overwritten");
+      await until(() => events.slice(afterFirst).includes(write));
+      // A folder made after the watch started is watched too.
+      await sb.files.makeDir(`${home}/watched/later`);
+      await until(() => events.includes(`${FilesystemEventType.CREATE}:later`));
+      await sb.files.write(`${home}/watched/later/inner.txt`, "y");
+      await until(() => events.includes(`${FilesystemEventType.WRITE}:later/inner.txt`));
     } finally {
       await watch.stop();
     }
-    expect(events).toContain(`${FilesystemEventType.CREATE}:new.txt`);
+    expect(events.indexOf(`${FilesystemEventType.CREATE}:new.txt`)).toBeLessThan(events.indexOf(write));
+    expect(events.filter((e) => e.includes(".upload-"))).toEqual([]);
   });
 
   it("drives a PTY: input, resize, kill", async () => {

@@ -141,6 +141,8 @@ while True:
       background: true,
       timeoutMs: 0,
     });
+    // The counter has run once before the pause (under load it may not have, and then the read below races it).
+    expect(await until(() => sandbox.files.exists("/tmp/n"), 10_000)).toBe(true);
     expect(await sandbox.pause()).toBe(true);
     expect((await sandbox.getInfo()).state).toBe("paused");
     expect(await sandbox.isRunning()).toBe(false);

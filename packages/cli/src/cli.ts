@@ -9,6 +9,7 @@ import { mcp } from "./commands/mcp.js";
 import { create, info, ls, rm } from "./commands/sandboxes.js";
 import { secret } from "./commands/secrets.js";
 import { shell } from "./commands/shell.js";
+import { template } from "./commands/templates.js";
 import { url } from "./commands/url.js";
 import { type CliIo, type Command, print } from "./context.js";
 import { EXIT_USAGE, formatError } from "./format.js";
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   url,
   egress,
   secret,
+  template,
   mcp,
 ];
 

@@ -85,7 +85,10 @@ export interface CreateSandboxRequest {
 
 export interface SandboxInfo {
   id: string;
+  /** The template as asked for at create (`name` or `name:tag`). */
   template: string;
+  /** The template version the sandbox was created from; absent for sandboxes of releases before versions. */
+  templateVersion?: string;
   state: SandboxState;
   metadata: Record<string, string>;
   resources: SandboxResources;

@@ -33,7 +33,13 @@ export function parseTemplateRef(ref: string): TemplateRef | undefined {
  */
 export type TemplateStep =
   /** Runs in a gVisor sandbox on the layers so far; `shell` via `/bin/sh -c`, `argv` directly. */
-  | { type: "run"; shell?: string; argv?: string[] }
+  | {
+      type: "run";
+      shell?: string;
+      argv?: string[];
+      /** Variables this step alone sees (a Dockerfile's ARGs); not kept in the image's config. */
+      buildEnv?: Record<string, string>;
+    }
   /**
    * Copies `sources` (paths relative to the archive's root; globs allowed) from an uploaded file
    * archive, named by its sha256 hex (`contextHash`), to `dest` in the image.

@@ -13,6 +13,8 @@ export interface EgressProxyOptions {
   dnsUpstream?: string | undefined;
   /** Extra CA certificates (PEM file) trusted for upstream HTTPS, besides Node's roots. */
   upstreamCaFile?: string | undefined;
+  /** More CA certificates (PEM) trusted for upstream HTTPS: those the host's administrator added. */
+  upstreamCaPems?: string[] | undefined;
 }
 
 /** Starts the DNS, HTTP and TLS egress proxies on free host ports. */
@@ -27,7 +29,10 @@ export async function startEgressProxies(
   const resolver = new NameResolver(upstream);
   const dns = new DnsProxy(egress, upstream, logger);
   const http = new HttpEgressProxy(egress, resolver, secrets, logger);
-  const extraCa = options.upstreamCaFile ? [readFileSync(options.upstreamCaFile, "utf8")] : [];
+  const extraCa = [
+    ...(options.upstreamCaFile ? [readFileSync(options.upstreamCaFile, "utf8")] : []),
+    ...(options.upstreamCaPems ?? []),
+  ];
   const upstreamContext = createSecureContext({ ca: [...rootCertificates, ...extraCa] });
   const tls = new TlsEgressProxy(egress, resolver, { secrets, ca, http, upstreamContext }, logger);
   const ports = { dns: await dns.listen(), http: await http.listen(), tls: await tls.listen() };

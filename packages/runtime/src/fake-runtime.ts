@@ -134,8 +134,12 @@ export class FakeRuntime implements Runtime {
     this.sandboxes.set(spec.id, { spec, status: "running" });
   }
 
+  /** The spec of the last restart, per sandbox. */
+  readonly restarts = new Map<string, RestartSpec>();
+
   async restart(spec: RestartSpec): Promise<void> {
     this.require(spec.id).status = "running";
+    this.restarts.set(spec.id, spec);
   }
 
   /** Tokens handed to agents with provideAgentToken, by sandbox id (last one wins). */
@@ -154,6 +158,18 @@ export class FakeRuntime implements Runtime {
   /** Fake sandboxes keep their files under the OS temp dir, in a directory per user. */
   upperDir(id: string): string {
     return join(tmpdir(), `burrow-fake-runtime-${process.getuid?.() ?? 0}`, id, "upper");
+  }
+
+  /** Files a test puts in a sandbox's upper dir before takeUpper (path → content). */
+  readonly upperFiles = new Map<string, Record<string, string>>();
+
+  async takeUpper(id: string, dest: string): Promise<void> {
+    this.require(id);
+    await mkdir(dest, { recursive: true });
+    for (const [path, content] of Object.entries(this.upperFiles.get(id) ?? {})) {
+      await mkdir(join(dest, path, ".."), { recursive: true });
+      await writeFile(join(dest, path), content);
+    }
   }
 
   async replaceUpper(id: string, newUpper: string): Promise<void> {

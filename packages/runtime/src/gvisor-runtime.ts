@@ -201,12 +201,12 @@ export class GvisorRuntime implements Runtime {
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
       if (fillUpper) await fillUpper(paths.upper);
-      await recordLayers(dir, spec.templateRootfs, {
+      await recordLayers(dir, spec.templateLayers, {
         extraLower: spec.extraLower,
         trustedCaPem: spec.trustedCaPem,
         caLayersDir: this.caLayersDir,
       });
-      await mountOverlay(this.options.runner, dir, spec.templateRootfs, paths);
+      await mountOverlay(this.options.runner, dir, spec.templateLayers, paths);
       await this.network.setup(addr, dir);
       await ensureTmpDir(paths.rootfs);
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
@@ -427,6 +427,21 @@ export class GvisorRuntime implements Runtime {
     return join(this.dir(id), "upper");
   }
 
+  async takeUpper(id: string, dest: string): Promise<void> {
+    const dir = this.dir(id);
+    await this.unmountRootfs(dir);
+    await rename(join(dir, "upper"), dest);
+    await mkdir(join(dir, "upper"));
+  }
+
+  private async unmountRootfs(dir: string): Promise<void> {
+    const rootfs = join(dir, "rootfs");
+    const umount = await this.options.runner.run(["umount", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
+    if (umount.exitCode !== 0 && !/not mounted|no mount point|No such file/i.test(umount.stderr)) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `unmounting the sandbox rootfs failed: ${umount.stderr.trim()}`);
+    }
+  }
+
   async replaceUpper(id: string, newUpper: string): Promise<void> {
     const dir = this.dir(id);
     const rootfs = join(dir, "rootfs");
@@ -450,7 +465,7 @@ export class GvisorRuntime implements Runtime {
     const rootfs = join(dir, "rootfs");
     const mounts = await readFile("/proc/mounts", "utf8");
     if (!mounts.split("\n").some((line) => line.split(" ")[1] === rootfs)) {
-      await mountOverlay(this.options.runner, dir, spec.templateRootfs, {
+      await mountOverlay(this.options.runner, dir, spec.templateLayers, {
         upper: join(dir, "upper"),
         work: join(dir, "work"),
         rootfs,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { isSandboxId } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
 import { removeEgressRules } from "./host-firewall.js";
+import { removeTree } from "./layers/safe-fs.js";
 import { hostInterfaceOf } from "./network.js";
 import { MOUNT_TIMEOUT_MS } from "./sandbox-rootfs.js";
 
@@ -91,7 +92,8 @@ export async function reapLeftovers(scope: LeftoverScope, live: ReadonlySet<stri
   for (const id of await entries(sandboxesDir)) {
     if (!isSandboxId(id) || live.has(id)) continue;
     dead.add(id);
-    await rm(join(sandboxesDir, id), { recursive: true, force: true });
+    // GNU rm, fd-relative: a sandbox's files can nest deeper than any path (and never on another mount).
+    await removeTree(join(sandboxesDir, id));
     reaped.push(`directory ${join(sandboxesDir, id)}`);
   }
 

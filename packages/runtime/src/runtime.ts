@@ -4,8 +4,11 @@ import type { EgressProxyPorts, EgressRules } from "./host-firewall.js";
 /** What the runtime needs to start one sandbox. */
 export interface SandboxSpec {
   id: string;
-  /** Read-only lower layer: the template's root filesystem on the host. */
-  templateRootfs: string;
+  /**
+   * Read-only lower layers of the template version, top first (overlayfs order), as host
+   * directories. Recorded with the sandbox, so restarts, restores and wakes mount the same stack.
+   */
+  templateLayers: string[];
   resources: SandboxResources;
   /** Token the in-sandbox agent requires on every request. */
   agentToken: string;
@@ -23,7 +26,11 @@ export interface SandboxSpec {
 export interface RestartSpec {
   id: string;
   networkIndex: number;
-  templateRootfs: string;
+  /**
+   * The template's layers, top first: used only for a sandbox that has no recorded layer list
+   * (one created by a release before templates had versions); otherwise the recorded list wins.
+   */
+  templateLayers: string[];
   /** The agent's access token, handed to a freshly started agent (a restore keeps its own). */
   agentToken: string;
 }
@@ -125,6 +132,11 @@ export interface Runtime {
    * mounts it again over the new files.
    */
   replaceUpper(id: string, newUpper: string): Promise<void>;
+  /**
+   * Unmounts the overlay of a stopped sandbox and moves its upper dir to `dest` (same file
+   * system), leaving an empty one: how a template build step's changes become a layer.
+   */
+  takeUpper(id: string, dest: string): Promise<void>;
   list(signal?: AbortSignal): Promise<RuntimeSandbox[]>;
   /** Runs a command in the sandbox without the agent (fallback and diagnostics). */
   exec(id: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;

@@ -8,7 +8,11 @@ function keepTail(chunks: Buffer[], total: number): string {
   return (total > MAX_CAPTURE_BYTES ? all.subarray(all.length - MAX_CAPTURE_BYTES) : all).toString("utf8");
 }
 
-/** Runs commands as direct children of this process. Used when burrow-shim is unavailable. */
+/**
+ * Runs commands as direct children of this process. Used when burrow-shim is unavailable. Each
+ * child gets a session of its own, like the shim: a stop signal to the server's process group
+ * (Ctrl-C) must not reach runsc or the sandboxes it leaves running.
+ */
 export class SpawnRunner implements CommandRunner {
   run(argv: string[], options: RunCommandOptions): Promise<CommandResult> {
     const [file, ...args] = argv;
@@ -18,6 +22,7 @@ export class SpawnRunner implements CommandRunner {
         stdio: options.stdio === "null" ? "ignore" : ["ignore", "pipe", "pipe"],
         timeout: options.timeoutMs,
         killSignal: "SIGKILL",
+        detached: true,
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];

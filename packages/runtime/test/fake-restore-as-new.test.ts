@@ -17,8 +17,8 @@ describe("FakeRuntime.restoreAsNew", () => {
     const dir = mkdtempSync(join(tmpdir(), "bfake-"));
     dirs.push(dir);
     const rt = new FakeRuntime();
-    const base = { templateRootfs: "/nonexistent", resources, upperSnapshot: join(dir, "upper") };
-    await rt.create({ id: "sb_src", templateRootfs: "/nonexistent", resources, agentToken: "a", networkIndex: 1 });
+    const base = { templateLayers: ["/nonexistent"], resources, upperSnapshot: join(dir, "upper") };
+    await rt.create({ id: "sb_src", templateLayers: ["/nonexistent"], resources, agentToken: "a", networkIndex: 1 });
     const imageDir = join(dir, "image");
     await rt.checkpoint("sb_src", 1, imageDir);
     await rt.restoreAsNew({ ...base, id: "sb_b", agentToken: "b", networkIndex: 2, imageDir });

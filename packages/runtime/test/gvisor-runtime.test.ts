@@ -41,7 +41,7 @@ describe("GvisorRuntime", () => {
   it("creates a sandbox, runs a command without the agent, lists, freezes and thaws it", async () => {
     await runtime.create({
       id,
-      templateRootfs,
+      templateLayers: [templateRootfs],
       resources: { vcpus: 1, memoryMb: 512, pids: 256 },
       agentToken: "t",
       networkIndex,

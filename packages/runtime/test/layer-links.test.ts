@@ -1,20 +1,11 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ensureTmpDir } from "../src/sandbox-rootfs.js";
 import { caLayer, SANDBOX_CA_BUNDLE_PATH } from "../src/trust-store.js";
+import { tempDirsPerTest } from "./temp-dirs.js";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "burrow-links-"));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) execFileSync("rm", ["-rf", dir]);
-});
+const tempDir = tempDirsPerTest("burrow-links-");
 
 // Host-side steps of sandbox setup that touch paths a layer could hold as links.
 describe("links in layers are not followed on the host", () => {
@@ -40,13 +31,13 @@ describe("links in layers are not followed on the host", () => {
     writeFileSync(join(host, "ca-certificates.crt"), "HOST BUNDLE\n");
     mkdirSync(join(template, "etc", "ssl"), { recursive: true });
     symlinkSync(host, join(template, "etc", "ssl", "certs"));
-    const layer = await caLayer(tempDir(), template, "PEM");
+    const layer = await caLayer(tempDir(), [template], "PEM");
     expect(existsSync(join(layer, SANDBOX_CA_BUNDLE_PATH))).toBe(false);
 
     const plain = tempDir();
     mkdirSync(join(plain, "etc", "ssl", "certs"), { recursive: true });
     writeFileSync(join(plain, SANDBOX_CA_BUNDLE_PATH), "TEMPLATE BUNDLE\n");
-    const ok = await caLayer(tempDir(), plain, "PEM");
+    const ok = await caLayer(tempDir(), [plain], "PEM");
     expect(readFileSync(join(ok, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe("TEMPLATE BUNDLE\nPEM\n");
   });
 });

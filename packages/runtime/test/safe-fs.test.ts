@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   DirCursor,
   fdPath,
@@ -16,32 +15,12 @@ import {
   splitRelative,
   walkTree,
 } from "../src/layers/safe-fs.js";
+import { DEEP_TREE_DEPTH, deepChain } from "./deep-tree.js";
+import { tempDirsPerTest } from "./temp-dirs.js";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "burrow-safefs-"));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) execFileSync("rm", ["-rf", dir]);
-});
+const tempDir = tempDirsPerTest("burrow-safefs-");
 
-const DEPTH = 2100;
-
-/** A chain of DEPTH directories named `d` below `root` with a file `f` at the bottom (made fd-relative). */
-function deepChain(root: string): string {
-  let fd = openSync(root, "r");
-  for (let i = 0; i < DEPTH; i++) {
-    mkdirSync(`/proc/self/fd/${fd}/d`);
-    const next = openSync(`/proc/self/fd/${fd}/d`, "r");
-    closeSync(fd);
-    fd = next;
-  }
-  writeFileSync(`/proc/self/fd/${fd}/f`, "deep\n");
-  closeSync(fd);
-  return `${Array.from({ length: DEPTH }, () => "d").join("/")}/f`;
-}
+const DEPTH = DEEP_TREE_DEPTH;
 
 /** A layer with a file, plus a host directory outside it holding a secret. */
 function layerAndSecret() {

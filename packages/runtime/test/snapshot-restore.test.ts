@@ -117,7 +117,7 @@ describe("GvisorRuntime.restoreAsNew", () => {
   };
 
   it("restores running processes with their memory into new ids, addresses and tokens", async () => {
-    await runtime.create({ ...source, templateRootfs, resources, agentToken: "token-a" });
+    await runtime.create({ ...source, templateLayers: [templateRootfs], resources, agentToken: "token-a" });
     const ep = runtime.agentEndpoint(source.id, source.networkIndex);
     for (let i = 0; i < 100 && (await get(ep.host, ep.port, "/health", "").catch(() => 0)) !== 204; i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -138,7 +138,14 @@ describe("GvisorRuntime.restoreAsNew", () => {
 
     await Promise.all(
       copies.map((c) =>
-        runtime.restoreAsNew({ ...c, templateRootfs, resources, agentToken: c.token, imageDir, upperSnapshot }),
+        runtime.restoreAsNew({
+          ...c,
+          templateLayers: [templateRootfs],
+          resources,
+          agentToken: c.token,
+          imageDir,
+          upperSnapshot,
+        }),
       ),
     );
     // The source sandbox goes away; the image and files are all the copies need.

@@ -19,6 +19,11 @@ export type {
   SandboxState,
   SecretBinding,
   SecretInfo,
+  TemplateBuildInfo,
+  TemplateBuildLogEntry,
+  TemplateConfig,
+  TemplateInfo,
+  TemplateVersionInfo,
   UpdateSandboxRequest,
 } from "@burrow/core";
 export { BurrowError, ErrorCode } from "@burrow/core";
@@ -61,6 +66,7 @@ export {
   UnavailableError,
   type WireFailure,
 } from "./errors.js";
+export { parseMessage, type SandboxEventMessage, type WatchEventsOptions, watchEvents } from "./events.js";
 export {
   Filesystem,
   type ListOptions,
@@ -81,4 +87,5 @@ export {
   type SandboxListOptions,
 } from "./sandbox.js";
 export { type SecretApiOptions, Secrets } from "./secrets.js";
+export { type TemplateApiOptions, type TemplateBuildOptions, Templates } from "./templates.js";
 export { type FilesystemEvent, type FilesystemEventType, WatchHandle } from "./watch-handle.js";

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BurrowError, DEFAULT_PORT, ErrorCode } from "@burrow/core";
 import { z } from "zod";
+import { DEFAULT_HOST_CA_DIR } from "./root/host-cas.js";
 
 export interface ServerConfig {
   host: string;
@@ -13,6 +14,8 @@ export interface ServerConfig {
   agentBinaryPath: string;
   /** burrow-shim binary; when missing, runsc runs as a direct child (slower teardown). */
   shimPath: string;
+  /** burrow-capture binary: copies a checkpoint's changed files; when missing, the server does it itself (slower). */
+  captureToolPath: string;
   runscPath: string;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** Interval of the check that notices sandboxes whose runsc process died. */
@@ -34,12 +37,21 @@ export interface ServerConfig {
    * behalf (credential brokering), besides Node's bundled roots.
    */
   egressUpstreamCaFile?: string;
+  /**
+   * Where the host keeps CAs its administrator added (`*.crt`, Debian's layout), trusted by
+   * sandboxes and the egress proxies; undefined when BURROW_TRUST_HOST_CAS=0.
+   */
+  hostCaDir?: string;
   /** How runsc compresses memory images of checkpoints and hibernation. */
   checkpointCompression: "none" | "flate-best-speed";
+  /** The built dashboard served at `/` (default packages/dashboard/dist; not served when missing). */
+  dashboardDir?: string;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const agentBinDir = join(packageRoot, "agent", "bin");
+/** Where `npm start` builds the dashboard. */
+export const DEFAULT_DASHBOARD_DIR = join(packageRoot, "dashboard", "dist");
 
 const intFromEnv = (name: string, min: number, max: number) =>
   z
@@ -55,6 +67,8 @@ const EnvSchema = z.object({
   BURROW_TEMPLATES_DIR: z.string().min(1).optional(),
   BURROW_AGENT_BINARY: z.string().min(1).optional(),
   BURROW_SHIM_BINARY: z.string().min(1).optional(),
+  BURROW_CAPTURE_BINARY: z.string().min(1).optional(),
+  BURROW_DASHBOARD_DIR: z.string().min(1).optional(),
   BURROW_RUNSC: z.string().min(1).default("runsc"),
   BURROW_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BURROW_MONITOR_INTERVAL_MS: intFromEnv("BURROW_MONITOR_INTERVAL_MS", 100, 3_600_000).optional(),
@@ -78,6 +92,8 @@ const EnvSchema = z.object({
     .regex(/^[0-9a-fA-F]{64}$/, "BURROW_SECRETS_KEY must be 64 hex digits (a 32-byte key)")
     .optional(),
   BURROW_EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
+  BURROW_TRUST_HOST_CAS: z.enum(["0", "1"], { message: "BURROW_TRUST_HOST_CAS must be 0 or 1" }).default("1"),
+  BURROW_HOST_CA_DIR: z.string().min(1).optional(),
   BURROW_CHECKPOINT_COMPRESSION: z.enum(["none", "flate-best-speed"]).default("flate-best-speed"),
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
   BURROW_WARM_POOL: z
@@ -118,6 +134,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     templatesDir: resolve(e.BURROW_TEMPLATES_DIR ?? join(dataDir, "templates")),
     agentBinaryPath: resolve(e.BURROW_AGENT_BINARY ?? join(agentBinDir, "burrow-agent")),
     shimPath: resolve(e.BURROW_SHIM_BINARY ?? join(agentBinDir, "burrow-shim")),
+    captureToolPath: resolve(e.BURROW_CAPTURE_BINARY ?? join(agentBinDir, "burrow-capture")),
     runscPath: e.BURROW_RUNSC,
     logLevel: e.BURROW_LOG_LEVEL,
     monitorIntervalMs: e.BURROW_MONITOR_INTERVAL_MS ?? 5_000,
@@ -125,10 +142,12 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     warmPool: parsePool(e.BURROW_WARM_POOL),
     networkPrefix: e.BURROW_NETWORK_PREFIX,
     checkpointCompression: e.BURROW_CHECKPOINT_COMPRESSION,
+    dashboardDir: resolve(e.BURROW_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR),
     ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
     ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
     ...(e.BURROW_SECRETS_KEY ? { secretsKeyHex: e.BURROW_SECRETS_KEY } : {}),
     ...(e.BURROW_EGRESS_UPSTREAM_CA ? { egressUpstreamCaFile: resolve(e.BURROW_EGRESS_UPSTREAM_CA) } : {}),
+    ...(e.BURROW_TRUST_HOST_CAS === "1" ? { hostCaDir: resolve(e.BURROW_HOST_CA_DIR ?? DEFAULT_HOST_CA_DIR) } : {}),
   };
 }
 

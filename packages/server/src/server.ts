@@ -4,7 +4,7 @@ import { EgressCa, startEgressProxies } from "@burrow/egress";
 import type { EgressProxyPorts, Runtime } from "@burrow/runtime";
 import { createApp } from "./app/app.js";
 import { bootstrapE2bKey } from "./app/e2b/index.js";
-import type { ServerConfig } from "./config.js";
+import { DEFAULT_DASHBOARD_DIR, type ServerConfig } from "./config.js";
 import { composeServices, type Services } from "./root/compose.js";
 import {
   bootstrapAdminKey,
@@ -13,6 +13,7 @@ import {
   gvisorRuntime,
   prepareDataDir,
 } from "./root/data-dir.js";
+import { readHostCas } from "./root/host-cas.js";
 import { listen } from "./root/listen.js";
 import { startTimers } from "./root/timers.js";
 import { type HostCapacity, hostCapacity } from "./services/admission.js";
@@ -49,8 +50,8 @@ export interface StartOptions {
 }
 
 /**
- * Brings the database in line with the host: firewall, interrupted checkpoints and operations;
- * then removes what sandboxes it has no live record of left on the host.
+ * Brings the database in line with the host: firewall, interrupted checkpoints and operations,
+ * template directories and layers; then removes what sandboxes it has no live record of left on the host.
  */
 async function reconcile(
   s: Services,
@@ -60,6 +61,12 @@ async function reconcile(
   await host.runtime.prepareHost(proxyPorts);
   await s.egress.applyAll();
   await s.checkpoints.thawInterrupted();
+  // Template directories (the base image) become versions; layers a crash left half-made go.
+  s.templates.registerDirectories();
+  const failedBuilds = s.builds.recover();
+  if (failedBuilds > 0)
+    host.logger.warn({ builds: failedBuilds }, "template builds interrupted by the stop marked failed");
+  await s.layers.recover();
   await reconcileAtStart({ ...s, ...host });
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
@@ -84,6 +91,11 @@ export async function startServer(
   const agents = options.agents ?? (real ? new HttpAgentClient(connections) : new FakeAgentClient(connections));
   // The egress CA is made with openssl; only sandboxes on a real runtime reach the proxies.
   const egressCa = real ? await EgressCa.load(join(config.dataDir, "egress-ca")) : undefined;
+  const hostCas = config.hostCaDir ? await readHostCas(config.hostCaDir, logger) : [];
+  if (hostCas.length > 0)
+    logger.info({ count: hostCas.length, dir: config.hostCaDir }, "sandboxes trust the host's added CAs");
+  // What new sandboxes trust besides their template's bundle: the egress CA and the host's CAs.
+  const trustedCaPem = egressCa ? [egressCa.certPem, ...hostCas].map((p) => p.trim()).join("\n") : undefined;
   createPrivateFile(join(config.dataDir, "burrow.db"));
   const db = openDb(join(config.dataDir, "burrow.db"));
   const s = composeServices({
@@ -94,7 +106,7 @@ export async function startServer(
     agents,
     host: options.host ?? hostCapacity(),
     networkPrefix,
-    ...(egressCa ? { trustedCaPem: egressCa.certPem } : {}),
+    ...(trustedCaPem ? { trustedCaPem } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   const adminKeyPath = bootstrapAdminKey(s.keys, config.dataDir, logger);
@@ -106,7 +118,7 @@ export async function startServer(
         s.egress,
         s.secrets,
         egressCa,
-        { dnsUpstream: config.dnsUpstream, upstreamCaFile: config.egressUpstreamCaFile },
+        { dnsUpstream: config.dnsUpstream, upstreamCaFile: config.egressUpstreamCaFile, upstreamCaPems: hostCas },
         logger,
       )
     : undefined;
@@ -134,7 +146,9 @@ export async function startServer(
     version: VERSION,
     poolStatus: () => s.pool.status(),
     checkpoints: { checkpoints: s.checkpoints, diffs: s.diffs },
+    templates: { catalog: s.templates, builds: s.builds, contexts: s.contexts },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
+    dashboardDir: config.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
   });
   const listener = await listen(app, config);
   if (config.previewDomain === undefined) s.site.previewDomain = `localhost:${listener.port}`;
@@ -147,6 +161,7 @@ export async function startServer(
     async close() {
       stopTimers();
       await s.pool.drain();
+      app.close();
       await listener.close();
       // Checkpoints still being stored finish first (a hard stop would redo them at the next start).
       await s.checkpoints.idle();

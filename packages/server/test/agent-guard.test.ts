@@ -41,7 +41,7 @@ async function lockedOutAgent(old: boolean): Promise<{ server: Server; runtime: 
   runtime = new LoopbackAgentRuntime((server.address() as AddressInfo).port);
   await runtime.create({
     id: ID,
-    templateRootfs: "/nonexistent",
+    templateLayers: ["/nonexistent"],
     resources: { vcpus: 1, memoryMb: 256, pids: 64 },
     agentToken: "server-token",
     networkIndex: 1,

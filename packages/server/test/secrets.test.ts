@@ -132,9 +132,9 @@ describe("trust store layer", () => {
       mkdirSync(join(root, "etc/ssl/certs"), { recursive: true });
       writeFileSync(join(root, SANDBOX_CA_BUNDLE_PATH), "existing roots\n");
       // Sandboxes created at the same time share one build.
-      const [layer, same] = await Promise.all([caLayer(layers, root, pem), caLayer(layers, root, pem)]);
+      const [layer, same] = await Promise.all([caLayer(layers, [root], pem), caLayer(layers, [root], pem)]);
       expect(same).toBe(layer);
-      expect(await caLayer(layers, root, pem)).toBe(layer);
+      expect(await caLayer(layers, [root], pem)).toBe(layer);
       expect(readdirSync(layers)).toEqual([basename(layer)]);
       expect(readFileSync(join(layer, SANDBOX_CA_PATH), "utf8")).toBe(pem);
       expect(readFileSync(join(layer, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe(`existing roots\n${pem}`);
@@ -142,7 +142,7 @@ describe("trust store layer", () => {
       expect(readFileSync(join(root, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe("existing roots\n");
       // A rebuilt template's new bundle gets a layer of its own.
       writeFileSync(join(root, SANDBOX_CA_BUNDLE_PATH), "new roots, longer\n");
-      const rebuilt = await caLayer(layers, root, pem);
+      const rebuilt = await caLayer(layers, [root], pem);
       expect(rebuilt).not.toBe(layer);
       expect(readFileSync(join(rebuilt, SANDBOX_CA_BUNDLE_PATH), "utf8")).toBe(`new roots, longer\n${pem}`);
     } finally {
@@ -159,7 +159,7 @@ describe("trust store layer", () => {
       writeFileSync(join(outside, "ca-certificates.crt"), "host secret\n");
       mkdirSync(join(root, "etc/ssl"), { recursive: true });
       symlinkSync(outside, join(root, "etc/ssl/certs"));
-      const layer = await caLayer(layers, root, pem);
+      const layer = await caLayer(layers, [root], pem);
       expect(readFileSync(join(layer, SANDBOX_CA_PATH), "utf8")).toBe(pem);
       expect(existsSync(join(layer, SANDBOX_CA_BUNDLE_PATH))).toBe(false);
     } finally {

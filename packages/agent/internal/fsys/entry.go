@@ -113,8 +113,16 @@ func ensureDirs(dir string, uid, gid uint32) error {
 }
 
 // readMetadata returns the user.e2b.* extended attributes of path, prefix
-// stripped; best effort (filesystems without xattrs give none).
+// stripped, or else what the metadata store holds for path (filesystems
+// without xattrs).
 func readMetadata(path string) map[string]string {
+	if md := readXattrMetadata(path); len(md) > 0 {
+		return md
+	}
+	return fileMeta.get(path)
+}
+
+func readXattrMetadata(path string) map[string]string {
 	size, err := syscall.Listxattr(path, nil)
 	if err != nil || size <= 0 {
 		return nil
@@ -166,18 +174,23 @@ func printable(s string) bool {
 	return true
 }
 
-// writeMetadata replaces the user.e2b.* attributes of path with md.
-func writeMetadata(path string, md map[string]string) error {
-	for k := range readMetadata(path) {
+// writeMetadata replaces the user.e2b.* attributes of path with md. It
+// reports stored=false, without error, when the filesystem keeps no user.*
+// xattrs: the caller then keeps md in the metadata store.
+func writeMetadata(path string, md map[string]string) (stored bool, err error) {
+	for k := range readXattrMetadata(path) {
 		_ = syscall.Removexattr(path, metadataPrefix+k)
 	}
 	for k, v := range md {
-		if err := syscall.Setxattr(path, metadataPrefix+k, []byte(v), 0); err != nil {
-			if errors.Is(err, syscall.ENOTSUP) && len(md) > 0 {
-				return fmt.Errorf("this filesystem does not support file metadata (xattrs)")
+		if err := setxattr(path, metadataPrefix+k, []byte(v), 0); err != nil {
+			if xattrUnsupported(err) {
+				for k := range md {
+					_ = syscall.Removexattr(path, metadataPrefix+k)
+				}
+				return false, nil
 			}
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }

@@ -90,7 +90,8 @@ func (s *Service) authorizeFiles(r *http.Request, operation string) error {
 		return herr(http.StatusUnauthorized, "invalid signature")
 	}
 	if exp != nil && *exp < time.Now().Unix() {
-		return herr(http.StatusUnauthorized, "signature expired at %d", *exp)
+		// E2B's envd says this very sentence; programs written for E2B look for it.
+		return herr(http.StatusUnauthorized, "signature is already expired (at %d)", *exp)
 	}
 	return nil
 }

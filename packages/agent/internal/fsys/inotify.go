@@ -26,6 +26,9 @@ type watcher struct {
 
 	mu  sync.Mutex
 	wds map[int32]string // watch descriptor → directory
+	// uploadMoves holds, by rename cookie, uploads whose temporary file was moved away: the
+	// matching move onto the target is reported as a write in place.
+	uploadMoves map[uint32]uploadMark
 }
 
 // newWatcher starts watching root; with recursive, every directory below too,
@@ -35,7 +38,10 @@ func newWatcher(root string, recursive bool, as func(func() error) error) (*watc
 	if err != nil {
 		return nil, watchError(root, err)
 	}
-	w := &watcher{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, root: root, recursive: recursive, as: as, wds: map[int32]string{}}
+	w := &watcher{
+		f: os.NewFile(uintptr(fd), "inotify"), fd: fd, root: root, recursive: recursive, as: as,
+		wds: map[int32]string{}, uploadMoves: map[uint32]uploadMark{},
+	}
 	if err := w.add(root); err != nil {
 		w.Close()
 		return nil, err
@@ -143,6 +149,19 @@ func (w *watcher) decode(b []byte) []rawEvent {
 		path := dir
 		if name != "" {
 			path = filepath.Join(dir, name)
+			if mark, ok := uploads.lookup(name); ok {
+				if mask&syscall.IN_MOVED_FROM != 0 {
+					if len(w.uploadMoves) > 1024 {
+						w.uploadMoves = map[uint32]uploadMark{} // moves whose other half never came
+					}
+					w.uploadMoves[raw.Cookie] = mark
+				}
+				continue // an upload's temporary file: never shown
+			}
+			if mark, ok := w.uploadMoves[raw.Cookie]; ok && mask&syscall.IN_MOVED_TO != 0 {
+				delete(w.uploadMoves, raw.Cookie)
+				mask = uploadEvents(mark)
+			}
 		}
 		if w.recursive && mask&syscall.IN_ISDIR != 0 && mask&(syscall.IN_CREATE|syscall.IN_MOVED_TO) != 0 {
 			_ = w.as(func() error { return w.add(path) })

@@ -132,6 +132,14 @@ func (s *Service) move(ctx context.Context, req *connect.Request) (interface{}, 
 		if err := os.Rename(src, dst); err != nil {
 			return statError(dst, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// As root, like every change to the metadata store; then the entry, with it.
+	fileMeta.move(src, dst)
+	err = asUser(u, func() (err error) {
 		e, err = entryInfo(s.State.Users, dst)
 		return err
 	})
@@ -226,5 +234,6 @@ func (s *Service) remove(ctx context.Context, req *connect.Request) (interface{}
 	}); err != nil {
 		return nil, err
 	}
+	fileMeta.removeTree(path)
 	return wire.Empty{}, nil
 }

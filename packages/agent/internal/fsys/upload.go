@@ -26,6 +26,11 @@ type writeInfo struct {
 	Type     string            `json:"type"`
 	Path     string            `json:"path"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// resolved is the file written (dest with a final symlink followed).
+	resolved string
+	// storeMetadata is the metadata the store must keep for resolved (nil:
+	// none, which also clears what an overwritten file had).
+	storeMetadata map[string]string
 }
 
 // metadataHeaders collects X-Metadata-<key> headers (keys lowercased).
@@ -158,7 +163,17 @@ func (s *Service) writeOne(dest string, r io.Reader, u *users.User, md map[strin
 		info, err = s.writeOneAs(dest, r, u, md)
 		return err
 	})
-	return info, err
+	if err != nil {
+		return info, err
+	}
+	// As root: the metadata store is not writable by users.
+	if err := fileMeta.put(info.resolved, info.storeMetadata); err != nil {
+		return info, herr(http.StatusInternalServerError, "storing the metadata of %s: %v", info.resolved, err)
+	}
+	if len(info.storeMetadata) > 0 {
+		info.Metadata = info.storeMetadata
+	}
+	return info, nil
 }
 
 // writeOneAs is writeOne on the thread that has u's credentials.
@@ -169,7 +184,9 @@ func (s *Service) writeOneAs(dest string, r io.Reader, u *users.User, md map[str
 	}
 	shown := path
 	mode := os.FileMode(0o644)
+	existed := false
 	if fi, err := os.Lstat(path); err == nil {
+		existed = true
 		if fi.Mode()&os.ModeSymlink != 0 {
 			if target, err := filepath.EvalSymlinks(path); err == nil {
 				path = target
@@ -186,7 +203,7 @@ func (s *Service) writeOneAs(dest string, r io.Reader, u *users.User, md map[str
 	if err := ensureDirs(filepath.Dir(path), u.UID, u.GID); err != nil {
 		return writeInfo{}, fromConnect(err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".upload-*")
+	tmp, err := uploads.createTemp(path, existed)
 	if err != nil {
 		return writeInfo{}, diskError(path, err)
 	}
@@ -196,6 +213,7 @@ func (s *Service) writeOneAs(dest string, r io.Reader, u *users.User, md map[str
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
+		uploads.done(tmp.Name())
 	}()
 	if err := tmp.Chmod(mode); err != nil {
 		return writeInfo{}, diskError(path, err)
@@ -209,15 +227,19 @@ func (s *Service) writeOneAs(dest string, r io.Reader, u *users.User, md map[str
 	if err := tmp.Close(); err != nil {
 		return writeInfo{}, diskError(path, err)
 	}
-	if err := writeMetadata(tmp.Name(), md); err != nil {
+	inXattrs, err := writeMetadata(tmp.Name(), md)
+	if err != nil {
 		return writeInfo{}, diskError(path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return writeInfo{}, diskError(path, err)
 	}
 	ok = true
-	info := writeInfo{Name: filepath.Base(shown), Type: "file", Path: shown}
-	if got := readMetadata(path); len(got) > 0 {
+	info := writeInfo{Name: filepath.Base(shown), Type: "file", Path: shown, resolved: path}
+	if !inXattrs && len(md) > 0 {
+		info.storeMetadata = md
+	}
+	if got := readXattrMetadata(path); len(got) > 0 {
 		info.Metadata = got
 	}
 	return info, nil

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"burrow/agent/internal/fsys"
 )
 
 const (
@@ -300,4 +302,64 @@ func TestUploadMetadata(t *testing.T) {
 	if status, _ := doFiles(t, req); status != 400 {
 		t.Fatalf("non-ASCII metadata: %d", status)
 	}
+}
+
+// TestUploadMetadataWithoutXattrs is the agent on gVisor's root filesystem,
+// which refuses user.* xattrs: metadata lives in the agent's store and follows
+// write, stat, list, move, overwrite and remove.
+func TestUploadMetadataWithoutXattrs(t *testing.T) {
+	defer fsys.WithoutXattrsForTest(filepath.Join(t.TempDir(), "md"))()
+	dir := filepath.Join(home, "nometa")
+	path := filepath.Join(dir, "m.txt")
+	upload := func(md string) (int, []byte) {
+		req := newRequest(t, http.MethodPost, filesURL(path, nil), "application/octet-stream", strings.NewReader("m"))
+		if md != "" {
+			req.Header.Set("X-Metadata-Owner-Team", md)
+		}
+		return doFiles(t, req)
+	}
+	metaOf := func(p string) map[string]string {
+		var st struct {
+			Entry struct{ Metadata map[string]string }
+		}
+		mustUnary(t, fsStat, map[string]string{"path": p}, &st)
+		return st.Entry.Metadata
+	}
+	if status, body := upload("infra"); status != 200 || !strings.Contains(string(body), `"metadata":{"owner-team":"infra"}`) {
+		t.Fatalf("upload with metadata: %d %s", status, body)
+	}
+	if md := metaOf(path); md["owner-team"] != "infra" {
+		t.Fatalf("Stat metadata = %v", md)
+	}
+	var ls struct {
+		Entries []struct {
+			Path     string
+			Metadata map[string]string
+		}
+	}
+	mustUnary(t, fsList, map[string]interface{}{"path": dir}, &ls)
+	if len(ls.Entries) != 1 || ls.Entries[0].Metadata["owner-team"] != "infra" {
+		t.Fatalf("ListDir = %+v", ls.Entries)
+	}
+	moved := filepath.Join(home, "nometa-moved", "m.txt")
+	mustUnary(t, fsMove, map[string]string{"source": dir, "destination": filepath.Dir(moved)}, nil)
+	if md := metaOf(moved); md["owner-team"] != "infra" {
+		t.Fatalf("metadata after moving the directory = %v", md)
+	}
+	mustUnary(t, fsMove, map[string]string{"source": filepath.Dir(moved), "destination": dir}, nil)
+	if status, _ := upload(""); status != 200 || len(metaOf(path)) != 0 {
+		t.Fatalf("metadata after a plain overwrite: %d %v", status, metaOf(path))
+	}
+	upload("again")
+	mustUnary(t, fsRemove, map[string]string{"path": dir}, nil)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if md := metaOf(path); len(md) != 0 {
+		t.Fatalf("metadata outlived Remove: %v", md)
+	}
+	mustUnary(t, fsRemove, map[string]string{"path": dir}, nil)
 }

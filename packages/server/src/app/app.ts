@@ -5,15 +5,21 @@ import type { AgentClient } from "../services/agent-client.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
 import type { E2bStore } from "../store/e2b-store.js";
 import { authenticate } from "./auth.js";
+import { isE2bApiPath } from "./e2b/api-paths.js";
 import { E2bService, registerE2bRoutes, SandboxPlane } from "./e2b/index.js";
+import { sendE2bError } from "./e2b/routes.js";
+import { EventStreams } from "./event-stream.js";
 import { sendError } from "./http.js";
 import { Router } from "./router.js";
 import { type RouteDeps, registerRoutes } from "./routes.js";
+import { serveStatic } from "./static-files.js";
 
 export interface AppDeps extends RouteDeps {
   keys: ApiKeyStore;
   e2bStore: E2bStore;
   agents: AgentClient;
+  /** The built dashboard, served at `/` when given and present. */
+  dashboardDir?: string;
 }
 
 /** The request handler, plus the handler of HTTP upgrades (WebSockets to sandbox ports). */
@@ -21,6 +27,8 @@ export type App = ((req: IncomingMessage, res: ServerResponse) => void) & {
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** The routes served (the OpenAPI coverage test reads them). */
   routes: () => Array<{ method: string; path: string }>;
+  /** Ends the open event streams (before the listener closes). */
+  close: () => void;
 };
 
 /**
@@ -30,6 +38,8 @@ export type App = ((req: IncomingMessage, res: ServerResponse) => void) & {
 export function createApp(deps: AppDeps): App {
   const router = new Router();
   registerRoutes(router, deps);
+  const streams = new EventStreams(deps.events, deps.sandboxes);
+  streams.register(router);
   const e2bDeps = { ...deps, store: deps.e2bStore, ...(deps.network ? { egress: deps.network.egress } : {}) };
   registerE2bRoutes(router, new E2bService(e2bDeps), deps.keys, deps.logger);
   const plane = new SandboxPlane({ ...deps, ...(deps.previews ? { previews: deps.previews } : {}) });
@@ -44,7 +54,9 @@ export function createApp(deps: AppDeps): App {
       if (sandboxRoute) return plane.serve(req, res, url, sandboxRoute);
       const match = router.match(method, url.pathname);
       if (match === null) {
-        throw new BurrowError(ErrorCode.NotFound, `no route for ${method} ${url.pathname}`);
+        if (serveStatic(deps.dashboardDir, req, res, url.pathname)) return;
+        const e2bHint = isE2bApiPath(url.pathname) ? ": Burrow does not serve this E2B API endpoint (docs/e2b.md)" : "";
+        throw new BurrowError(ErrorCode.NotFound, `no route for ${method} ${url.pathname}${e2bHint}`);
       }
       if ("allowed" in match) {
         throw new BurrowError(ErrorCode.BadRequest, `${method} is not allowed on ${url.pathname}`, {
@@ -56,6 +68,8 @@ export function createApp(deps: AppDeps): App {
     };
     run()
       .catch((err: unknown) => {
+        // Only unmatched requests reach here in E2B's namespace: its routes answer for themselves.
+        if (!sandboxRoute && isE2bApiPath(url.pathname)) return sendE2bError(res, err, log);
         const error = sendError(res, err);
         if (error.code === ErrorCode.Internal)
           log.error({ err: String((err as Error)?.stack ?? err) }, "unhandled error");
@@ -67,5 +81,9 @@ export function createApp(deps: AppDeps): App {
         );
       });
   };
-  return Object.assign(handle, { upgrade: plane.upgrade.bind(plane), routes: () => router.list() });
+  return Object.assign(handle, {
+    upgrade: plane.upgrade.bind(plane),
+    routes: () => router.list(),
+    close: () => streams.close(),
+  });
 }

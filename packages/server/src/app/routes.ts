@@ -19,6 +19,7 @@ import { registerPreviewRoutes } from "./preview-routes.js";
 import type { Router } from "./router.js";
 import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSandbox } from "./schemas.js";
 import { registerSecretRoutes } from "./secret-routes.js";
+import { registerTemplateRoutes, type TemplateRouteDeps } from "./template-routes.js";
 
 export interface RouteDeps {
   sandboxes: SandboxService;
@@ -38,6 +39,8 @@ export interface RouteDeps {
   agentGuard?: AgentGuard;
   /** Egress policies and brokered secrets (network and secret routes) when given. */
   network?: { egress: EgressService; secrets: SecretService; binder: SecretBinder };
+  /** Template routes are served when given. */
+  templates?: TemplateRouteDeps;
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -123,6 +126,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   lifecycleAction("restart", (id) => lifecycle.restart(id));
   if (deps.checkpoints) registerCheckpointRoutes(router, deps.checkpoints);
   if (deps.previews) registerPreviewRoutes(router, deps.previews);
+  if (deps.templates) registerTemplateRoutes(router, deps.templates);
   if (deps.network) {
     registerNetworkRoutes(router, { ...deps.network, sandboxes });
     registerSecretRoutes(router, deps.network.secrets);

@@ -3,6 +3,7 @@ import {
   type CreateSandboxRequest,
   ErrorCode,
   type KeepAliveRequest,
+  parseTemplateRef,
   type UpdateSandboxRequest,
 } from "@burrow/core";
 import { z } from "zod";
@@ -55,7 +56,11 @@ export const CreateSandboxSchema = z
   .object({
     template: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be lowercase letters, digits, '.', '_' or '-' (≤ 63)")
+      .max(200)
+      .refine(
+        (t) => parseTemplateRef(t) !== undefined,
+        "must be name[:tag]: the name lowercase letters, digits, '.', '_' or '-' (≤ 63); the tag also upper-case (≤ 128)",
+      )
       .optional(),
     env: z
       .record(z.string().regex(envName, "must be a valid environment variable name"), z.string().max(32_768))

@@ -12,10 +12,10 @@ import {
   readlinkBeneath,
   splitRelative,
 } from "@burrow/runtime";
-import type { Templates } from "../services/templates.js";
 import type { BlobStore } from "../store/blob-store.js";
 import type { CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxStore } from "../store/sandbox-store.js";
+import type { Catalog } from "../templates/catalog.js";
 import { diffViews, type TemplateLayer, unifiedDiff } from "./diff.js";
 import { loadManifest, mergedEntries } from "./manifest-io.js";
 import type { CheckpointService } from "./service.js";
@@ -29,7 +29,7 @@ export interface DiffDeps {
   service: CheckpointService;
   blobs: BlobStore;
   runtime: Runtime;
-  templates: Templates;
+  templates: Catalog;
 }
 
 /** One side of a diff: its merged entries and how to read a file's bytes. */
@@ -93,7 +93,9 @@ export class DiffService {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
     if (from === "now") throw new BurrowError(ErrorCode.BadRequest, "'from' must be a checkpoint id; 'to' may be now");
-    const template = templateLayer(this.deps.templates.rootfs(record.template));
+    // Files the sandbox never changed are read from its template's bottom layer.
+    const templateRoot = this.deps.templates.layersOf(record).at(-1) ?? "/nonexistent";
+    const template = templateLayer(templateRoot);
     const a = await this.side(id, from);
     const b = await this.side(id, to);
     const entries = await diffViews(a.entries, b.entries, template);
@@ -109,8 +111,8 @@ export class DiffService {
           details: { path: `/${rel}` },
         });
       }
-      const oldText = await this.text(a, rel, template, this.deps.templates.rootfs(record.template));
-      const newText = await this.text(b, rel, template, this.deps.templates.rootfs(record.template));
+      const oldText = await this.text(a, rel, template, templateRoot);
+      const newText = await this.text(b, rel, template, templateRoot);
       try {
         response.unified = unifiedDiff(oldText, newText, `a/${rel}`, `b/${rel}`);
       } catch (err) {

@@ -14,18 +14,18 @@ import {
 } from "@burrow/core";
 import {
   type ChunkSink,
-  copyToStage,
   imageBytes,
   ingestStage,
   logicalBytesOf,
   materialize,
   materializeMemory,
+  type PreparedCapture,
+  prepareCapture,
   type Runtime,
   readPlan,
   removeTree,
   type ScanResult,
   STAGE_PREFIX,
-  scanUpper,
   stageDirFor,
   writePlan,
 } from "@burrow/runtime";
@@ -33,11 +33,11 @@ import type { AgentClient } from "../services/agent-client.js";
 import type { KeyedMutex } from "../services/keyed-mutex.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { PENDING_FORK, type SandboxService } from "../services/sandbox-service.js";
-import type { Templates } from "../services/templates.js";
 import type { Transitions } from "../services/transitions.js";
 import type { LocalBlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import type { Catalog } from "../templates/catalog.js";
 import { CheckpointCapture, FROZEN_MARKER, sandboxBusy } from "./capture.js";
 import { chunkHashes, loadManifest, type Manifest, mergedEntries, ReadWriteLock, saveManifest } from "./manifest-io.js";
 
@@ -51,7 +51,7 @@ export interface CheckpointServiceDeps {
   checkpoints: CheckpointStore;
   blobs: LocalBlobStore;
   runtime: Runtime;
-  templates: Templates;
+  templates: Catalog;
   transitions: Transitions;
   locks: KeyedMutex;
   lifecycle: LifecycleService;
@@ -62,6 +62,8 @@ export interface CheckpointServiceDeps {
   snapshotsDir: string;
   logger: Logger;
   agents: AgentClient;
+  /** The burrow-capture tool; without it (or when the file is missing) captures run in process. */
+  captureTool?: string;
 }
 
 export function toCheckpointInfo(record: CheckpointRecord): CheckpointInfo {
@@ -170,20 +172,18 @@ export class CheckpointService {
     const upper = this.deps.runtime.upperDir(id);
     const stage = stageDirFor(dirname(upper), cid);
     let scan: ScanResult | undefined;
+    let prepared: PreparedCapture | undefined;
     // Runs while the sandbox is paused: walk the upper dir and copy what changed.
     const capture = async () => {
-      scan = await scanUpper(upper, previous);
-      await copyToStage(
-        upper,
-        scan.pending.map((p) => p.entry.path),
-        stage,
-      );
+      if (!prepared) throw new Error("checkpoint capture was not prepared");
+      scan = await prepared.run();
     };
     let pausedMs: number;
     let memoryBytes = 0;
     try {
       await rm(stage, { recursive: true, force: true });
       await mkdir(stage, { recursive: true, mode: 0o700 });
+      prepared = await prepareCapture(this.deps.captureTool, upper, stage, previous);
       pausedMs =
         mode === "fs"
           ? await this.capture.files(record, cid, capture)
@@ -196,6 +196,7 @@ export class CheckpointService {
         memory: mode === "full",
       });
     } catch (err) {
+      if (!scan) await prepared?.cancel();
       await rm(stage, { recursive: true, force: true });
       throw err;
     }
@@ -277,7 +278,7 @@ export class CheckpointService {
     return {
       id: record.id,
       networkIndex: record.networkIndex,
-      templateRootfs: this.deps.templates.rootfs(record.template),
+      templateLayers: this.deps.templates.layersOf(record),
       agentToken: record.agentToken,
     };
   }
@@ -379,6 +380,8 @@ export class CheckpointService {
           {
             extraLower: snapshot,
             settingsOf: id,
+            // The source's layers, even if its template's tag has moved since.
+            ...(sandbox.templateVersion === undefined ? {} : { templateVersion: sandbox.templateVersion }),
             // Written with the sandbox row, before the runtime mounts the snapshot.
             onInserted: (forkId) => {
               inserted.push(forkId);
@@ -496,7 +499,8 @@ export class CheckpointService {
           storing.delete(staged.id);
           this.startIngest(staged, join(dir, name), performance.now());
         } else if (name.startsWith("checkpoint-image-") || name.startsWith(STAGE_PREFIX) || name === "upper.restore") {
-          await rm(join(dir, name), { recursive: true, force: true });
+          // upper.restore holds a checkpoint's tree, which a sandbox made and may nest at any depth.
+          await removeTree(join(dir, name));
         }
       }
     }

@@ -16,7 +16,6 @@ import { KeyedMutex } from "../services/keyed-mutex.js";
 import { LifecycleService } from "../services/lifecycle.js";
 import { SandboxService } from "../services/sandbox-service.js";
 import { SandboxSettings } from "../services/sandbox-settings.js";
-import { Templates } from "../services/templates.js";
 import { Transitions } from "../services/transitions.js";
 import { WarmPool } from "../services/warm-pool.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
@@ -26,6 +25,12 @@ import type { E2bStore } from "../store/e2b-store.js";
 import type { EventStore } from "../store/event-store.js";
 import type { SandboxStore } from "../store/sandbox-store.js";
 import { openStores } from "../store/stores.js";
+import { Builder } from "../templates/builder.js";
+import { Catalog } from "../templates/catalog.js";
+import { ContextStore } from "../templates/contexts.js";
+import { ImageImporter } from "../templates/image-importer.js";
+import { LayerStore } from "../templates/layer-store.js";
+import { StepRunner } from "../templates/step-runner.js";
 
 /** What the services are built from: the host side, chosen by the caller (real or fake). */
 export interface Foundation {
@@ -61,6 +66,13 @@ export interface Services {
   checkpoints: CheckpointService;
   diffs: DiffService;
   previews: PreviewService;
+  /** Templates, versions and tags; sandboxes are created from their versions' layers. */
+  templates: Catalog;
+  /** The template layer directories (GC, crash recovery). */
+  layers: LayerStore;
+  /** Template builds and the build contexts they copy from. */
+  builds: Builder;
+  contexts: ContextStore;
   /** The preview domain, fixed once the listening port is known. */
   site: { previewDomain: string };
   imageDirOf: (id: string) => string;
@@ -82,7 +94,14 @@ export function composeServices(f: Foundation): Services {
     previews: previewStore,
     checkpoints: checkpointStore,
   } = stores;
-  const templates = new Templates(config.templatesDir);
+  const layers = new LayerStore(join(config.dataDir, "layers"), stores.templates, logger);
+  const templates = new Catalog({
+    store: stores.templates,
+    layers,
+    templatesDir: config.templatesDir,
+    logger,
+    now: date,
+  });
   const transitions = new Transitions(store, events, logger, date);
   const activity = new ActivityTracker(store, now);
   const locks = new KeyedMutex();
@@ -154,6 +173,7 @@ export function composeServices(f: Foundation): Services {
     sandboxes,
     imageDirOf,
     snapshotsDir: join(config.dataDir, "snapshots"),
+    captureTool: config.captureToolPath,
     logger,
     agents,
   });
@@ -175,6 +195,18 @@ export function composeServices(f: Foundation): Services {
     domain: () => site.previewDomain,
   });
   const binder = new SecretBinder(secrets, store, lifecycle);
+  const contexts = new ContextStore(join(config.dataDir, "template-contexts"));
+  const images = new ImageImporter({ layers, contexts, catalog: templates });
+  const builds = new Builder({
+    store: stores.templates,
+    catalog: templates,
+    layers,
+    contexts,
+    steps: new StepRunner({ sandboxes, runtime, layers, contexts }),
+    importImage: (ref, name) => images.import(ref, name),
+    logger,
+    now: date,
+  });
   return {
     db,
     keys,
@@ -192,6 +224,10 @@ export function composeServices(f: Foundation): Services {
     checkpoints,
     diffs,
     previews,
+    templates,
+    layers,
+    builds,
+    contexts,
     site,
     imageDirOf,
   };

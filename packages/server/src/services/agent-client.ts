@@ -1,6 +1,7 @@
 import { request } from "node:http";
 import { BurrowError, ErrorCode, errorMessage } from "@burrow/core";
 import type { AgentConnections } from "./agent-connections.js";
+import { type AgentProcessResult, type AgentProcessSpec, runAgentProcess } from "./agent-process.js";
 
 /** Where a sandbox's agent listens. */
 export interface AgentTarget {
@@ -31,6 +32,13 @@ export interface AgentClient {
   acceptsToken(target: AgentTarget, token: string): Promise<boolean>;
   /** Closes pooled connections to the address (before it stops, is checkpointed or reused). */
   disconnect(target: AgentTarget): void;
+  /** Starts a process through the agent: detached (answers at its start), or waiting for its end. */
+  runProcess(
+    target: AgentTarget,
+    token: string,
+    spec: AgentProcessSpec,
+    opts: { detach: boolean; timeoutMs: number },
+  ): Promise<AgentProcessResult>;
 }
 
 const AGENT_POLL_MS = 3;
@@ -120,5 +128,14 @@ export class HttpAgentClient implements AgentClient {
 
   disconnect(target: AgentTarget): void {
     this.connections.reset(target.host);
+  }
+
+  runProcess(
+    target: AgentTarget,
+    token: string,
+    spec: AgentProcessSpec,
+    opts: { detach: boolean; timeoutMs: number },
+  ): Promise<AgentProcessResult> {
+    return runAgentProcess(target, token, spec, opts);
   }
 }

@@ -1,11 +1,13 @@
 import type { AgentClient, AgentTarget } from "./agent-client.js";
 import type { AgentConnections } from "./agent-connections.js";
+import type { AgentProcessResult, AgentProcessSpec } from "./agent-process.js";
 
 /** One call the fake agent client received. */
 export type FakeAgentCall =
   | { op: "waitReady"; host: string }
   | { op: "init"; host: string; env: Record<string, string> }
-  | { op: "disconnect"; host: string };
+  | { op: "disconnect"; host: string }
+  | { op: "runProcess"; host: string; spec: AgentProcessSpec; detach: boolean };
 
 /**
  * The agent client for sandboxes of a fake runtime (component tests): every agent is ready at
@@ -33,6 +35,20 @@ export class FakeAgentClient implements AgentClient {
 
   async acceptsToken(): Promise<boolean> {
     return true;
+  }
+
+  /** What runProcess answers (exit 0 by default), per call, for tests of start and ready commands. */
+  processResult: (spec: AgentProcessSpec) => AgentProcessResult = () => ({ pid: 100, exitCode: 0, output: "" });
+
+  async runProcess(
+    target: AgentTarget,
+    _token: string,
+    spec: AgentProcessSpec,
+    opts: { detach: boolean },
+  ): Promise<AgentProcessResult> {
+    this.calls.push({ op: "runProcess", host: target.host, spec, detach: opts.detach });
+    const result = this.processResult(spec);
+    return opts.detach ? { pid: result.pid } : result;
   }
 
   disconnect(target: AgentTarget): void {

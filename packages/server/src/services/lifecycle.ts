@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { BurrowError, ErrorCode, errorMessage, type LifecyclePolicy, type Logger } from "@burrow/core";
 import type { Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import type { Catalog } from "../templates/catalog.js";
 import type { ActivityTracker } from "./activity.js";
 import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
-import type { Templates } from "./templates.js";
 import type { Transitions } from "./transitions.js";
 
 /** After a failed hibernation (disk full, say) the sandbox stays in standby this long before a retry. */
@@ -16,7 +16,7 @@ const HIBERNATE_RETRY_MS = 60_000;
 export interface LifecycleDeps {
   store: SandboxStore;
   runtime: Runtime;
-  templates: Templates;
+  templates: Catalog;
   transitions: Transitions;
   activity: ActivityTracker;
   locks: KeyedMutex;
@@ -119,7 +119,7 @@ export class LifecycleService {
     return {
       id: record.id,
       networkIndex: record.networkIndex,
-      templateRootfs: this.deps.templates.rootfs(record.template),
+      templateLayers: this.deps.templates.layersOf(record),
       agentToken: record.agentToken,
     };
   }

@@ -5,7 +5,7 @@ import type { Runtime } from "@burrow/runtime";
 import type { EventStore } from "../store/event-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { AgentClient } from "./agent-client.js";
-import { PENDING_FORK, type SandboxService } from "./sandbox-service.js";
+import { PENDING_FORK, type SandboxService, TEMPLATE_BUILD_POOL } from "./sandbox-service.js";
 import type { Transitions } from "./transitions.js";
 
 export interface ReconcileDeps {
@@ -36,6 +36,11 @@ export async function reconcileAtStart(deps: ReconcileDeps): Promise<void> {
   async function reconcileOne(d: ReconcileDeps, record: SandboxRecord): Promise<void> {
     const hasImage = existsSync(join(d.imageDirOf(record.id), "checkpoint.img"));
     const note = (reason: string) => ({ type: "reconciled", reason });
+    if (record.pool === TEMPLATE_BUILD_POOL) {
+      // A build step the stop interrupted: its build is failed at start and its layer never made.
+      await d.sandboxes.delete(record.id);
+      return;
+    }
     if (record.pool === PENDING_FORK) {
       // A fork the stop interrupted: its caller never received these ids, so nobody will.
       d.logger.warn({ sandboxId: record.id }, "deleting a sandbox of an interrupted fork");

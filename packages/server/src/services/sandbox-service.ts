@@ -16,17 +16,20 @@ import {
 } from "@burrow/core";
 import { type AgentEndpoint, MAX_NETWORK_INDEX, type Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
+import type { Catalog } from "../templates/catalog.js";
 import type { ActivityTracker } from "./activity.js";
 import { admit, defaultResources, type HostCapacity } from "./admission.js";
 import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { LifecycleService } from "./lifecycle.js";
 import type { SandboxSettings } from "./sandbox-settings.js";
-import type { Templates } from "./templates.js";
+import { hasStartCommands, startTemplateCommands } from "./template-start.js";
 import type { Transitions } from "./transitions.js";
 
 /** `pool` of a fork's sandbox until the whole fork has started and its ids are handed out. */
 export const PENDING_FORK = "(fork in progress)";
+/** `pool` of the hidden sandboxes template build steps run in (deleted at start if a stop left one). */
+export const TEMPLATE_BUILD_POOL = "(template build)";
 
 export interface ClaimRequest {
   metadata: Record<string, string>;
@@ -42,7 +45,7 @@ export interface WarmSource {
 export interface SandboxServiceDeps {
   store: SandboxStore;
   runtime: Runtime;
-  templates: Templates;
+  templates: Catalog;
   transitions: Transitions;
   activity: ActivityTracker;
   locks: KeyedMutex;
@@ -70,6 +73,10 @@ export interface CreateFreshOptions {
   onInserted?: (id: string) => void;
   /** Sandbox whose egress policy and secret bindings the new one gets (a fork's source). */
   settingsOf?: string;
+  /** Layers (top first) to start on instead of the template's: a template build step's. */
+  layers?: string[];
+  /** The template version to start on (a fork's source's), instead of what `template` resolves to now. */
+  templateVersion?: string;
 }
 
 /**
@@ -101,17 +108,22 @@ export class SandboxService {
    */
   async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
     const template = request.template ?? DEFAULT_TEMPLATE;
-    this.deps.templates.resolve(template);
+    const resolved = this.deps.templates.resolve(template);
     const resources = { ...this.defaultResources(), ...request.resources };
     admit(resources, this.deps.host);
     const lifecycle: LifecyclePolicy = { ...DEFAULT_LIFECYCLE, ...request.lifecycle };
     const settings = this.deps.settings.prepare(request, egress);
     // Each bound secret's placeholder is in the env from the first command on.
-    const env = { ...settings.env, ...request.env };
+    // The template's ENV first; the request's own variables win.
+    const env = { ...resolved.config.env, ...settings.env, ...request.env };
     const metadata = request.metadata ?? {};
-    const record =
-      (await this.warm?.claim(template, resources, { metadata, env, lifecycle })) ??
-      (await this.createFresh(template, resources, lifecycle, metadata, env, null));
+    let warm = await this.warm?.claim(template, resources, { metadata, env, lifecycle });
+    if (warm?.templateVersion !== undefined && warm.templateVersion !== resolved.versionId) {
+      // Started before the template's tag moved: not what was asked for.
+      await this.delete(warm.id).catch(() => false);
+      warm = undefined;
+    }
+    const record = warm ?? (await this.createFresh(template, resources, lifecycle, metadata, env, null));
     try {
       await settings.apply(record);
     } catch (err) {
@@ -131,7 +143,10 @@ export class SandboxService {
     pool: string | null,
     options: CreateFreshOptions = {},
   ): Promise<SandboxRecord> {
-    const templateRootfs = this.deps.templates.resolve(template);
+    const resolved =
+      options.layers === undefined
+        ? this.deps.templates.resolve(options.templateVersion ?? template)
+        : { layerDirs: options.layers };
     const started = performance.now();
     const now = this.now().toISOString();
     // Written before the runtime acts, so a crash mid-create leaves a row to reconcile.
@@ -139,6 +154,7 @@ export class SandboxService {
       {
         id: newSandboxId((n) => randomBytes(n)),
         template,
+        ...("versionId" in resolved ? { templateVersion: resolved.versionId } : {}),
         state: "starting",
         metadata,
         env,
@@ -159,7 +175,7 @@ export class SandboxService {
     try {
       await this.deps.runtime.create({
         id: record.id,
-        templateRootfs,
+        templateLayers: resolved.layerDirs,
         resources: record.resources,
         agentToken: record.agentToken,
         networkIndex: record.networkIndex,
@@ -168,14 +184,32 @@ export class SandboxService {
       });
       await this.deps.lifecycle.initAgent(record);
       if (options.settingsOf !== undefined) await this.deps.settings.copy(options.settingsOf, record.id);
+      if ("config" in resolved && hasStartCommands(resolved.config)) {
+        try {
+          await startTemplateCommands(this.deps.agents, this.agentEndpoint(record), record.agentToken, resolved.config);
+        } catch (err) {
+          // Nothing half-made: the sandbox goes, and the error says why (its output included).
+          this.deps.transitions.move(record, "running", { type: "created", reason: "created; start command failed" });
+          await this.delete(record.id).catch(() => false);
+          throw err;
+        }
+      }
       this.deps.transitions.move(record, "running", {
         type: "created",
-        reason: pool === PENDING_FORK ? "created for a fork" : pool ? `started for the ${pool} warm pool` : "created",
+        reason:
+          pool === PENDING_FORK
+            ? "created for a fork"
+            : pool === TEMPLATE_BUILD_POOL
+              ? "created for a template build step"
+              : pool
+                ? `started for the ${pool} warm pool`
+                : "created",
         durationMs: performance.now() - started,
       });
       log.debug({ template }, "sandbox created");
       return record;
     } catch (err) {
+      if (this.deps.store.get(record.id)?.state === "deleted") throw err; // already taken down
       log.error({ err: errorMessage(err) }, "sandbox create failed");
       await this.deps.runtime.destroy(record.id, record.networkIndex).catch(() => undefined);
       this.deps.transitions.move(record, "error", {
@@ -191,6 +225,11 @@ export class SandboxService {
 
   agentEndpoint(record: SandboxRecord): AgentEndpoint {
     return this.deps.runtime.agentEndpoint(record.id, record.networkIndex);
+  }
+
+  /** Runs `work` holding the sandbox's lock: no sleep, wake or liveness check runs meanwhile. */
+  withLock<T>(id: string, work: () => Promise<T>): Promise<T> {
+    return this.deps.locks.run(id, work);
   }
 
   /** Makes sandboxes made for a fork visible, together, once all of them have started. */

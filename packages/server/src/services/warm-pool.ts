@@ -3,7 +3,13 @@ import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { ActivityTracker } from "./activity.js";
 import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
-import { type ClaimRequest, PENDING_FORK, type SandboxService, type WarmSource } from "./sandbox-service.js";
+import {
+  type ClaimRequest,
+  PENDING_FORK,
+  type SandboxService,
+  TEMPLATE_BUILD_POOL,
+  type WarmSource,
+} from "./sandbox-service.js";
 import type { Transitions } from "./transitions.js";
 
 const REFILL_BACKOFF_MS = 5_000;
@@ -40,7 +46,7 @@ export class WarmPool implements WarmSource {
   start(): void {
     for (const record of this.deps.store.listLive()) {
       // A fork's sandboxes are not the pool's (reconcile deletes those of an interrupted fork).
-      if (record.pool === PENDING_FORK) continue;
+      if (record.pool === PENDING_FORK || record.pool === TEMPLATE_BUILD_POOL) continue;
       if (record.pool !== null && record.state === "running") this.list(record.pool).push(record.id);
       else if (record.pool !== null) void this.deps.sandboxes.delete(record.id).catch(() => false);
     }

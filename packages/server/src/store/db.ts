@@ -121,6 +121,69 @@ const MIGRATIONS: Migration[] = [
   },
   // Secrets brokered into plain HTTP are opt-in per binding; bindings made before read as HTTPS-only.
   (db) => addColumn(db, "sandbox_secrets", "allow_http", "INTEGER NOT NULL DEFAULT 0"),
+  // E2B's files-only pause (chosen at create for the timeout, or by one pause call), and its
+  // network options for ingress: a traffic token required on every port, a Host to send on.
+  (db) => {
+    addColumn(db, "e2b_sandboxes", "auto_pause_memory", "INTEGER NOT NULL DEFAULT 1");
+    addColumn(db, "e2b_sandboxes", "paused_memory", "INTEGER");
+    addColumn(db, "e2b_sandboxes", "traffic_token", "TEXT");
+    addColumn(db, "e2b_sandboxes", "mask_request_host", "TEXT");
+  },
+  // Templates: versions are stacks of layers; sandboxes keep the version they were created from
+  // (NULL for sandboxes of releases before versions: they run the template directory's rootfs).
+  `ALTER TABLE sandboxes ADD COLUMN template_version TEXT;
+   CREATE INDEX sandboxes_template_version ON sandboxes(template_version) WHERE state != 'deleted';
+   CREATE TABLE template_layers (
+     digest TEXT PRIMARY KEY,
+     dir TEXT NOT NULL,
+     external INTEGER NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE templates (
+     name TEXT PRIMARY KEY,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE template_versions (
+     id TEXT PRIMARY KEY,
+     template_name TEXT NOT NULL,
+     layers TEXT NOT NULL,
+     config TEXT NOT NULL,
+     snapshot TEXT,
+     source TEXT,
+     size_bytes INTEGER NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX template_versions_name ON template_versions(template_name, created_at);
+   CREATE TABLE template_tags (
+     template_name TEXT NOT NULL,
+     tag TEXT NOT NULL,
+     version_id TEXT NOT NULL,
+     PRIMARY KEY (template_name, tag)
+   ) WITHOUT ROWID;
+   CREATE TABLE template_builds (
+     id TEXT PRIMARY KEY,
+     template_name TEXT NOT NULL,
+     version_id TEXT NOT NULL,
+     status TEXT NOT NULL,
+     request TEXT NOT NULL,
+     steps_total INTEGER NOT NULL,
+     steps_done INTEGER NOT NULL,
+     cache_hits INTEGER NOT NULL,
+     error TEXT,
+     started_at TEXT NOT NULL,
+     finished_at TEXT
+   );
+   CREATE TABLE template_build_logs (
+     build_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     at TEXT NOT NULL,
+     level TEXT NOT NULL,
+     message TEXT NOT NULL,
+     step INTEGER,
+     PRIMARY KEY (build_id, seq)
+   ) WITHOUT ROWID;`,
 ];
 
 /** The schema version a db has after openDb. */

@@ -35,6 +35,7 @@ interface Row {
   last_activity_at: string | null;
   state_since: string | null;
   pool: string | null;
+  template_version: string | null;
 }
 
 function fromRow(row: Row): SandboxRecord {
@@ -55,6 +56,7 @@ function fromRow(row: Row): SandboxRecord {
     pool: row.pool,
   };
   if (row.error !== null) record.error = row.error;
+  if (row.template_version !== null) record.templateVersion = row.template_version;
   return record;
 }
 
@@ -68,9 +70,9 @@ export class SandboxStore {
     this.db
       .prepare(
         `INSERT INTO sandboxes (id, template, state, metadata, env, resources, lifecycle, agent_token, net_index,
-           error, created_at, updated_at, last_activity_at, state_since, pool)
+           error, created_at, updated_at, last_activity_at, state_since, pool, template_version)
          VALUES (@id, @template, @state, @metadata, @env, @resources, @lifecycle, @agent_token, @net_index,
-           @error, @created_at, @updated_at, @last_activity_at, @state_since, @pool)`,
+           @error, @created_at, @updated_at, @last_activity_at, @state_since, @pool, @template_version)`,
       )
       .run({
         id: record.id,
@@ -88,6 +90,7 @@ export class SandboxStore {
         last_activity_at: record.lastActivityAt,
         state_since: record.stateSince,
         pool: record.pool,
+        template_version: record.templateVersion ?? null,
       });
   }
 

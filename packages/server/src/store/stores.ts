@@ -7,6 +7,7 @@ import { EventStore } from "./event-store.js";
 import { PreviewStore } from "./preview-store.js";
 import { SandboxStore } from "./sandbox-store.js";
 import { SecretStore } from "./secret-store.js";
+import { TemplateStore } from "./template-store.js";
 
 /** The public methods of a store class, as an interface another backend can implement. */
 export type StoreApi<T> = { [K in keyof T]: T[K] };
@@ -35,6 +36,7 @@ export interface Stores {
   checkpoints: StoreApi<CheckpointStore>;
   egress: StoreApi<EgressStore>;
   secrets: StoreApi<SecretStore>;
+  templates: StoreApi<TemplateStore>;
 }
 
 /** The SQLite stores over a db opened (and migrated) by openDb. */
@@ -47,6 +49,7 @@ export function openStores(db: Db): {
   checkpoints: CheckpointStore;
   egress: EgressStore;
   secrets: SecretStore;
+  templates: TemplateStore;
 } {
   return {
     keys: new ApiKeyStore(db),
@@ -57,5 +60,6 @@ export function openStores(db: Db): {
     checkpoints: new CheckpointStore(db),
     egress: new EgressStore(db),
     secrets: new SecretStore(db),
+    templates: new TemplateStore(db),
   };
 }

@@ -60,6 +60,11 @@ export interface TemplateBuilds {
   logs(buildId: string, offset?: number): TemplateBuildLogEntry[];
   /** Resolves when the build is ready or failed. */
   wait(buildId: string, signal?: AbortSignal): Promise<TemplateBuildInfo>;
+  /**
+   * Calls `listener` with each log line written from now on (`finished` on the build's last
+   * line); returns the function that stops it. Streaming log routes use it when present.
+   */
+  follow?(buildId: string, listener: (entry: TemplateBuildLogEntry, finished: boolean) => void): () => void;
 }
 
 export type { TemplateVersionInfo };

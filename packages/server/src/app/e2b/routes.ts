@@ -139,9 +139,8 @@ export function registerE2bRoutes(router: Router, service: E2bService, keys: Api
   });
 
   add("POST", "/sandboxes/:id/pause", async ({ req, res, params }) => {
-    // memory: false (files only) is served as a full hibernation, which keeps the files too.
-    parsePause(await readJson(req));
-    await service.pause(params.id ?? "");
+    const body = parsePause(await readJson(req));
+    await service.pause(params.id ?? "", body.memory !== false);
     sendEmpty(res, 204);
   });
 

@@ -9,12 +9,13 @@ import type { AgentGuard } from "../../services/agent-guard.js";
 import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
 import type { ApiKeyStore } from "../../store/api-key-store.js";
+import type { E2bStore } from "../../store/e2b-store.js";
 import type { SandboxRecord } from "../../store/sandbox-store.js";
 import { isReservedAgentPath, lockoutError } from "../envd-proxy.js";
 import { forwardHttp, forwardUpgrade } from "../forward.js";
 import { checkProxyPath, type ProxyPath, passthroughPath } from "../proxy-path.js";
 import { type Upstream, upstreamHeaders } from "./upstream-headers.js";
-import { ENVD_PORT, e2bState } from "./wire.js";
+import { ENVD_PORT, e2bState, PORT_PLACEHOLDER } from "./wire.js";
 
 /**
  * E2B's sandbox plane: requests for a port inside a sandbox, named by the `E2b-Sandbox-Id` and
@@ -35,7 +36,12 @@ export interface SandboxPlaneDeps {
   agentGuard?: AgentGuard;
   /** Who may reach a sandbox's own ports; without it every port is open (tests of the E2B surface). */
   previews?: PreviewService;
+  /** E2B's ingress options per sandbox (traffic token, Host mask), when given. */
+  e2bStore?: E2bStore;
 }
+
+/** The header E2B clients put a sandbox's trafficAccessToken in. */
+const TRAFFIC_TOKEN_HEADER = "e2b-traffic-access-token";
 
 type Route = { kind: "sandbox"; id: string; port: number } | { kind: "signed-files" };
 
@@ -155,7 +161,7 @@ export class SandboxPlane {
       if (setCookie) res.setHeader("Set-Cookie", setCookie);
       await this.deps.activity.track(record.id, async () => {
         const upstream = await this.upstream(record, port, req);
-        const headers = this.headersFor(req, upstream, false);
+        const headers = this.headersFor(req, upstream, false, record);
         await forwardHttp(
           req,
           res,
@@ -198,7 +204,7 @@ export class SandboxPlane {
         const { record, port } = this.resolve(req, url, route, path);
         await this.deps.activity.track(record.id, async () => {
           const upstream = await this.upstream(record, port, req);
-          const headers = this.headersFor(req, upstream, true);
+          const headers = this.headersFor(req, upstream, true, record);
           await forwardUpgrade(req, socket, head, upstream, forwardedPath(url, path.raw), headers, (err) =>
             this.unreachable(record, port, err),
           );
@@ -210,10 +216,20 @@ export class SandboxPlane {
     })();
   }
 
-  /** Headers sent on; a sandbox's own services never see the preview token. */
-  private headersFor(req: IncomingMessage, upstream: Upstream, upgrade: boolean): Record<string, string | string[]> {
+  /**
+   * Headers sent on; a sandbox's own services never see the preview token, and get the Host
+   * the sandbox's maskRequestHost names, if it has one.
+   */
+  private headersFor(
+    req: IncomingMessage,
+    upstream: Upstream,
+    upgrade: boolean,
+    record: SandboxRecord,
+  ): Record<string, string | string[]> {
     const headers = upstreamHeaders(req.headers, upstream, upgrade);
     if (!upstream.envd) {
+      const mask = this.deps.e2bStore?.ingress(record.id)?.maskRequestHost;
+      if (mask) headers.host = mask.replaceAll(PORT_PLACEHOLDER, String(upstream.port));
       const cookie = forwardedCookie(req.headers.cookie);
       if (cookie === undefined) delete headers.cookie;
       else headers.cookie = cookie;
@@ -246,7 +262,8 @@ export class SandboxPlane {
       );
     }
     const record = isSandboxId(id) ? this.lookup(id) : undefined;
-    if (!record) throw new PlaneError(502, `sandbox ${id} not found`, id, port, "sandbox_not_found");
+    // E2B's proxy says this very sentence; programs written for E2B look for it.
+    if (!record) throw new PlaneError(502, "The sandbox was not found", id, port, "sandbox_not_found");
     if (record.state === "error") {
       throw new PlaneError(502, `sandbox ${id} is not running: ${record.error ?? "error"}`, id);
     }
@@ -261,6 +278,21 @@ export class SandboxPlane {
         throw new PlaneError(403, "/init is reserved for the Burrow server", id);
       }
       return { record, port };
+    }
+    const trafficToken = this.deps.e2bStore?.ingress(record.id)?.trafficToken;
+    if (trafficToken) {
+      // allowPublicTraffic: false — every port but the agent's wants the token (or a Burrow key).
+      const given = header(req.headers, TRAFFIC_TOKEN_HEADER);
+      const apiKey = header(req.headers, "x-api-key");
+      if (given !== undefined && safeEqual(given, trafficToken)) return { record, port };
+      if (apiKey !== undefined && this.deps.keys.verify(apiKey)) return { record, port };
+      throw new PlaneError(
+        403,
+        `port ${port} of sandbox ${id} needs the sandbox's trafficAccessToken in the ${TRAFFIC_TOKEN_HEADER} header (created with allowPublicTraffic: false)`,
+        id,
+        port,
+        "traffic_token_required",
+      );
     }
     const access = this.deps.previews?.authorize(req, url, record.id, port) ?? {};
     if ("status" in access) throw new PlaneError(access.status, access.message, id, port, access.code);

@@ -1,7 +1,7 @@
 import { BurrowError, ErrorCode } from "@burrow/core";
 import { z } from "zod";
 import { parseBody } from "../schemas.js";
-import type { E2bState } from "./wire.js";
+import { type E2bState, PORT_PLACEHOLDER } from "./wire.js";
 
 /** E2B's request bodies. Unknown fields are ignored, as E2B's API does. */
 
@@ -17,7 +17,14 @@ const NetworkSchema = z.object({
   rules: z.record(z.string(), z.unknown()).optional(),
   egressProxy: z.unknown().optional(),
   allowPublicTraffic: z.boolean().optional(),
-  maskRequestHost: z.string().optional(),
+  // A Host header value (host[:port]) in which `${PORT}` stands for the port requested.
+  maskRequestHost: z
+    .string()
+    .max(255)
+    .refine((v) => /^[A-Za-z0-9._~:[\]-]+$/.test(v.replaceAll(PORT_PLACEHOLDER, "1")), {
+      message: `must be a host[:port] for the Host header, in which ${PORT_PLACEHOLDER} stands for the port requested`,
+    })
+    .optional(),
   httpsPorts: z.array(z.number()).optional(),
 });
 
@@ -55,9 +62,7 @@ function refuseUnsupportedNetwork(
     | {
         rules?: Record<string, unknown> | undefined;
         egressProxy?: unknown;
-        maskRequestHost?: string | undefined;
         httpsPorts?: number[] | undefined;
-        allowPublicTraffic?: boolean | undefined;
       }
     | undefined,
 ): void {
@@ -67,16 +72,11 @@ function refuseUnsupportedNetwork(
       "network.rules",
       "inject credentials with Burrow's secrets instead (POST /v1/secrets, then network.secrets on POST /v1/sandboxes); see docs/networking.md",
     );
-  for (const key of ["egressProxy", "maskRequestHost", "httpsPorts"] as const) {
+  for (const key of ["egressProxy", "httpsPorts"] as const) {
     const value = net[key];
     if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0))
       throw unsupported(`network.${key}`, "Burrow's egress goes through its own proxies on this host");
   }
-  if (net.allowPublicTraffic === false)
-    throw unsupported(
-      "network.allowPublicTraffic: false",
-      "ports inside a sandbox are reachable through the server by sandbox id, without a traffic token",
-    );
 }
 
 export const NetworkUpdateSchema = z.object({

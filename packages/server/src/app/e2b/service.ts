@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { BurrowError, DEFAULT_LIFECYCLE, ErrorCode, isSandboxId, type Logger } from "@burrow/core";
 import type { EgressService } from "../../egress/egress-service.js";
 import type { ActivityTracker } from "../../services/activity.js";
@@ -81,7 +82,14 @@ export class E2bService {
       policy,
     );
     this.deps.store.setOnTimeout(record.id, onTimeout);
-    return toE2bSandbox(record, domain);
+    if (req.autoPause && req.autoPauseMemory === false) this.deps.store.setAutoPauseMemory(record.id, false);
+    const trafficToken =
+      req.network?.allowPublicTraffic === false ? `e2b_tat_${randomBytes(24).toString("hex")}` : null;
+    const maskRequestHost = req.network?.maskRequestHost ?? null;
+    if (trafficToken !== null || maskRequestHost !== null) {
+      this.deps.store.setIngress(record.id, { trafficToken, maskRequestHost });
+    }
+    return this.toE2b(record, domain);
   }
 
   /** E2B's network update: the egress settings are replaced; what is left out is cleared. */
@@ -98,13 +106,21 @@ export class E2bService {
     const record = this.get(id);
     const detail = toE2bDetail(record, this.deps.activity.idleMs(id), this.now(), domain);
     detail.lifecycle.onTimeout = this.onTimeoutOf(record);
+    const ingress = this.deps.store.ingress(record.id);
+    if (ingress && (ingress.trafficToken !== null || ingress.maskRequestHost !== null)) {
+      detail.network = {
+        allowPublicTraffic: ingress.trafficToken === null,
+        ...(ingress.maskRequestHost !== null ? { maskRequestHost: ingress.maskRequestHost } : {}),
+      };
+    }
     return detail;
   }
 
   /**
-   * Wakes the sandbox if it sleeps and extends its timeout to at least `timeoutS` from now,
-   * restoring the kill-on-timeout policy a pause suspended. With `memory: false` the sandbox is
-   * started afresh on its files (E2B's "reboot"), which is also how an `error` sandbox comes back.
+   * Wakes the sandbox if it sleeps and makes it run until at least `timeoutS` from now (endAt
+   * only ever moves forward), restoring the kill-on-timeout policy a pause suspended. With
+   * `memory: false`, or after a pause without memory, the sandbox is started afresh on its files
+   * (E2B's "reboot"), which is also how an `error` sandbox comes back.
    */
   async connect(
     id: string,
@@ -113,7 +129,15 @@ export class E2bService {
   ): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
     const record = this.get(id);
     const resumed = ASLEEP.has(record.state) || record.state === "error";
-    if (opts.memory === false && record.state !== "running") await this.deps.lifecycle.restart(id);
+    const requestedMs = timeoutSecondsToMs(opts.timeoutS ?? DEFAULT_TIMEOUT_S);
+    if (record.state === "running" && !this.extends(record, requestedMs)) {
+      // E2B moves endAt only forward: a connect that would end sooner changes nothing, and is
+      // not counted as activity either (activity would restart the idle clock and move endAt).
+      this.deps.store.setPausedMemory(id, undefined);
+      return { resumed, sandbox: this.toE2b(record, domain) };
+    }
+    const fresh = opts.memory === false || (resumed && this.deps.store.bootsFreshOnConnect(id));
+    if (fresh && record.state !== "running") await this.deps.lifecycle.restart(id);
     else if (record.state === "error") {
       throw new BurrowError(
         ErrorCode.SandboxNotRunning,
@@ -123,12 +147,23 @@ export class E2bService {
     }
     const awake = await this.deps.lifecycle.ensureAwake(id);
     const currentMs = timeoutMsOf(awake.lifecycle);
-    const requestedMs = timeoutSecondsToMs(opts.timeoutS ?? DEFAULT_TIMEOUT_S);
     // Only ever extended; 0 (a Burrow sandbox that never times out) stays so.
     const timeoutMs = currentMs === 0 ? 0 : Math.max(currentMs, requestedMs);
     const policy = policyFor(this.onTimeoutOf(awake), timeoutMs, awake.lifecycle);
     this.deps.sandboxes.update(id, { lifecycle: policy });
-    return { resumed, sandbox: toE2bSandbox(awake, domain) };
+    this.deps.store.setPausedMemory(id, undefined);
+    return { resumed, sandbox: this.toE2b(awake, domain) };
+  }
+
+  private toE2b(record: SandboxRecord, domain: string | null): E2bSandbox {
+    return toE2bSandbox(record, domain, this.deps.store.ingress(record.id)?.trafficToken ?? null);
+  }
+
+  /** Whether `now + requestedMs` lies after the sandbox's current endAt (never, for a sandbox without timeout). */
+  private extends(record: SandboxRecord, requestedMs: number): boolean {
+    const currentMs = timeoutMsOf(record.lifecycle);
+    if (currentMs === 0) return false;
+    return requestedMs > currentMs - this.deps.activity.idleMs(record.id);
   }
 
   /** E2B's deprecated resume: like connect, but 409 when the sandbox is already running. */
@@ -143,9 +178,10 @@ export class E2bService {
   /**
    * E2B pause = Burrow hibernation: memory, processes and files written to disk. A sandbox that
    * E2B would kill on timeout stops being deleted while paused (its timeout becomes the idle time
-   * before it sleeps again after an implicit wake); connect turns deletion back on.
+   * before it sleeps again after an implicit wake); connect turns deletion back on. Without
+   * memory (`keepMemory: false`) the next connect starts the sandbox afresh on its files.
    */
-  async pause(id: string): Promise<void> {
+  async pause(id: string, keepMemory = true): Promise<void> {
     const record = this.get(id);
     if (record.state === "hibernated" || record.state === "hibernating") {
       throw new BurrowError(ErrorCode.Conflict, `sandbox ${id} is already paused`, { details: { sandboxId: id } });
@@ -173,6 +209,8 @@ export class E2bService {
       }
       throw err;
     }
+    if (this.deps.store.onTimeout(id) === undefined) this.deps.store.setOnTimeout(id, onTimeoutOf(record.lifecycle));
+    this.deps.store.setPausedMemory(id, keepMemory);
   }
 
   setTimeout(id: string, timeoutS: number): void {

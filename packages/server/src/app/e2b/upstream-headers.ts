@@ -22,6 +22,7 @@ const DROPPED = new Set([
   "e2b-sandbox-port",
   "x-api-key",
   "x-burrow-preview-token",
+  "e2b-traffic-access-token",
 ]);
 
 /**

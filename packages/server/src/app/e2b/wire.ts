@@ -14,6 +14,9 @@ export const CLIENT_ID = "burrow";
 export const ENVD_PORT = 49983;
 /** Timeout when a create names none: the e2b SDK documents 300 s as its default. */
 export const DEFAULT_TIMEOUT_S = 300;
+/** What E2B's maskRequestHost writes for the port requested. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: E2B's literal placeholder, not a template
+export const PORT_PLACEHOLDER = "${PORT}";
 /** What `endAt` says for a sandbox that never expires. */
 const NEVER = "9999-12-31T23:59:59.000Z";
 
@@ -27,7 +30,7 @@ export interface E2bSandbox {
   clientID: string;
   envdVersion: string;
   envdAccessToken: string;
-  trafficAccessToken: null;
+  trafficAccessToken: string | null;
   domain: string | null;
 }
 
@@ -52,6 +55,8 @@ export interface E2bSandboxDetail extends E2bListedSandbox {
   domain: string | null;
   allowInternetAccess: null;
   lifecycle: { onTimeout: OnTimeout; autoResume: boolean };
+  /** E2B's ingress options, when the create set any. */
+  network?: { allowPublicTraffic: boolean; maskRequestHost?: string };
 }
 
 export interface E2bMetric {
@@ -120,7 +125,11 @@ export function endAtOf(policy: LifecyclePolicy, idleMs: number, nowMs: number):
   return new Date(nowMs - idleMs + timeoutMs).toISOString();
 }
 
-export function toE2bSandbox(record: SandboxRecord, domain: string | null): E2bSandbox {
+export function toE2bSandbox(
+  record: SandboxRecord,
+  domain: string | null,
+  trafficAccessToken: string | null = null,
+): E2bSandbox {
   return {
     templateID: record.template,
     sandboxID: record.id,
@@ -128,7 +137,7 @@ export function toE2bSandbox(record: SandboxRecord, domain: string | null): E2bS
     clientID: CLIENT_ID,
     envdVersion: ENVD_VERSION,
     envdAccessToken: record.agentToken,
-    trafficAccessToken: null,
+    trafficAccessToken,
     domain,
   };
 }

@@ -1,0 +1,302 @@
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import {
+  BurrowError,
+  ErrorCode,
+  errorMessage,
+  type Logger,
+  parseTemplateRef,
+  prefixedId,
+  type TemplateBuildInfo,
+  type TemplateBuildLogEntry,
+  type TemplateBuildRequest,
+  type TemplateConfig,
+} from "@burrow/core";
+import type { TemplateStore } from "../store/template-store.js";
+import { type BuildPlan, cacheKey, describeStep, invalid, makesLayer, planBuild, stackKey } from "./build-plan.js";
+import type { Catalog } from "./catalog.js";
+import type { ContextStore } from "./contexts.js";
+import type { ResolvedTemplate, TemplateBuilds } from "./contract.js";
+import type { LayerStore } from "./layer-store.js";
+import { StepFailed, type StepRunner } from "./step-runner.js";
+
+const LOG_TAIL_LINES = 20;
+/** RUN output lines kept in the build log per step (the rest is summarized). */
+const MAX_OUTPUT_LINES = 2000;
+
+export interface BuilderDeps {
+  store: TemplateStore;
+  catalog: Catalog;
+  layers: LayerStore;
+  contexts: ContextStore;
+  steps: StepRunner;
+  logger: Logger;
+  /**
+   * Turns `FROM <image>` (an OCI or Docker archive, or a registry reference) into a base; until an
+   * image importer is wired in, such a FROM is a 400.
+   */
+  importImage?: (ref: string, templateName: string) => Promise<ResolvedTemplate>;
+  now?: () => Date;
+}
+
+/** FROM an image, before the image importer exists. */
+export function imagesNotAvailable(ref: string): ResolvedTemplate {
+  throw invalid("from", `FROM ${ref}: building from OCI/Docker images is not available yet; use a Burrow template`);
+}
+
+/**
+ * Template builds: checks the request, answers at once, then runs the steps one by one (RUN and
+ * COPY in build sandboxes, cached by input hash; two builds needing the same layer share one
+ * run) and makes a new version that the build's tags move to. A failure leaves the tags alone.
+ */
+export class Builder implements TemplateBuilds {
+  private readonly events = new EventEmitter();
+  private readonly running = new Map<string, Promise<TemplateBuildInfo>>();
+  /** Layers being made, by digest: concurrent builds of the same step share the work. */
+  private readonly making = new Map<string, Promise<string>>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: BuilderDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.events.setMaxListeners(0);
+  }
+
+  /** At start: builds a stop interrupted become failed (their temporary layers go with layer recovery). */
+  recover(): number {
+    const unfinished = this.deps.store.unfinishedBuilds();
+    for (const b of unfinished) {
+      const info: TemplateBuildInfo = {
+        ...b,
+        status: "error",
+        error: { message: "the server stopped during the build; start it again" },
+        finishedAt: this.now().toISOString(),
+      };
+      this.deps.store.updateBuild(info);
+      this.log(b.id, "error", "build failed: the server stopped during the build");
+    }
+    return unfinished.length;
+  }
+
+  async start(request: TemplateBuildRequest): Promise<TemplateBuildInfo> {
+    // An image is unpacked (once per image) into a layer and an untagged version before planning.
+    const imported = "image" in request.from ? await this.importImage(request.from.image, request.name) : undefined;
+    const plan = planBuild(
+      request,
+      (ref) => imported ?? this.deps.catalog.resolve(ref),
+      (hash) => this.deps.contexts.entries(hash),
+    );
+    const info: TemplateBuildInfo = {
+      id: prefixedId("bld", (n) => randomBytes(n)),
+      templateName: plan.name,
+      versionId: prefixedId("tv", (n) => randomBytes(n)),
+      status: "waiting",
+      stepsTotal: plan.layerSteps,
+      stepsDone: 0,
+      cacheHits: 0,
+      startedAt: this.now().toISOString(),
+    };
+    this.deps.store.insertBuild(info, request);
+    this.log(
+      info.id,
+      "info",
+      `build ${info.id} of ${plan.name}:${plan.tags.join(",")} on ${plan.base.templateName} (${plan.base.versionId}): ${plan.steps.length} steps, ${plan.layerSteps} make layers`,
+    );
+    const done = this.build(info, plan).finally(() => this.running.delete(info.id));
+    this.running.set(info.id, done);
+    return { ...info };
+  }
+
+  get(buildId: string): TemplateBuildInfo | undefined {
+    return this.deps.store.build(buildId);
+  }
+
+  logs(buildId: string, offset = 0): TemplateBuildLogEntry[] {
+    this.require(buildId);
+    return this.deps.store.logs(buildId, offset);
+  }
+
+  async wait(buildId: string, signal?: AbortSignal): Promise<TemplateBuildInfo> {
+    const running = this.running.get(buildId);
+    if (!running) return this.require(buildId);
+    if (!signal) return running;
+    return Promise.race([
+      running,
+      new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(signal.reason);
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      }),
+    ]);
+  }
+
+  /** Calls `listener` for each log line written from now on; returns the unsubscribe function. */
+  follow(buildId: string, listener: (entry: TemplateBuildLogEntry, finished: boolean) => void): () => void {
+    const handler = (entry: TemplateBuildLogEntry, finished: boolean) => listener(entry, finished);
+    this.events.on(buildId, handler);
+    return () => this.events.off(buildId, handler);
+  }
+
+  isRunning(buildId: string): boolean {
+    return this.running.has(buildId);
+  }
+
+  private async importImage(ref: string, nameAndTag: string): Promise<ResolvedTemplate> {
+    const name = parseTemplateRef(nameAndTag)?.name;
+    if (name === undefined) throw invalid("name", `'${nameAndTag}' is not a valid name[:tag]`);
+    if (!this.deps.importImage) return imagesNotAvailable(ref);
+    return this.deps.importImage(ref, name);
+  }
+
+  private require(buildId: string): TemplateBuildInfo {
+    const b = this.deps.store.build(buildId);
+    if (!b) {
+      throw new BurrowError(ErrorCode.TemplateBuildNotFound, `template build ${buildId} not found`, {
+        details: { buildId },
+      });
+    }
+    return b;
+  }
+
+  private log(
+    buildId: string,
+    level: TemplateBuildLogEntry["level"],
+    message: string,
+    step?: number,
+    finished = false,
+  ) {
+    const entry: TemplateBuildLogEntry = { at: this.now().toISOString(), level, message };
+    if (step !== undefined) entry.step = step;
+    this.deps.store.appendLog(buildId, entry);
+    this.events.emit(buildId, entry, finished);
+  }
+
+  private async build(info: TemplateBuildInfo, plan: BuildPlan): Promise<TemplateBuildInfo> {
+    const started = performance.now();
+    const releases: (() => void)[] = [];
+    const total = plan.steps.length;
+    let current = 0;
+    const output: string[] = [];
+    try {
+      info.status = "building";
+      this.deps.store.updateBuild(info);
+      const config: TemplateConfig = structuredClone(plan.base.config);
+      const digests = [...(this.deps.store.version(plan.base.versionId)?.layers ?? [])];
+      const dirs = [...plan.base.layerDirs];
+      let parent = stackKey([plan.base.versionId]);
+      for (const [i, planned] of plan.steps.entries()) {
+        current = i + 1;
+        const step = planned.step;
+        const label = `step ${current}/${total}: ${describeStep(step)}`;
+        if (!makesLayer(step)) {
+          applyConfig(config, step);
+          this.log(info.id, "info", label, current);
+          continue;
+        }
+        const key = cacheKey(parent, planned, config, plan.buildArgs);
+        releases.push(this.deps.layers.pin(key));
+        const t0 = performance.now();
+        let hit = !plan.force && this.deps.layers.has(key);
+        let dir: string;
+        if (hit) {
+          dir = this.deps.layers.dirOf(key);
+          this.log(info.id, "info", `${label}: cache hit`, current);
+        } else {
+          this.log(info.id, "info", `${label}: running`, current);
+          const shared = this.making.get(key);
+          if (shared) hit = true;
+          const making =
+            shared ??
+            this.deps.steps.run(plan.name, planned, [...dirs].reverse(), config, key).then((r) => {
+              output.splice(0, output.length, ...r.output.split("\n"));
+              return r.dir;
+            });
+          if (!shared) {
+            this.making.set(key, making);
+            void making.finally(() => this.making.delete(key)).catch(() => undefined);
+          }
+          dir = await making;
+          if (!shared) this.logOutput(info.id, current, output);
+          this.log(
+            info.id,
+            "info",
+            `${label}: ${shared ? "made by a concurrent build" : "done"} in ${seconds(t0)}`,
+            current,
+          );
+        }
+        digests.push(key);
+        dirs.push(dir);
+        parent = key;
+        info.stepsDone++;
+        if (hit) info.cacheHits++;
+        this.deps.store.updateBuild(info);
+      }
+      if (plan.request.start) Object.assign(config, plan.request.start);
+      this.deps.catalog.addVersion(plan.name, digests, config, { id: info.versionId });
+      for (const tag of plan.tags) this.deps.catalog.tag(plan.name, tag, info.versionId);
+      info.status = "ready";
+      info.finishedAt = this.now().toISOString();
+      this.deps.store.updateBuild(info);
+      this.log(
+        info.id,
+        "info",
+        `built ${plan.name}:${plan.tags.join(",")} = ${info.versionId} in ${seconds(started)} (${info.cacheHits}/${info.stepsTotal} layer steps from cache)`,
+        undefined,
+        true,
+      );
+    } catch (err) {
+      const failed = err instanceof StepFailed ? err : undefined;
+      const lines = failed ? failed.output.split("\n") : [];
+      if (failed) this.logOutput(info.id, current, lines);
+      const logTail = lines
+        .filter((l) => l !== "")
+        .slice(-LOG_TAIL_LINES)
+        .join("\n");
+      const message = failed
+        ? `step ${current}/${total} failed with exit code ${failed.exitCode}`
+        : `step ${current}/${total} failed: ${errorMessage(err)}`;
+      info.status = "error";
+      info.error = { message, step: current, ...(failed ? { exitCode: failed.exitCode, logTail } : {}) };
+      info.finishedAt = this.now().toISOString();
+      this.deps.store.updateBuild(info);
+      this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
+      this.deps.logger.warn({ buildId: info.id, err: errorMessage(err) }, "template build failed");
+    } finally {
+      for (const release of releases) release();
+      await this.deps.layers.collect().catch(() => []);
+    }
+    return { ...info };
+  }
+
+  private logOutput(buildId: string, step: number, lines: string[]): void {
+    const trimmed = lines.at(-1) === "" ? lines.slice(0, -1) : lines;
+    const shown = trimmed.length > MAX_OUTPUT_LINES ? trimmed.slice(-MAX_OUTPUT_LINES) : trimmed;
+    if (shown.length < trimmed.length)
+      this.log(buildId, "info", `(${trimmed.length - shown.length} earlier lines not kept)`, step);
+    for (const line of shown) this.log(buildId, "info", `  ${line}`, step);
+  }
+}
+
+function applyConfig(config: TemplateConfig, step: BuildPlan["steps"][number]["step"]): void {
+  switch (step.type) {
+    case "env":
+      Object.assign(config.env, step.vars);
+      break;
+    case "workdir":
+      config.workdir = step.path;
+      break;
+    case "user":
+      config.user = step.user;
+      break;
+    case "label":
+      Object.assign(config.labels, step.labels);
+      break;
+    case "expose":
+      config.exposedPorts = [...new Set([...config.exposedPorts, ...step.ports])];
+      break;
+    default:
+      break;
+  }
+}
+
+function seconds(since: number): string {
+  return `${((performance.now() - since) / 1000).toFixed(1)}s`;
+}
