@@ -12,6 +12,7 @@ import type {
   Runtime,
   RuntimeSandbox,
   SandboxSpec,
+  SnapshotRestoreSpec,
 } from "./runtime.js";
 
 /** In-memory Runtime for unit and component tests: records sandboxes, runs nothing. */
@@ -123,6 +124,14 @@ export class FakeRuntime implements Runtime {
       throw new BurrowError(ErrorCode.RuntimeFailed, `no checkpoint image at ${spec.imageDir}`);
     }
     this.require(spec.id).status = "running";
+  }
+
+  async restoreAsNew(spec: SnapshotRestoreSpec): Promise<void> {
+    this.restores++;
+    if (![...this.images.values()].includes(spec.imageDir) && !existsSync(join(spec.imageDir, "checkpoint.img"))) {
+      throw new BurrowError(ErrorCode.RuntimeFailed, `no checkpoint image at ${spec.imageDir}`);
+    }
+    this.sandboxes.set(spec.id, { spec, status: "running" });
   }
 
   /** The spec of the last restart, per sandbox. */

@@ -27,6 +27,7 @@ import type {
   RuntimeSandbox,
   RuntimeStatus,
   SandboxSpec,
+  SnapshotRestoreSpec,
 } from "./runtime.js";
 import { ensureTmpDir, MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
 import { tailLines } from "./text.js";
@@ -159,6 +160,35 @@ export class GvisorRuntime implements Runtime {
   }
 
   async create(spec: SandboxSpec): Promise<void> {
+    await this.startNew(spec, ["run", "--detach"], "run");
+  }
+
+  /**
+   * Starts a new sandbox from another sandbox's memory image (`imageDir`) and files (`upperSnapshot`,
+   * copied into the new upper dir): the processes keep running with their memory, under the new
+   * id, network namespace and /30 address (runsc restore takes eth0's address from the namespace
+   * it restores into), and the agent switches to `spec.agentToken` on the first request that
+   * carries it, refusing the image's token from then on.
+   */
+  async restoreAsNew(spec: SnapshotRestoreSpec): Promise<void> {
+    await this.startNew(spec, ["restore", "--detach", `--image-path=${spec.imageDir}`], "restore", async (upper) => {
+      const copy = await this.options.runner.run(["cp", "-a", "--reflink=auto", `${spec.upperSnapshot}/.`, upper], {
+        timeoutMs: this.timeoutMs,
+      });
+      if (copy.exitCode !== 0) {
+        throw new BurrowError(ErrorCode.RuntimeFailed, `copying the snapshot's files failed: ${copy.stderr.trim()}`);
+      }
+      // The restored agent reopens its log by path; runsc restore fails while it is missing.
+      await writeFile(join(this.dir(spec.id), "run", "agent.log"), "", { flag: "wx" });
+    });
+  }
+
+  private async startNew(
+    spec: SandboxSpec,
+    startArgs: string[],
+    what: string,
+    fillUpper?: (upper: string) => Promise<void>,
+  ): Promise<void> {
     const dir = this.dir(spec.id);
     const addr = sandboxAddresses(spec.id, spec.networkIndex, this.options.networkPrefix);
     const paths = {
@@ -170,6 +200,7 @@ export class GvisorRuntime implements Runtime {
     };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
+      if (fillUpper) await fillUpper(paths.upper);
       await recordLayers(dir, spec.templateLayers, {
         extraLower: spec.extraLower,
         trustedCaPem: spec.trustedCaPem,
@@ -195,7 +226,7 @@ export class GvisorRuntime implements Runtime {
       });
       await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
       await writeAgentToken(paths.run, spec.agentToken);
-      await this.startInNamespace(spec.id, addr, ["run", "--detach", `--bundle=${paths.bundle}`, spec.id], "run");
+      await this.startInNamespace(spec.id, addr, [...startArgs, `--bundle=${paths.bundle}`, spec.id], what);
     } catch (err) {
       await this.destroy(spec.id, spec.networkIndex).catch((e: unknown) =>
         this.options.logger.warn({ sandboxId: spec.id, err: String(e) }, "cleanup after failed create"),

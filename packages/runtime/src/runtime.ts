@@ -40,6 +40,14 @@ export interface RestoreSpec extends RestartSpec {
   imageDir: string;
 }
 
+/** A new sandbox started from another one's memory image and files (snapshot templates, forks). */
+export interface SnapshotRestoreSpec extends SandboxSpec {
+  /** Directory holding the memory image (a full checkpoint's `runsc checkpoint` output). */
+  imageDir: string;
+  /** The source sandbox's upper dir as captured with the image; copied, never modified. */
+  upperSnapshot: string;
+}
+
 export interface AgentEndpoint {
   host: string;
   port: number;
@@ -101,6 +109,11 @@ export interface Runtime {
   unpauseInterrupted(id: string): Promise<void>;
   /** Starts a checkpointed sandbox from its image: the same processes with the same memory. */
   restore(spec: RestoreSpec): Promise<void>;
+  /**
+   * Starts a new sandbox from another one's memory image and files: its processes and memory,
+   * under the new id, network address and agent token (snapshot templates, forks with memory).
+   */
+  restoreAsNew(spec: SnapshotRestoreSpec): Promise<void>;
   /** Starts a stopped sandbox afresh on its files (new processes). */
   restart(spec: RestartSpec): Promise<void>;
   /**
