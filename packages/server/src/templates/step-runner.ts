@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { copyFile, link, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { BurrowError, ErrorCode, type TemplateConfig, type TemplateStep } from "@burrow/core";
+import { BurrowError, ErrorCode, type TemplateConfig } from "@burrow/core";
 import { type Runtime, removeTree } from "@burrow/runtime";
 import { type SandboxService, TEMPLATE_BUILD_POOL } from "../services/sandbox-service.js";
 import type { PlannedStep } from "./build-plan.js";
