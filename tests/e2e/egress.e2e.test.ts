@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeHost, startFakeHost } from "./fixtures/fake-host-netns.mjs";
 import { type FakeInternet, startFakeInternet } from "./fixtures/fake-internet-netns.mjs";
 import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
-import { sh } from "./sandbox-shell.js";
+import { hibernateWhenQuiet, sh } from "./sandbox-shell.js";
 
 const tcp = (ip: string) =>
   `python3 -c "import socket; s = socket.create_connection(('${ip}', 7000), timeout=5); print(s.recv(100).decode().strip())"`;
@@ -187,7 +187,7 @@ describe("egress policy", () => {
 
   it("keeps the policy through hibernation and wake, and gives it to forks", async () => {
     await setPolicy(sandbox.sandboxId, { default: "allow", deny: ["denied.test"] });
-    await sandbox.hibernate();
+    await hibernateWhenQuiet(sandbox);
     expect((await sh(sandbox, "getent hosts denied.test")).exitCode).not.toBe(0);
     expect((await sh(sandbox, "curl -sS -m 10 http://allowed.test/")).stdout).toContain("hello");
     const { sandboxIds } = await sandbox.checkpoints.fork("now");
