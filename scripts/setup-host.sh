@@ -31,7 +31,7 @@ SRC
 fi
 
 # Packages from bookworm itself, and the one we take from backports.
-BASE_PACKAGES=(golang-go mmdebstrap iproute2 iptables conntrack openssl util-linux ca-certificates procps attr systemd)
+BASE_PACKAGES=(golang-go mmdebstrap iproute2 iptables conntrack openssl util-linux ca-certificates procps attr systemd skopeo umoci)
 missing=()
 for pkg in "${BASE_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -30,7 +30,41 @@ export interface TemplateBuildOptions extends TemplateApiOptions {
   onLog?: (entry: TemplateBuildLogEntry) => void;
 }
 
+export interface TemplateImportOptions extends TemplateApiOptions {
+  /** `oci` (an OCI image layout as a tar, e.g. `skopeo copy … oci-archive:x.tar`) or `docker` (`docker save`). Default oci. */
+  format?: "oci" | "docker";
+  /** More tags to move to the new version besides the one in the name. */
+  tags?: string[];
+  onLog?: (entry: TemplateBuildLogEntry) => void;
+}
+
 const templatePath = (name: string) => `/v1/templates/${encodeURIComponent(name)}`;
+
+/** Uploads a tar archive (a build context or an image archive); resolves with its sha256. */
+async function uploadArchive(
+  api: ApiClient,
+  body: Uint8Array,
+  opts: TemplateApiOptions,
+  what: string,
+): Promise<string> {
+  const scope = api.scope(opts, what);
+  try {
+    const res = await api.send(
+      {
+        method: "POST",
+        path: "/v1/template-contexts",
+        headers: { "Content-Type": "application/x-tar" },
+        body: body as unknown as BodyInit,
+      },
+      scope,
+    );
+    return ((await res.json()) as { hash: string }).hash;
+  } catch (err) {
+    throw scope.reasonFor(err);
+  } finally {
+    scope.dispose();
+  }
+}
 
 async function contextOf(opts: TemplateBuildOptions): Promise<Uint8Array | undefined> {
   if (opts.contextDir !== undefined) return tarDirectory(opts.contextDir);
@@ -83,26 +117,8 @@ export const Templates = {
   async build(name: string, opts: TemplateBuildOptions): Promise<TemplateBuildInfo> {
     const api = new ApiClient(await resolveConfig(opts));
     const context = await contextOf(opts);
-    let contextHash: string | undefined;
-    if (context !== undefined) {
-      const scope = api.scope(opts, "uploading the build context");
-      try {
-        const res = await api.send(
-          {
-            method: "POST",
-            path: "/v1/template-contexts",
-            headers: { "Content-Type": "application/x-tar" },
-            body: context as unknown as BodyInit,
-          },
-          scope,
-        );
-        contextHash = ((await res.json()) as { hash: string }).hash;
-      } catch (err) {
-        throw scope.reasonFor(err);
-      } finally {
-        scope.dispose();
-      }
-    }
+    const contextHash =
+      context === undefined ? undefined : await uploadArchive(api, context, opts, "uploading the build context");
     const started = await api.json<TemplateBuildInfo>(
       {
         method: "POST",
@@ -123,6 +139,37 @@ export const Templates = {
       throw new BurrowError(
         ErrorCode.TemplateBuildFailed,
         `building ${name} failed: ${done.error?.message ?? "unknown"}`,
+        {
+          details: { build: done },
+        },
+      );
+    }
+    return done;
+  },
+
+  /**
+   * Makes `name[:tag]` from an OCI or Docker image archive (its layers flattened into one layer,
+   * its env, user, workdir and ports as the template's config): uploads the archive, builds from
+   * it with no steps, follows the log. Throws like `build` when the import fails.
+   */
+  async import(name: string, archive: Uint8Array, opts: TemplateImportOptions = {}): Promise<TemplateBuildInfo> {
+    const api = new ApiClient(await resolveConfig(opts));
+    const hash = await uploadArchive(api, archive, opts, "uploading the image archive");
+    const transport = opts.format === "docker" ? "docker-archive" : "oci-archive";
+    const started = await api.json<TemplateBuildInfo>(
+      {
+        method: "POST",
+        path: `${templatePath(name)}/builds`,
+        json: { from: { image: `${transport}:${hash}` }, steps: [], ...(opts.tags ? { tags: opts.tags } : {}) },
+      },
+      opts,
+      `importing ${name}`,
+    );
+    const done = await Templates.followLogs(started.id, (entry) => opts.onLog?.(entry), opts);
+    if (done.status === "error") {
+      throw new BurrowError(
+        ErrorCode.TemplateBuildFailed,
+        `importing ${name} failed: ${done.error?.message ?? "unknown"}`,
         {
           details: { build: done },
         },

@@ -123,14 +123,14 @@ describe("template builds (fake runtime)", () => {
     }
   });
 
-  it("answers 400 for a FROM image until image import is available, and for too many layers", async () => {
+  it("answers 400 for a FROM image archive named by a host path, and for too many layers", async () => {
     const fake = await startFakeServer();
     try {
       const image = await call(fake, "POST", "/v1/templates/img/builds", {
         dockerfile: "FROM oci-archive:/tmp/x.tar\n",
       });
       expect(image.status).toBe(400);
-      expect(await image.text()).toContain("not available yet");
+      expect(await image.text()).toContain("name an uploaded archive by its sha256");
       const deep = await call(fake, "POST", "/v1/templates/deep/builds", {
         dockerfile: `FROM base\n${"RUN true\n".repeat(45)}`,
       });

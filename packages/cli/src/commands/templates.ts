@@ -5,7 +5,7 @@ import { BurrowError, ErrorCode, type TemplateBuildLogEntry, Templates } from "@
 import { flag, keyValues, listOption, stringOption, UsageError } from "../args.js";
 import { type Command, print, printJson } from "../context.js";
 
-const ACTIONS = ["build", "ls", "info", "rm", "tag", "untag"] as const;
+const ACTIONS = ["build", "import", "ls", "info", "rm", "tag", "untag"] as const;
 
 function logLine(entry: TemplateBuildLogEntry): string {
   return entry.level === "error" ? `error: ${entry.message}` : entry.message;
@@ -14,7 +14,8 @@ function logLine(entry: TemplateBuildLogEntry): string {
 export const template: Command = {
   spec: {
     name: "template",
-    summary: "Build (build), list (ls), inspect (info), tag (tag, untag) or delete (rm) templates",
+    summary:
+      "Build (build), import an image archive (import), list (ls), inspect (info), tag (tag, untag) or delete (rm) templates",
     positionals: [
       { name: "action", required: true },
       { name: "args", required: false, variadic: true },
@@ -36,11 +37,13 @@ export const template: Command = {
         description: "another tag for the new version (repeatable)",
       },
       { name: "no-cache", type: "boolean", description: "run every step again (ignore the layer cache)" },
+      { name: "docker", type: "boolean", description: "import: the archive is a `docker save` tar (default: OCI)" },
       { name: "json", type: "boolean", description: "print JSON" },
     ],
     examples: [
       "burrow template build myapp -f Dockerfile .",
       "burrow template build myapp:v2 --build-arg VERSION=2 ./app",
+      "burrow template import myimage image.tar     # skopeo copy … oci-archive:image.tar",
       "burrow template ls",
       "burrow template info myapp",
       "burrow template tag myapp:stable tv_…",
@@ -94,6 +97,23 @@ export const template: Command = {
         }
         throw err;
       }
+    }
+    if (action === "import") {
+      const file = rest[1];
+      if (file === undefined) throw new UsageError("burrow template import needs NAME FILE", "template");
+      const archive = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+        throw new UsageError(`cannot read the image archive ${file}: ${err.code ?? err.message}`, "template");
+      });
+      const build = await Templates.import(target, new Uint8Array(archive), {
+        ...ctx.connection,
+        format: flag(args, "docker") ? "docker" : "oci",
+        tags: listOption(args, "tag"),
+        onLog: (entry) => {
+          if (!json) print(entry.level === "error" ? ctx.io.stderr : ctx.io.stdout, logLine(entry));
+        },
+      });
+      if (json) printJson(ctx.io.stdout, build);
+      return 0;
     }
     if (action === "info") {
       const info = await Templates.get(target, ctx.connection);

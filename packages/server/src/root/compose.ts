@@ -28,6 +28,7 @@ import { openStores } from "../store/stores.js";
 import { Builder } from "../templates/builder.js";
 import { Catalog } from "../templates/catalog.js";
 import { ContextStore } from "../templates/contexts.js";
+import { ImageImporter } from "../templates/image-importer.js";
 import { LayerStore } from "../templates/layer-store.js";
 import { StepRunner } from "../templates/step-runner.js";
 
@@ -195,12 +196,14 @@ export function composeServices(f: Foundation): Services {
   });
   const binder = new SecretBinder(secrets, store, lifecycle);
   const contexts = new ContextStore(join(config.dataDir, "template-contexts"));
+  const images = new ImageImporter({ layers, contexts, catalog: templates });
   const builds = new Builder({
     store: stores.templates,
     catalog: templates,
     layers,
     contexts,
     steps: new StepRunner({ sandboxes, runtime, layers, contexts }),
+    importImage: (ref, name) => images.import(ref, name),
     logger,
     now: date,
   });

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   errorMessage,
   type Logger,
+  parseTemplateRef,
   prefixedId,
   type TemplateBuildInfo,
   type TemplateBuildLogEntry,
@@ -35,7 +36,7 @@ export interface BuilderDeps {
    * Turns `FROM <image>` (an OCI or Docker archive, or a registry reference) into a base; until an
    * image importer is wired in, such a FROM is a 400.
    */
-  importImage?: (ref: string) => ResolvedTemplate;
+  importImage?: (ref: string, templateName: string) => Promise<ResolvedTemplate>;
   now?: () => Date;
 }
 
@@ -93,9 +94,11 @@ export class Builder implements TemplateBuilds {
 
   async start(request: TemplateBuildRequest): Promise<TemplateBuildInfo> {
     if (this.closing) throw new BurrowError(ErrorCode.ServiceUnavailable, "the server is stopping");
+    // An image is unpacked (once per image) into a layer and an untagged version before planning.
+    const imported = "image" in request.from ? await this.importImage(request.from.image, request.name) : undefined;
     const plan = planBuild(
       request,
-      (ref) => ("template" in request.from ? this.deps.catalog.resolve(ref) : this.importImage(ref)),
+      (ref) => imported ?? this.deps.catalog.resolve(ref),
       (hash) => this.deps.contexts.entries(hash),
     );
     const info: TemplateBuildInfo = {
@@ -152,8 +155,11 @@ export class Builder implements TemplateBuilds {
     return this.running.has(buildId);
   }
 
-  private importImage(ref: string): ResolvedTemplate {
-    return (this.deps.importImage ?? imagesNotAvailable)(ref);
+  private async importImage(ref: string, nameAndTag: string): Promise<ResolvedTemplate> {
+    const name = parseTemplateRef(nameAndTag)?.name;
+    if (name === undefined) throw invalid("name", `'${nameAndTag}' is not a valid name[:tag]`);
+    if (!this.deps.importImage) return imagesNotAvailable(ref);
+    return this.deps.importImage(ref, name);
   }
 
   private require(buildId: string): TemplateBuildInfo {
