@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BuildError, Sandbox, Template } from "e2b";
+import { BuildError, Sandbox, Template, waitForFile } from "e2b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./harness.js";
 
@@ -79,5 +79,19 @@ describe("e2b SDK Template builder against Burrow", () => {
     expect((err as Error).message).toMatch(/failed with exit code 3/);
     expect((err as Error).message).toMatch(/output-before-failing/);
     expect(await Template.exists("e2b-tpl-fails", opts())).toBe(false);
+  });
+
+  it("setStartCmd with a ready check: Sandbox.create answers once the start command is ready", async () => {
+    const alias = "e2b-tpl-start";
+    const t = Template({ fileContextPath: context })
+      .fromTemplate("base")
+      .setStartCmd("sh -c 'sleep 1; echo started > /tmp/ready; sleep infinity'", waitForFile("/tmp/ready"));
+    await Template.build(t, { alias, ...opts() });
+    const sandbox = await Sandbox.create(alias, opts());
+    try {
+      expect((await sandbox.commands.run("cat /tmp/ready")).stdout).toBe("started\n");
+    } finally {
+      await Sandbox.kill(sandbox.sandboxId, opts());
+    }
   });
 });
