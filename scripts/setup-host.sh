@@ -30,8 +30,9 @@ SRC
   need_update=1
 fi
 
-# Packages from bookworm itself, and the one we take from backports.
-BASE_PACKAGES=(golang-go mmdebstrap iproute2 iptables conntrack openssl util-linux ca-certificates procps attr systemd skopeo umoci)
+# Packages from bookworm itself, and the one we take from backports. chromium is only for the
+# dashboard's browser test (tests/e2e/dashboard.e2e.test.ts drives it headless).
+BASE_PACKAGES=(golang-go mmdebstrap iproute2 iptables conntrack openssl util-linux ca-certificates procps attr systemd skopeo umoci chromium)
 missing=()
 for pkg in "${BASE_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -20,6 +20,8 @@ chmod +x packages/cli/dist/main.js packages/server/dist/main.js
 mkdir -p node_modules/.bin
 [[ -L node_modules/.bin/burrow ]] || ln -sf ../@burrow/cli/dist/main.js node_modules/.bin/burrow
 [[ -L node_modules/.bin/burrow-server ]] || ln -sf ../@burrow/server/dist/main.js node_modules/.bin/burrow-server
+# The dashboard's static files (Vite), rebuilt only when its sources or the SDK changed.
+bash scripts/build-dashboard.sh
 agent_bin=packages/agent/bin/burrow-agent
 if [[ ! -x "$agent_bin" || ! -x packages/agent/bin/burrow-shim ]] \
   || [[ -n "$(find packages/agent -name '*.go' -newer "$agent_bin" -print -quit)" ]] \

@@ -1,130 +1,182 @@
-// Suite "templates" (issue 12): what a template build costs, and what its cache saves.
-//   1. A 5-step Dockerfile whose first step installs a Debian package (apt over HTTP from Debian's
-//      mirror, the one network this host reaches): first build, then a rebuild after changing
-//      only the last step (goal ≤ 0.1 × the first build).
-//   2. A template whose start command is a server that takes BENCH_TPL_BOOT_S (2 s) to boot:
-//      create → first exec (create answers once ready), against a cold create of base.
-//   3. Disk: BENCH_TPL_COUNT (10) templates, each one small step on base: the layers they add
-//      against the size of the base layer they share.
+// Suite "templates" (issue 12): (a) a Dockerfile rebuild after its last step changed ÷ its first
+// build; (b) create → first exec of a template whose start command is a server that takes 2 s to
+// boot (cold create + boot), against a plain cold create; (c) disk of 10 templates sharing the
+// base layer. Every sandbox is deleted and the server's data dir removed at the end.
+//
+// (a) works offline: the build context carries .deb files from the host's apt cache
+// (/var/cache/apt/archives: m4, bison, autoconf, autotools-dev, automake, busybox, bible-kjv-text;
+// about 5.5 MB), and the install step runs `dpkg -i` on them inside the build sandbox.
 //
 //   BENCH_TPL_BOOT_S   seconds the start command sleeps before it listens (default 2)
-//   BENCH_TPL_COUNT    templates for the disk measurement (default 10)
-//   BENCH_TPL_N        creates per variant in part 2 (default 5)
+//   BENCH_TPL_COUNT    templates in (c) (default 10)
+//   BENCH_TPL_N        creates per kind in (b) (default 5)
 import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox, Templates } from "@burrow/sdk";
+import { Sandbox } from "@burrow/sdk";
 import { startServer } from "../lib/server.mjs";
-import { goal, ratio, round, summarize, timeIt } from "../lib/stats.mjs";
+import { goal, round, summarize, timeIt } from "../lib/stats.mjs";
 
 const BOOT_S = Number(process.env.BENCH_TPL_BOOT_S ?? 2);
-const COUNT = Number(process.env.BENCH_TPL_COUNT ?? 10);
-const N = Number(process.env.BENCH_TPL_N ?? 5);
+const N_DISK = Number(process.env.BENCH_TPL_COUNT ?? 10);
+const N_CREATE = Number(process.env.BENCH_TPL_N ?? 5);
+const APT_CACHE = "/var/cache/apt/archives";
+const DEBS = ["m4_", "bison_", "autoconf_", "autotools-dev_", "automake_", "busybox_", "bible-kjv-text_"];
 
-const duKb = (path) =>
-  Number(execFileSync("du", ["-sk", "--one-file-system", path], { encoding: "utf8" }).split("\t")[0]);
+/** A context archive (tar) of the chosen .debs under debs/; returns its path. */
+function debContext(dir) {
+  const files = readdirSync(APT_CACHE);
+  mkdirSync(join(dir, "debs"));
+  for (const prefix of DEBS) {
+    const deb = files.find((f) => f.startsWith(prefix) && f.endsWith(".deb"));
+    if (!deb) throw new Error(`${prefix}*.deb is not in ${APT_CACHE}`);
+    copyFileSync(join(APT_CACHE, deb), join(dir, "debs", deb.replaceAll("%3a", "_")));
+  }
+  const tar = join(dir, "context.tar");
+  execFileSync("tar", ["-C", dir, "-cf", tar, "debs"]);
+  return tar;
+}
 
-const fiveSteps = (last) => `FROM base
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends jq >/dev/null && rm -rf /var/lib/apt/lists/*
-ENV APP=/opt/app
-RUN mkdir -p $APP && jq -n '{"built": true}' > $APP/config.json
-WORKDIR /opt/app
-RUN echo ${last} > last.txt
+/** 5 steps; the install is the first that does work (after copying the packages in). */
+const dockerfile = (last) => `FROM base
+COPY debs/ /tmp/debs/
+RUN dpkg -i /tmp/debs/*.deb && rm -rf /tmp/debs && autoconf --version >/dev/null && bison --version >/dev/null
+ENV APP_HOME=/srv/app
+RUN mkdir -p /srv/app && echo built > /srv/app/stamp
+RUN echo ${last} > /srv/app/version
 `;
 
+const BOOTING_SERVER = {
+  startCmd: `sleep ${BOOT_S}; mkdir -p /srv/www && echo booted > /srv/www/index.html && exec python3 -m http.server 8000 --directory /srv/www`,
+  readyCmd: "curl -sf http://127.0.0.1:8000/ >/dev/null",
+  readyTimeoutMs: 60_000,
+};
+
+/** Disk blocks (bytes) a directory tree uses, hard links counted once. */
+function du(...paths) {
+  const existing = paths.filter((p) => existsSync(p));
+  if (existing.length === 0) return 0;
+  const out = execFileSync("du", ["-s", "-B1", "-c", ...existing], { encoding: "utf8" })
+    .trim()
+    .split("\n");
+  return Number.parseInt(out.at(-1) ?? "0", 10);
+}
+
 export async function run({ templatesDir, log, cleanups }) {
-  const server = await startServer({ BURROW_WARM_POOL: "", BURROW_NETWORK_PREFIX: "10.196" });
-  const created = [];
-  cleanups.add(() => server.dispose(created));
+  const server = await startServer({ BURROW_WARM_POOL: "", BURROW_NETWORK_PREFIX: "10.193" });
+  const ids = [];
+  let disposed = false;
+  cleanups.add(async () => {
+    if (!disposed) await server.dispose(ids);
+  });
+  const work = mkdtempSync("/tmp/bt-");
+  cleanups.add(async () => rmSync(work, { recursive: true, force: true }));
   const opts = { apiUrl: server.url, apiKey: server.apiKey };
-  const results = {};
 
-  // ── 1. first build vs rebuild after the last step changed ─────────────────────────────────
-  log("templates: 5-step Dockerfile, first build (apt-get install jq) and a rebuild with the last step changed");
-  let firstBuild;
-  const firstMs = await timeIt(async () => {
-    firstBuild = await Templates.build("bench-app", { ...opts, dockerfile: fiveSteps("one") });
-  });
-  let rebuild;
-  const rebuildMs = await timeIt(async () => {
-    rebuild = await Templates.build("bench-app", { ...opts, dockerfile: fiveSteps("two") });
-  });
-  results.rebuild = {
-    firstBuildMs: round(firstMs),
-    rebuildLastStepChangedMs: round(rebuildMs),
-    firstBuildCacheHits: firstBuild.cacheHits,
-    rebuildCacheHits: rebuild.cacheHits,
-    layerSteps: rebuild.stepsTotal,
-  };
-
-  // ── 2. a template whose start command takes BOOT_S to be ready ─────────────────────────────
-  log(`templates: create → first exec of a template whose server boots in ${BOOT_S} s (n=${N})`);
-  await Templates.build("bench-boot", {
-    ...opts,
-    dockerfile: `FROM base
-CMD ["sh", "-c", "sleep ${BOOT_S}; exec python3 -m http.server 8000 --directory /etc"]
-HEALTHCHECK CMD curl -sf -o /dev/null http://127.0.0.1:8000/hostname
-`,
-  });
-  const bootCreate = [];
-  const plainCreate = [];
-  for (let i = 0; i < N; i++) {
-    for (const [template, samples] of [
-      ["bench-boot", bootCreate],
-      ["base", plainCreate],
-    ]) {
-      let sb;
-      samples.push(
-        await timeIt(async () => {
-          sb = await Sandbox.create({ ...opts, template });
-          await sb.commands.run("true");
-        }),
-      );
-      created.push(sb.sandboxId);
-      await sb.kill();
+  const build = async (name, body) => {
+    const started = await server.api("POST", `/v1/templates/${name}/builds`, body);
+    if (started.status !== 202) throw new Error(`build ${name}: ${started.status} ${JSON.stringify(started.body)}`);
+    for (;;) {
+      const b = (await server.api("GET", `/v1/template-builds/${started.body.id}`)).body;
+      if (b.status === "ready") return b;
+      if (b.status === "failed" || b.status === "error") throw new Error(`build ${name} failed: ${JSON.stringify(b)}`);
+      await new Promise((r) => setTimeout(r, 50));
     }
-  }
-  results.startCommand = {
-    bootSeconds: BOOT_S,
-    createToFirstExecWithBoot: summarize(bootCreate),
-    coldCreateToFirstExecPlain: summarize(plainCreate),
-    snapshotTemplate: null,
-    note: "snapshot templates (memory kept, start command already running) are not implemented yet",
   };
 
-  // ── 3. disk of COUNT templates sharing the base layer ─────────────────────────────────────
-  log(`templates: disk of ${COUNT} templates on base`);
-  const layersDir = join(server.dataDir, "layers");
-  const before = duKb(layersDir);
-  for (let i = 0; i < COUNT; i++) {
-    await Templates.build(`bench-disk-${i}`, {
-      ...opts,
-      dockerfile: `FROM base\nRUN echo ${i} > /template-${i}.txt\n`,
+  // (a) First build, then a rebuild with only the last step changed.
+  const tar = debContext(work);
+  let contextHash;
+  const uploadMs = await timeIt(async () => {
+    const res = await fetch(`${server.url}/v1/template-contexts`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${server.apiKey}`, "Content-Type": "application/x-tar" },
+      body: readFileSync(tar),
     });
-  }
-  const addedKb = duKb(layersDir) - before;
-  const baseKb = duKb(join(templatesDir, "base", "rootfs"));
-  results.disk = {
-    templates: COUNT,
-    layersAddedKib: addedKb,
-    baseLayerKib: baseKb,
-    addedVsOneBase: baseKb > 0 ? round(addedKb / baseKb, 5) : null,
+    if (res.status !== 201) throw new Error(`context upload: ${res.status} ${await res.text()}`);
+    contextHash = (await res.json()).hash;
+  });
+  log("templates: first build (installs the packages)");
+  let first;
+  let second;
+  const firstMs = await timeIt(async () => {
+    first = await build("bench-app", { dockerfile: dockerfile("v1"), contextHash });
+  });
+  log("templates: rebuild after changing the last step");
+  const rebuildMs = await timeIt(async () => {
+    second = await build("bench-app", { dockerfile: dockerfile("v2"), contextHash });
+  });
+  const rebuildRatio = round(rebuildMs / firstMs, 3);
+
+  // (b) create → first exec: plain base (cold), and the template whose server takes 2 s to boot.
+  await build("bench-boot", { from: { template: "base" }, steps: [], start: BOOTING_SERVER });
+  const createFirstExec = async (template, command) => {
+    let sb;
+    const ms = await timeIt(async () => {
+      sb = await Sandbox.create({ ...opts, template });
+      const r = await sb.commands.run(command);
+      if (r.exitCode !== 0) throw new Error(`${command}: ${r.exitCode}`);
+    });
+    ids.push(sb.sandboxId);
+    await sb.kill();
+    return ms;
   };
+  const plain = [];
+  const booted = [];
+  for (let i = 0; i < N_CREATE; i++) {
+    plain.push(await createFirstExec("base", "true"));
+    booted.push(await createFirstExec("bench-boot", "curl -sf http://127.0.0.1:8000/"));
+  }
+  const plainS = summarize(plain);
+  const bootedS = summarize(booted);
+
+  // (c) N templates FROM base, each adding a small file: disk of their layers vs base's rootfs.
+  const layersDir = join(server.dataDir, "layers");
+  const layersBefore = du(layersDir);
+  for (let i = 0; i < N_DISK; i++) {
+    await build(`bench-disk-${i}`, { dockerfile: `FROM base\nRUN echo template-${i} > /etc/bench-template\n` });
+  }
+  const layersAddedMb = round((du(layersDir) - layersBefore) / 1e6, 2);
+  const baseRootfsMb = round(du(join(templatesDir, "base", "rootfs")) / 1e6, 1);
+  const listed = (await server.api("GET", "/v1/templates")).body;
+
+  disposed = true;
+  const leftovers = await server.dispose(ids);
+  if (leftovers.length > 0) log(`templates: cleaned up leftovers ${leftovers.join(", ")}`);
 
   return {
-    results,
-    ratios: {
-      rebuildVsFirstBuild: ratio(rebuildMs, firstMs),
-      createWithBootVsPlainCreateP50: ratio(
-        results.startCommand.createToFirstExecWithBoot.p50,
-        results.startCommand.coldCreateToFirstExecPlain.p50,
-      ),
-      diskOfTemplatesVsOneBase: results.disk.addedVsOneBase,
+    offlinePackages: `dpkg -i of ${DEBS.length} .debs from ${APT_CACHE} copied into the build context`,
+    rebuild: {
+      contextUploadMs: round(uploadMs, 1),
+      firstBuildMs: round(firstMs, 1),
+      rebuildLastStepMs: round(rebuildMs, 1),
+      ratio: rebuildRatio,
+      firstBuildCacheHits: first?.cacheHits,
+      rebuildCacheHits: second?.cacheHits,
+      layerSteps: second?.stepsTotal,
     },
+    createFirstExec: { plainBaseMs: plainS, bootingServerTemplateMs: bootedS, serverBootsInMs: BOOT_S * 1000 },
+    disk: {
+      templates: N_DISK,
+      sharedBaseRootfsMb: baseRootfsMb,
+      layersAddedForAllMb: layersAddedMb,
+      perTemplateMb: round(layersAddedMb / N_DISK, 3),
+      asFullCopiesMb: round(baseRootfsMb * N_DISK, 1),
+      templatesListed: Array.isArray(listed?.templates) ? listed.templates.length : undefined,
+    },
+    snapshotStart: null,
     goals: {
-      rebuildAfterLastStepChangeVsFirstBuild: goal(0.1, ratio(rebuildMs, firstMs), { unit: "x" }),
+      rebuildLastStepRatio: goal(0.1, rebuildRatio, {
+        unit: "×",
+        note: "rebuild after the last step changed ÷ first build",
+      }),
       snapshotTemplateStartVsRawRestore: goal(1.3, null, {
-        unit: "x",
-        note: "not measurable yet: snapshot templates are not implemented",
+        unit: "×",
+        note: "not measurable yet: snapshot templates are not on main",
+      }),
+      diskPerTemplateMb: goal(1, round(layersAddedMb / N_DISK, 3), {
+        unit: "MB",
+        note: `each of ${N_DISK} templates FROM base adds its own layer only (base rootfs ${baseRootfsMb} MB is shared)`,
       }),
     },
   };

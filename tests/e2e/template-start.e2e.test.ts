@@ -71,6 +71,27 @@ HEALTHCHECK --interval=1s CMD curl -sf http://127.0.0.1:8000/
     }
   });
 
+  it("a ready port counts inside the sandbox: a server on 127.0.0.1 only, with the template's env", async () => {
+    const b = await build("localready", {
+      from: { template: "base" },
+      steps: [{ type: "env", vars: { PAGE_DIR: "/etc" } }],
+      start: {
+        startCmd: 'sleep 1; exec python3 -m http.server 9100 --bind 127.0.0.1 --directory "$PAGE_DIR"',
+        readyPort: 9100,
+        readyTimeoutMs: 30_000,
+      },
+    });
+    expect(b.status).toBe("ready");
+    const sandbox = await Sandbox.create({ ...opts(), template: "localready" });
+    try {
+      expect(
+        (await sandbox.commands.run("curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:9100/hostname")).stdout,
+      ).toBe("200");
+    } finally {
+      await sandbox.kill();
+    }
+  });
+
   it("a start command that exits before it is ready fails the create with its output, and nothing is left", async () => {
     const b = await build("brokenstart", {
       from: { template: "base" },

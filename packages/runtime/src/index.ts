@@ -3,6 +3,7 @@ export * from "./fake-runtime.js";
 export * from "./freezer.js";
 export * from "./gvisor-runtime.js";
 export * from "./host-firewall.js";
+export * from "./images/oci-export.js";
 export * from "./images/oci-image.js";
 export * from "./layers/capture-tool.js";
 export * from "./layers/entries.js";

@@ -66,6 +66,7 @@ export {
   UnavailableError,
   type WireFailure,
 } from "./errors.js";
+export { parseMessage, type SandboxEventMessage, type WatchEventsOptions, watchEvents } from "./events.js";
 export {
   Filesystem,
   type ListOptions,

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BurrowError, DEFAULT_PORT, ErrorCode } from "@burrow/core";
+import { BurrowError, DEFAULT_PORT, DEFAULT_TEMPLATE_TAG, ErrorCode, parseTemplateRef } from "@burrow/core";
 import { z } from "zod";
 import { DEFAULT_HOST_CA_DIR } from "./root/host-cas.js";
 
@@ -44,10 +44,14 @@ export interface ServerConfig {
   hostCaDir?: string;
   /** How runsc compresses memory images of checkpoints and hibernation. */
   checkpointCompression: "none" | "flate-best-speed";
+  /** The built dashboard served at `/` (default packages/dashboard/dist; not served when missing). */
+  dashboardDir?: string;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const agentBinDir = join(packageRoot, "agent", "bin");
+/** Where `npm start` builds the dashboard. */
+export const DEFAULT_DASHBOARD_DIR = join(packageRoot, "dashboard", "dist");
 
 const intFromEnv = (name: string, min: number, max: number) =>
   z
@@ -64,6 +68,7 @@ const EnvSchema = z.object({
   BURROW_AGENT_BINARY: z.string().min(1).optional(),
   BURROW_SHIM_BINARY: z.string().min(1).optional(),
   BURROW_CAPTURE_BINARY: z.string().min(1).optional(),
+  BURROW_DASHBOARD_DIR: z.string().min(1).optional(),
   BURROW_RUNSC: z.string().min(1).default("runsc"),
   BURROW_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   BURROW_MONITOR_INTERVAL_MS: intFromEnv("BURROW_MONITOR_INTERVAL_MS", 100, 3_600_000).optional(),
@@ -93,19 +98,34 @@ const EnvSchema = z.object({
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
   BURROW_WARM_POOL: z
     .string()
-    .regex(
-      /^$|^[a-z0-9][a-z0-9_.-]*=\d{1,3}(,[a-z0-9][a-z0-9_.-]*=\d{1,3})*$/,
-      "BURROW_WARM_POOL must look like 'base=2' or 'base=2,python=1' (empty for none)",
+    .refine(
+      (spec) =>
+        spec === "" ||
+        spec.split(",").every((part) => {
+          const m = /^([^=]+)=(\d{1,3})$/.exec(part);
+          return m !== null && warmPoolKey(m[1] as string) !== undefined;
+        }),
+      "BURROW_WARM_POOL must look like 'base=2' or 'base=2,myapp=1,myapp:dev=1' (template name[:tag]=size; empty for none)",
     )
     .optional(),
 });
+
+/**
+ * The warm pool a template reference draws from: `name` for `name` and `name:latest`,
+ * `name:tag` for other tags; undefined for what is not a `name[:tag]` (e.g. a version id).
+ */
+export function warmPoolKey(ref: string): string | undefined {
+  const parsed = parseTemplateRef(ref);
+  if (!parsed) return undefined;
+  return parsed.tag === DEFAULT_TEMPLATE_TAG ? parsed.name : `${parsed.name}:${parsed.tag}`;
+}
 
 function parsePool(spec: string | undefined): Record<string, number> {
   if (spec === undefined) return { base: 2 };
   const sizes: Record<string, number> = {};
   for (const part of spec.split(",").filter(Boolean)) {
-    const [name, size] = part.split("=");
-    sizes[name as string] = Number(size);
+    const [ref, size] = part.split("=");
+    sizes[warmPoolKey(ref as string) as string] = Number(size);
   }
   return sizes;
 }
@@ -137,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     warmPool: parsePool(e.BURROW_WARM_POOL),
     networkPrefix: e.BURROW_NETWORK_PREFIX,
     checkpointCompression: e.BURROW_CHECKPOINT_COMPRESSION,
+    dashboardDir: resolve(e.BURROW_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR),
     ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
     ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
     ...(e.BURROW_SECRETS_KEY ? { secretsKeyHex: e.BURROW_SECRETS_KEY } : {}),

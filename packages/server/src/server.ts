@@ -4,7 +4,7 @@ import { EgressCa, startEgressProxies } from "@burrow/egress";
 import type { EgressProxyPorts, Runtime } from "@burrow/runtime";
 import { createApp } from "./app/app.js";
 import { bootstrapE2bKey } from "./app/e2b/index.js";
-import type { ServerConfig } from "./config.js";
+import { DEFAULT_DASHBOARD_DIR, type ServerConfig } from "./config.js";
 import { composeServices, type Services } from "./root/compose.js";
 import {
   bootstrapAdminKey,
@@ -148,6 +148,7 @@ export async function startServer(
     checkpoints: { checkpoints: s.checkpoints, diffs: s.diffs },
     templates: { catalog: s.templates, builds: s.builds, contexts: s.contexts },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
+    dashboardDir: config.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
   });
   const listener = await listen(app, config);
   if (config.previewDomain === undefined) s.site.previewDomain = `localhost:${listener.port}`;
@@ -162,6 +163,7 @@ export async function startServer(
       await s.pool.drain();
       // Running builds end first: their log streams are open connections the listener waits for.
       s.builds.close();
+      app.close();
       await listener.close();
       // Checkpoints still being stored finish first (a hard stop would redo them at the next start).
       await s.checkpoints.idle();

@@ -13,6 +13,12 @@ function raw(
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: hostname, port, method, path, headers }, (res) => {
+      // An event stream (GET /v1/events, also reached as /v1/sandboxes/%2e%2e/events) never ends.
+      if (res.headers["content-type"]?.startsWith("text/event-stream")) {
+        res.destroy();
+        resolve({ status: res.statusCode ?? 0, body: "" });
+        return;
+      }
       let text = "";
       res.on("data", (c: Buffer) => {
         text += c.toString();

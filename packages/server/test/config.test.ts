@@ -23,4 +23,18 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ BURROW_PORT: "80a" })).toThrowError(/BURROW_PORT/);
     expect(() => loadConfig({ BURROW_PORT: "70000" })).toThrowError(/≤ 65535/);
   });
+
+  it("reads BURROW_WARM_POOL per template and tag; `name` and `name:latest` are one pool", () => {
+    expect(loadConfig({ HOME: "/h" }).warmPool).toEqual({ base: 2 });
+    expect(loadConfig({ BURROW_WARM_POOL: "" }).warmPool).toEqual({});
+    expect(loadConfig({ BURROW_WARM_POOL: "base=2,myapp=1,myapp:dev-2=3,py:latest=1" }).warmPool).toEqual({
+      base: 2,
+      myapp: 1,
+      "myapp:dev-2": 3,
+      py: 1,
+    });
+    for (const bad of ["base", "base=x", "Base=1", "app:=1", "app:a/b=1", "base=1,", "tv_aaaaaaaaaaaaaaaaaaaa:x:y=1"]) {
+      expect(() => loadConfig({ BURROW_WARM_POOL: bad }), bad).toThrowError(/BURROW_WARM_POOL/);
+    }
+  });
 });

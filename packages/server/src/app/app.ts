@@ -10,14 +10,18 @@ import { E2bService, registerE2bRoutes, SandboxPlane } from "./e2b/index.js";
 import { sendE2bError } from "./e2b/routes.js";
 import { registerE2bTemplateRoutes } from "./e2b/template-routes.js";
 import { E2bTemplates } from "./e2b/template-service.js";
+import { EventStreams } from "./event-stream.js";
 import { sendError } from "./http.js";
 import { Router } from "./router.js";
 import { type RouteDeps, registerRoutes } from "./routes.js";
+import { serveStatic } from "./static-files.js";
 
 export interface AppDeps extends RouteDeps {
   keys: ApiKeyStore;
   e2bStore: E2bStore;
   agents: AgentClient;
+  /** The built dashboard, served at `/` when given and present. */
+  dashboardDir?: string;
 }
 
 /** The request handler, plus the handler of HTTP upgrades (WebSockets to sandbox ports). */
@@ -25,6 +29,8 @@ export type App = ((req: IncomingMessage, res: ServerResponse) => void) & {
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** The routes served (the OpenAPI coverage test reads them). */
   routes: () => Array<{ method: string; path: string }>;
+  /** Ends the open event streams (before the listener closes). */
+  close: () => void;
 };
 
 /**
@@ -34,6 +40,8 @@ export type App = ((req: IncomingMessage, res: ServerResponse) => void) & {
 export function createApp(deps: AppDeps): App {
   const router = new Router();
   registerRoutes(router, deps);
+  const streams = new EventStreams(deps.events, deps.sandboxes);
+  streams.register(router);
   const e2bDeps = { ...deps, store: deps.e2bStore, ...(deps.network ? { egress: deps.network.egress } : {}) };
   registerE2bRoutes(router, new E2bService(e2bDeps), deps.keys, deps.logger);
   const t = deps.templates;
@@ -53,6 +61,7 @@ export function createApp(deps: AppDeps): App {
       if (sandboxRoute) return plane.serve(req, res, url, sandboxRoute);
       const match = router.match(method, url.pathname);
       if (match === null) {
+        if (serveStatic(deps.dashboardDir, req, res, url.pathname)) return;
         const e2bHint = isE2bApiPath(url.pathname) ? ": Burrow does not serve this E2B API endpoint (docs/e2b.md)" : "";
         throw new BurrowError(ErrorCode.NotFound, `no route for ${method} ${url.pathname}${e2bHint}`);
       }
@@ -79,5 +88,9 @@ export function createApp(deps: AppDeps): App {
         );
       });
   };
-  return Object.assign(handle, { upgrade: plane.upgrade.bind(plane), routes: () => router.list() });
+  return Object.assign(handle, {
+    upgrade: plane.upgrade.bind(plane),
+    routes: () => router.list(),
+    close: () => streams.close(),
+  });
 }

@@ -208,6 +208,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "204": { description: "Deleted" }, "404": errorResponse("sandbox_not_found") },
         },
       },
+      "/v1/events": {
+        get: {
+          summary: "Server-sent event stream of every sandbox's lifecycle events as they happen",
+          description:
+            "`text/event-stream`; each message is `event: sandbox`, `id: <event id>`, `data: { event, sandbox }` " +
+            "where sandbox is the sandbox after the event (null once deleted). Comment lines keep it alive.",
+          responses: { "200": { description: "An endless `text/event-stream`" }, "401": errorResponse("unauthorized") },
+        },
+      },
       "/v1/sandboxes/{id}/events": {
         parameters: [idParam],
         get: {

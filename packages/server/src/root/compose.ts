@@ -157,6 +157,7 @@ export function composeServices(f: Foundation): Services {
     locks,
     logger,
     agents,
+    currentVersion: (ref) => templates.resolve(ref).versionId,
     now: date,
   });
   sandboxes.usePool(pool);

@@ -39,7 +39,13 @@ export interface ClaimRequest {
 
 /** Where create looks first for an already running sandbox (the warm pool). */
 export interface WarmSource {
-  claim(template: string, resources: SandboxResources, request: ClaimRequest): Promise<SandboxRecord | undefined>;
+  /** A running sandbox of `template` at version `versionId` (what the template resolves to now). */
+  claim(
+    template: string,
+    resources: SandboxResources,
+    request: ClaimRequest,
+    versionId?: string,
+  ): Promise<SandboxRecord | undefined>;
 }
 
 export interface SandboxServiceDeps {
@@ -117,7 +123,7 @@ export class SandboxService {
     // The template's ENV first; the request's own variables win.
     const env = { ...resolved.config.env, ...settings.env, ...request.env };
     const metadata = request.metadata ?? {};
-    let warm = await this.warm?.claim(template, resources, { metadata, env, lifecycle });
+    let warm = await this.warm?.claim(template, resources, { metadata, env, lifecycle }, resolved.versionId);
     if (warm?.templateVersion !== undefined && warm.templateVersion !== resolved.versionId) {
       // Started before the template's tag moved: not what was asked for.
       await this.delete(warm.id).catch(() => false);

@@ -1,5 +1,4 @@
-import { connect } from "node:net";
-import { BurrowError, ErrorCode, type TemplateConfig } from "@burrow/core";
+import { BurrowError, ErrorCode, errorMessage, type TemplateConfig } from "@burrow/core";
 import type { AgentClient, AgentTarget } from "./agent-client.js";
 
 /** How long create waits for a template's ready check unless the template says. */
@@ -21,8 +20,8 @@ export function hasStartCommands(config: TemplateConfig | undefined): config is 
 /**
  * Runs a template's start command in a new sandbox and waits until its ready check passes: the
  * start command in the background (through the agent, as the template's user, in its workdir, its
- * output in START_LOG), then the ready command until it exits 0 or the ready port accepts on the
- * sandbox's address, every READY_POLL_MS. Fails with template_start_failed carrying the start
+ * output in START_LOG), then the ready check until the ready command exits 0 and/or the ready port
+ * accepts inside the sandbox, every READY_POLL_MS. Fails with template_start_failed carrying the start
  * command's output and the last check's, when the start command exits first or time runs out.
  */
 export async function startTemplateCommands(
@@ -35,27 +34,45 @@ export async function startTemplateCommands(
   const cwd = config.workdir;
   const timeoutMs = config.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
-  const shell = (script: string) => ({ cmd: "/bin/bash", args: ["-l", "-c", script], user, ...(cwd ? { cwd } : {}) });
+  // The template's env explicitly: a warm-pool sandbox starts with no env of its own.
+  const shell = (script: string) => ({
+    cmd: "/bin/bash",
+    args: ["-l", "-c", script],
+    envs: config.env ?? {},
+    user,
+    ...(cwd ? { cwd } : {}),
+  });
   let startPid: number | undefined;
   if (config.startCmd) {
-    ({ pid: startPid } = await agents.runProcess(
-      target,
-      token,
-      { ...shell(`exec >>${START_LOG} 2>&1; ${config.startCmd}`), tag: START_TAG },
-      { detach: true, timeoutMs: 30_000 },
-    ));
+    try {
+      ({ pid: startPid } = await agents.runProcess(
+        target,
+        token,
+        { ...shell(`exec >>${START_LOG} 2>&1; ${config.startCmd}`), tag: START_TAG },
+        { detach: true, timeoutMs: 30_000 },
+      ));
+    } catch (err) {
+      // E.g. the template's user or workdir does not exist in the image.
+      throw new BurrowError(
+        ErrorCode.TemplateStartFailed,
+        `the template's start command could not be started: ${errorMessage(err)}`,
+        { details: { startCmd: config.startCmd, user, workdir: cwd, last: "", output: "" } },
+      );
+    }
   }
   let last = "";
   for (;;) {
     if (config.readyCmd) {
-      const r = await agents.runProcess(target, token, shell(config.readyCmd), {
-        detach: false,
-        timeoutMs: READY_CMD_TIMEOUT_MS,
-      });
-      last = `ready command exited ${r.exitCode}${r.output ? `: ${r.output.trim().slice(-1000)}` : ""}`;
-      if (r.exitCode === 0 && (!config.readyPort || (await accepts(target.host, config.readyPort)))) return;
+      // A ready command that hangs or whose stream breaks is a failed check, not a failed create.
+      const budget = Math.max(1_000, Math.min(READY_CMD_TIMEOUT_MS, deadline - Date.now()));
+      const r = await agents
+        .runProcess(target, token, shell(config.readyCmd), { detach: false, timeoutMs: budget })
+        .catch((err: unknown) => ({ exitCode: undefined, output: `(${errorMessage(err)})` }));
+      last = `ready command exited ${r.exitCode ?? "?"}${r.output ? `: ${r.output.trim().slice(-1000)}` : ""}`;
+      if (r.exitCode === 0 && (!config.readyPort || (await portReady(agents, target, token, config.readyPort)))) return;
+      if (r.exitCode === 0) last = `ready command passed; port ${config.readyPort} does not accept connections yet`;
     } else if (config.readyPort) {
-      if (await accepts(target.host, config.readyPort)) return;
+      if (await portReady(agents, target, token, config.readyPort)) return;
       last = `port ${config.readyPort} does not accept connections yet`;
     } else {
       return; // a start command without a ready check: started is ready
@@ -77,28 +94,35 @@ export async function startTemplateCommands(
   }
 }
 
-/** Whether something accepts TCP connections on the sandbox's address and `port`. */
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
+/** Connects to 127.0.0.1:$2, else to $1:$2 (the sandbox's own address), from inside the sandbox. */
+const PORT_PROBE = '(exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null || (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null';
+
+/**
+ * Whether `port` accepts connections inside the sandbox, on 127.0.0.1 (a dev server often listens
+ * on localhost only) or on the sandbox's address; probed through the agent, so nothing leaves it.
+ */
+async function portReady(agents: AgentClient, target: AgentTarget, token: string, port: number): Promise<boolean> {
+  const r = await agents
+    .runProcess(
+      target,
+      token,
+      { cmd: "/bin/bash", args: ["-c", PORT_PROBE, "probe", target.host, String(port)], user: "root" },
+      { detach: false, timeoutMs: READY_CMD_TIMEOUT_MS },
+    )
+    .catch(() => ({ exitCode: -1 }));
+  return r.exitCode === 0;
 }
 
 /** Whether process `pid` still runs in the sandbox (the agent reaps it once it exits). */
 async function running(agents: AgentClient, target: AgentTarget, token: string, pid: number): Promise<boolean> {
-  const r = await agents.runProcess(
-    target,
-    token,
-    { cmd: "/bin/sh", args: ["-c", `kill -0 ${pid} 2>/dev/null`], user: "root" },
-    { detach: false, timeoutMs: READY_CMD_TIMEOUT_MS },
-  );
+  const r = await agents
+    .runProcess(
+      target,
+      token,
+      { cmd: "/bin/sh", args: ["-c", `kill -0 ${pid} 2>/dev/null`], user: "root" },
+      { detach: false, timeoutMs: READY_CMD_TIMEOUT_MS },
+    )
+    .catch(() => ({ exitCode: 0 })); // unknown: the deadline decides
   return r.exitCode === 0;
 }
 

@@ -1,4 +1,5 @@
 import { DEFAULT_LIFECYCLE, type Logger, type SandboxResources } from "@burrow/core";
+import { warmPoolKey } from "../config.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { ActivityTracker } from "./activity.js";
 import type { AgentClient } from "./agent-client.js";
@@ -13,20 +14,25 @@ import {
 import type { Transitions } from "./transitions.js";
 
 const REFILL_BACKOFF_MS = 5_000;
+/** How often the pool looks for sandboxes of a version their tag has moved away from. */
+const REFRESH_MS = 1_000;
 
 function sameResources(a: SandboxResources, b: SandboxResources): boolean {
   return a.vcpus === b.vcpus && a.memoryMb === b.memoryMb && a.pids === b.pids;
 }
 
 /**
- * Pre-started sandboxes per template, so a create can return a running sandbox in a few ms.
- * Pool sandboxes use the default resources; a create asking for other limits starts cold.
- * They are invisible to list/get and exempt from sleeping until claimed.
+ * Pre-started sandboxes per template (`name` or `name:tag`, see warmPoolKey), so a create can
+ * return a running sandbox in a few ms. Pool sandboxes use the default resources; a create asking
+ * for other limits starts cold. They are invisible to list/get and exempt from sleeping until
+ * claimed. Each pool holds sandboxes of the version its tag points at now: once the tag moves,
+ * older ones are deleted (at the next refresh or claim) and replaced.
  */
 export class WarmPool implements WarmSource {
   private readonly ready = new Map<string, string[]>();
   private readonly refilling = new Set<string>();
   private closed = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly sizes: Record<string, number>,
@@ -38,6 +44,8 @@ export class WarmPool implements WarmSource {
       locks: KeyedMutex;
       logger: Logger;
       agents: AgentClient;
+      /** The version `ref` resolves to now; undefined when it resolves to none. */
+      currentVersion: (ref: string) => string | undefined;
       now?: () => Date;
     },
   ) {}
@@ -47,14 +55,56 @@ export class WarmPool implements WarmSource {
     for (const record of this.deps.store.listLive()) {
       // A fork's sandboxes are not the pool's (reconcile deletes those of an interrupted fork).
       if (record.pool === PENDING_FORK || record.pool === TEMPLATE_BUILD_POOL) continue;
-      if (record.pool !== null && record.state === "running") this.list(record.pool).push(record.id);
-      else if (record.pool !== null) void this.deps.sandboxes.delete(record.id).catch(() => false);
+      if (record.pool === null) continue;
+      // Kept when its pool is still configured (a stale version is replaced at the first refresh).
+      if (record.state === "running" && this.sizes[record.pool] !== undefined) this.list(record.pool).push(record.id);
+      else void this.deps.sandboxes.delete(record.id).catch(() => false);
     }
     for (const template of Object.keys(this.sizes)) this.refill(template);
+    if (Object.keys(this.sizes).length > 0) {
+      this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+      this.timer.unref();
+    }
   }
 
   close(): void {
     this.closed = true;
+    clearInterval(this.timer);
+  }
+
+  /** Whether a pool sandbox is of the version its pool's tag points at now. */
+  private current(record: SandboxRecord, version: string | undefined): boolean {
+    return record.templateVersion === undefined || record.templateVersion === version;
+  }
+
+  /** Deletes the ready sandboxes of versions their tag has moved away from, and refills. */
+  refresh(): void {
+    if (this.closed) return;
+    for (const template of Object.keys(this.sizes)) {
+      const ids = this.list(template);
+      if (ids.length === 0) continue;
+      const version = this.version(template);
+      const stale = ids.filter((id) => {
+        const record = this.deps.store.get(id);
+        return record !== undefined && !this.current(record, version);
+      });
+      if (stale.length === 0) continue;
+      this.ready.set(
+        template,
+        ids.filter((id) => !stale.includes(id)),
+      );
+      this.deps.logger.info({ template, count: stale.length }, "warm pool: the tag moved; replacing its sandboxes");
+      for (const id of stale) void this.deps.sandboxes.delete(id).catch(() => false);
+      this.refill(template);
+    }
+  }
+
+  private version(template: string): string | undefined {
+    try {
+      return this.deps.currentVersion(template);
+    } catch {
+      return undefined;
+    }
   }
 
   private list(template: string): string[] {
@@ -77,16 +127,27 @@ export class WarmPool implements WarmSource {
     return out;
   }
 
-  /** A running pool sandbox handed to the caller with its metadata and env, or undefined. */
+  /**
+   * A running pool sandbox of template `ref` handed to the caller with its metadata and env, or
+   * undefined. `versionId` is the version `ref` resolves to now: older pool sandboxes are deleted.
+   */
   async claim(
-    template: string,
+    ref: string,
     resources: SandboxResources,
     request: ClaimRequest,
+    versionId?: string,
   ): Promise<SandboxRecord | undefined> {
+    const template = warmPoolKey(ref);
+    if (template === undefined || this.sizes[template] === undefined) return undefined;
     if (!sameResources(resources, this.deps.sandboxes.defaultResources())) return undefined;
     const ids = this.list(template);
     while (ids.length > 0) {
       const id = ids.shift() as string;
+      const record = this.deps.store.get(id);
+      if (record && versionId !== undefined && !this.current(record, versionId)) {
+        void this.deps.sandboxes.delete(id).catch(() => false);
+        continue;
+      }
       const claimed = await this.deps.locks
         .run(id, () => this.claimOne(id, request))
         .catch((err: unknown) => {
@@ -125,7 +186,7 @@ export class WarmPool implements WarmSource {
 
   /** Deletes the unclaimed sandboxes (on a graceful shutdown; after a crash they are adopted). */
   async drain(): Promise<void> {
-    this.closed = true;
+    this.close();
     for (const [template, ids] of this.ready) {
       for (const id of ids.splice(0)) await this.deps.sandboxes.delete(id).catch(() => false);
       await this.discardFailed(template);

@@ -14,12 +14,24 @@ interface Row {
 
 export type NewEvent = Omit<SandboxEvent, "id">;
 
-/** Every lifecycle transition of every sandbox, with time and reason. */
+export type EventListener = (event: SandboxEvent) => void;
+
+/** Every lifecycle transition of every sandbox, with time and reason; subscribers see each new one. */
 export class EventStore {
+  private readonly listeners = new Set<EventListener>();
+
   constructor(private readonly db: Db) {}
 
+  /** Calls `listener` with every event added from now on; returns the unsubscribe function. */
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
   add(event: NewEvent): void {
-    this.db
+    const result = this.db
       .prepare(
         "INSERT INTO events (sandbox_id, at, type, from_state, to_state, reason, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
       )
@@ -32,6 +44,15 @@ export class EventStore {
         event.reason,
         event.durationMs ?? null,
       );
+    if (this.listeners.size === 0) return;
+    const stored: SandboxEvent = { id: Number(result.lastInsertRowid), ...event };
+    for (const listener of this.listeners) {
+      try {
+        listener(stored);
+      } catch {
+        // A listener's failure (a closed stream) must not fail the transition that wrote the event.
+      }
+    }
   }
 
   /** The type of the sandbox's latest event, if any. */
