@@ -8,6 +8,8 @@ import { authenticate } from "./auth.js";
 import { isE2bApiPath } from "./e2b/api-paths.js";
 import { E2bService, registerE2bRoutes, SandboxPlane } from "./e2b/index.js";
 import { sendE2bError } from "./e2b/routes.js";
+import { registerE2bTemplateRoutes } from "./e2b/template-routes.js";
+import { E2bTemplates } from "./e2b/template-service.js";
 import { EventStreams } from "./event-stream.js";
 import { sendError } from "./http.js";
 import { Router } from "./router.js";
@@ -42,6 +44,11 @@ export function createApp(deps: AppDeps): App {
   streams.register(router);
   const e2bDeps = { ...deps, store: deps.e2bStore, ...(deps.network ? { egress: deps.network.egress } : {}) };
   registerE2bRoutes(router, new E2bService(e2bDeps), deps.keys, deps.logger);
+  const t = deps.templates;
+  if (t?.builds && t.contexts) {
+    const e2bTemplates = new E2bTemplates({ catalog: t.catalog, builds: t.builds, contexts: t.contexts });
+    registerE2bTemplateRoutes(router, e2bTemplates, t.catalog, deps.keys, deps.logger);
+  }
   const plane = new SandboxPlane({ ...deps, ...(deps.previews ? { previews: deps.previews } : {}) });
   const log: Logger = deps.logger;
 

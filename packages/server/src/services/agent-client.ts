@@ -25,7 +25,7 @@ export interface AgentClient {
   /** Resolves once the agent answers /health; fails after `timeoutMs`. */
   waitReady(target: AgentTarget, token: string, timeoutMs?: number): Promise<void>;
   /** Gives the agent the sandbox-wide env (`POST /init`); fails unless the agent accepts it. */
-  init(target: AgentTarget, token: string, env: Record<string, string>): Promise<void>;
+  init(target: AgentTarget, token: string, env: Record<string, string>, defaultWorkdir?: string): Promise<void>;
   /** The agent's current metrics (`GET /metrics`, JSON), or undefined when it does not answer. */
   metrics(target: AgentTarget, token: string): Promise<unknown>;
   /** Whether the agent takes `token` (false: it answers 401, its token was changed); throws when unreachable. */
@@ -105,8 +105,10 @@ export class HttpAgentClient implements AgentClient {
     );
   }
 
-  async init(target: AgentTarget, token: string, env: Record<string, string>): Promise<void> {
-    const res = await this.request(target, token, "POST", "/init", { envVars: env });
+  /** Sets the agent's env; `defaultWorkdir` (when given) is where requests naming no cwd run. */
+  async init(target: AgentTarget, token: string, env: Record<string, string>, defaultWorkdir?: string): Promise<void> {
+    const body = defaultWorkdir === undefined ? { envVars: env } : { envVars: env, defaultWorkdir };
+    const res = await this.request(target, token, "POST", "/init", body);
     if (res.status >= 300) {
       throw new BurrowError(ErrorCode.RuntimeFailed, `the sandbox agent refused init (${res.status}): ${res.body}`);
     }

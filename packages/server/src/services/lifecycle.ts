@@ -234,7 +234,10 @@ export class LifecycleService {
   async initAgent(record: SandboxRecord): Promise<void> {
     const agent = this.agent(record);
     await this.deps.agents.waitReady(agent, record.agentToken);
-    await this.deps.agents.init(agent, record.agentToken, record.env);
+    // The template's WORKDIR is where commands naming no cwd run (E2B's setWorkdir, Docker's exec).
+    const version =
+      record.templateVersion === undefined ? undefined : this.deps.templates.version(record.templateVersion);
+    await this.deps.agents.init(agent, record.agentToken, record.env, version?.config.workdir);
   }
 
   keepAlive(id: string, durationMs?: number): SandboxRecord {

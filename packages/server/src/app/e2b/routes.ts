@@ -33,7 +33,7 @@ function domainOf(ctx: RouteContext): string | null {
   return ctx.req.headers.host ?? null;
 }
 
-function intParam(url: URL, name: string): number | undefined {
+export function intParam(url: URL, name: string): number | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === "") return undefined;
   const n = Number(raw);
@@ -42,18 +42,17 @@ function intParam(url: URL, name: string): number | undefined {
 }
 
 /**
- * Registers E2B's control-plane REST API (`/sandboxes`, `/v2/sandboxes`, …) at the root. The
- * routes are public to the router and authenticate themselves, so that every answer, 401s
- * included, has E2B's error shape.
+ * Adds E2B routes: public to the router, they authenticate themselves (unless `open`) so that
+ * every answer, 401s included, has E2B's error shape.
  */
-export function registerE2bRoutes(router: Router, service: E2bService, keys: ApiKeyStore, logger: Logger): void {
-  const add = (method: string, path: string, fn: Handler) =>
+export function e2bRouteAdder(router: Router, keys: ApiKeyStore, logger: Logger) {
+  return (method: string, path: string, fn: Handler, open = false) =>
     router.add(
       method,
       path,
       async (ctx) => {
         try {
-          authenticate(ctx.req, keys);
+          if (!open) authenticate(ctx.req, keys);
           await fn(ctx);
         } catch (err) {
           sendE2bError(ctx.res, err, logger);
@@ -61,6 +60,15 @@ export function registerE2bRoutes(router: Router, service: E2bService, keys: Api
       },
       { public: true },
     );
+}
+
+/**
+ * Registers E2B's control-plane REST API (`/sandboxes`, `/v2/sandboxes`, …) at the root. The
+ * routes are public to the router and authenticate themselves, so that every answer, 401s
+ * included, has E2B's error shape.
+ */
+export function registerE2bRoutes(router: Router, service: E2bService, keys: ApiKeyStore, logger: Logger): void {
+  const add = e2bRouteAdder(router, keys, logger);
   const unsupported = (method: string, path: string, what: string, why: string) =>
     add(method, path, () => {
       throw new BurrowError(ErrorCode.BadRequest, `${what} is not supported by Burrow: ${why}`);
