@@ -1,3 +1,5 @@
+import type { SandboxResources } from "./sandbox.js";
+
 /**
  * Wire types of templates: named, tagged, immutable versions of a sandbox image. A version is an
  * ordered stack of content-addressed read-only layers plus its config (env, user, workdir, start
@@ -128,7 +130,13 @@ export interface TemplateVersionInfo {
   layers: string[];
   config: TemplateConfig;
   /** Set for snapshot versions: sandboxes restore this memory image (processes running). */
-  snapshot?: { sourceSandboxId: string; sourceCheckpointId?: string; memoryBytes: number };
+  snapshot?: {
+    sourceSandboxId: string;
+    sourceCheckpointId?: string;
+    memoryBytes: number;
+    /** What the memory image was taken with; sandboxes made from it get the same. */
+    resources?: SandboxResources;
+  };
   sizeBytes: number;
   createdAt: string;
 }

@@ -255,6 +255,28 @@ export const Templates = {
     );
   },
 
+  /**
+   * Makes `name[:tag]` a snapshot template of a running sandbox: its files and memory (a full
+   * checkpoint taken now, or `checkpointId`). Sandboxes created from it start with the sandbox's
+   * processes already running, in a new identity (id, address, token).
+   */
+  async fromSandbox(
+    name: string,
+    sandboxId: string,
+    opts: TemplateApiOptions & { checkpointId?: string } = {},
+  ): Promise<TemplateVersionInfo> {
+    const api = new ApiClient(await resolveConfig(opts));
+    return api.json<TemplateVersionInfo>(
+      {
+        method: "POST",
+        path: `${templatePath(name)}/from-sandbox`,
+        json: { sandboxId, ...(opts.checkpointId ? { checkpointId: opts.checkpointId } : {}) },
+      },
+      opts,
+      `making ${name} from sandbox ${sandboxId}`,
+    );
+  },
+
   /** Points `name:tag` at a version of the template. */
   async tag(name: string, tag: string, versionId: string, opts: TemplateApiOptions = {}): Promise<TemplateInfo> {
     const api = new ApiClient(await resolveConfig(opts));

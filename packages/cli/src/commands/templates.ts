@@ -5,7 +5,7 @@ import { BurrowError, ErrorCode, type TemplateBuildLogEntry, Templates } from "@
 import { flag, keyValues, listOption, stringOption, UsageError } from "../args.js";
 import { type Command, print, printJson } from "../context.js";
 
-const ACTIONS = ["build", "import", "ls", "info", "rm", "tag", "untag"] as const;
+const ACTIONS = ["build", "import", "from-sandbox", "ls", "info", "rm", "tag", "untag"] as const;
 
 function logLine(entry: TemplateBuildLogEntry): string {
   return entry.level === "error" ? `error: ${entry.message}` : entry.message;
@@ -37,6 +37,12 @@ export const template: Command = {
         description: "another tag for the new version (repeatable)",
       },
       { name: "no-cache", type: "boolean", description: "run every step again (ignore the layer cache)" },
+      {
+        name: "checkpoint",
+        type: "string",
+        value: "CK",
+        description: "from-sandbox: use this full checkpoint (default: take one now)",
+      },
       { name: "docker", type: "boolean", description: "import: the archive is a `docker save` tar (default: OCI)" },
       { name: "json", type: "boolean", description: "print JSON" },
     ],
@@ -44,6 +50,7 @@ export const template: Command = {
       "burrow template build myapp -f Dockerfile .",
       "burrow template build myapp:v2 --build-arg VERSION=2 ./app",
       "burrow template import myimage image.tar     # skopeo copy … oci-archive:image.tar",
+      "burrow template from-sandbox sb_… myapp-warm    # files and memory: starts with its processes running",
       "burrow template ls",
       "burrow template info myapp",
       "burrow template tag myapp:stable tv_…",
@@ -113,6 +120,23 @@ export const template: Command = {
         },
       });
       if (json) printJson(ctx.io.stdout, build);
+      return 0;
+    }
+    if (action === "from-sandbox") {
+      const name = rest[1];
+      if (name === undefined)
+        throw new UsageError("burrow template from-sandbox needs SANDBOX_ID NAME[:TAG]", "template");
+      const checkpointId = stringOption(args, "checkpoint");
+      const version = await Templates.fromSandbox(name, target, {
+        ...ctx.connection,
+        ...(checkpointId ? { checkpointId } : {}),
+      });
+      if (json) printJson(ctx.io.stdout, version);
+      else
+        print(
+          ctx.io.stdout,
+          `${name} -> ${version.id} (snapshot of ${target}, ${version.snapshot?.memoryBytes ?? 0} bytes of memory)`,
+        );
       return 0;
     }
     if (action === "info") {

@@ -131,6 +131,26 @@ export const templatePaths = {
       },
     },
   },
+  "/v1/templates/{name}/from-sandbox": {
+    parameters: [param("name", "`name` or `name:tag` (tag default `latest`)")],
+    post: {
+      summary:
+        "Make a snapshot template from a running sandbox: its files and memory (a full checkpoint taken now, or `checkpointId`); sandboxes created from it start with its processes running",
+      requestBody: {
+        required: true,
+        ...json({
+          type: "object",
+          required: ["sandboxId"],
+          properties: { sandboxId: { type: "string" }, checkpointId: { type: "string" } },
+        }),
+      },
+      responses: {
+        "201": ok("The new version (with `snapshot`)", ref("TemplateVersion")),
+        "400": error("validation_failed: a bad name, an fs checkpoint, a fork, a sandbox older than template versions"),
+        "404": error("sandbox_not_found or checkpoint_not_found"),
+      },
+    },
+  },
   "/v1/template-builds/{id}": {
     parameters: [buildId],
     get: {

@@ -2,6 +2,7 @@ import { BurrowError, ErrorCode, type TemplateBuildRequest } from "@burrow/core"
 import { z } from "zod";
 import type { TemplateBuilds, TemplateCatalog, TemplateContexts } from "../templates/contract.js";
 import { parseDockerfile } from "../templates/dockerfile.js";
+import type { SnapshotTemplates } from "../templates/snapshots.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import type { Router } from "./router.js";
 import { parseBody } from "./schemas.js";
@@ -12,7 +13,13 @@ export interface TemplateRouteDeps {
   /** Build and context routes are served when given. */
   builds?: TemplateBuilds;
   contexts?: TemplateContexts;
+  /** Snapshot templates (files and memory of a sandbox) are made when given. */
+  snapshots?: SnapshotTemplates;
 }
+
+const FromSandboxSchema = z
+  .object({ sandboxId: z.string().min(1).max(64), checkpointId: z.string().min(1).max(64).optional() })
+  .strict();
 
 const TagSchema = z.object({ versionId: z.string() }).strict();
 
@@ -38,6 +45,7 @@ export function registerTemplateRoutes(router: Router, deps: TemplateRouteDeps):
   router.add("DELETE", "/v1/templates/:name", async ({ res, params }) => {
     const name = params.name ?? "";
     if (!(await catalog.remove(name))) throw templateNotFound(name);
+    await deps.snapshots?.collect();
     sendEmpty(res, 204);
   });
   router.add("GET", "/v1/templates/:name/versions/:version", ({ res, params }) => {
@@ -50,6 +58,7 @@ export function registerTemplateRoutes(router: Router, deps: TemplateRouteDeps):
     const name = params.name ?? "";
     const version = params.version ?? "";
     if (!(await catalog.remove(name, version))) throw templateNotFound(`${name}@${version}`);
+    await deps.snapshots?.collect();
     sendEmpty(res, 204);
   });
   router.add("PUT", "/v1/templates/:name/tags/:tag", async ({ req, res, params }) => {
@@ -65,6 +74,14 @@ export function registerTemplateRoutes(router: Router, deps: TemplateRouteDeps):
     sendEmpty(res, 204);
   });
   if (deps.builds && deps.contexts) registerBuildRoutes(router, deps.builds, deps.contexts);
+  const snapshots = deps.snapshots;
+  if (snapshots) {
+    // A snapshot template: the sandbox's files and memory (a full checkpoint taken now, or the one named).
+    router.add("POST", "/v1/templates/:name/from-sandbox", async ({ req, res, params }) => {
+      const body = parseBody(FromSandboxSchema, await readJson(req));
+      sendJson(res, 201, await snapshots.fromSandbox(params.name ?? "", body.sandboxId, body.checkpointId));
+    });
+  }
 }
 
 function buildNotFound(id: string): BurrowError {

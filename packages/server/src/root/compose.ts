@@ -30,6 +30,7 @@ import { Catalog } from "../templates/catalog.js";
 import { ContextStore } from "../templates/contexts.js";
 import { ImageImporter } from "../templates/image-importer.js";
 import { LayerStore } from "../templates/layer-store.js";
+import { SnapshotTemplates } from "../templates/snapshots.js";
 import { StepRunner } from "../templates/step-runner.js";
 
 /** What the services are built from: the host side, chosen by the caller (real or fake). */
@@ -73,6 +74,7 @@ export interface Services {
   /** Template builds and the build contexts they copy from. */
   builds: Builder;
   contexts: ContextStore;
+  snapshots: SnapshotTemplates;
   /** The preview domain, fixed once the listening port is known. */
   site: { previewDomain: string };
   imageDirOf: (id: string) => string;
@@ -95,12 +97,14 @@ export function composeServices(f: Foundation): Services {
     checkpoints: checkpointStore,
   } = stores;
   const layers = new LayerStore(join(config.dataDir, "layers"), stores.templates, logger);
+  const snapshotRoot = join(config.dataDir, "template-snapshots");
   const templates = new Catalog({
     store: stores.templates,
     layers,
     templatesDir: config.templatesDir,
     logger,
     now: date,
+    snapshotDirOf: (v) => (v.snapshot === undefined ? undefined : join(snapshotRoot, v.id, "image")),
   });
   const transitions = new Transitions(store, events, logger, date);
   const activity = new ActivityTracker(store, now);
@@ -178,6 +182,14 @@ export function composeServices(f: Foundation): Services {
     logger,
     agents,
   });
+  const snapshots = new SnapshotTemplates({
+    store,
+    checkpoints,
+    checkpointStore,
+    blobs,
+    catalog: templates,
+    root: snapshotRoot,
+  });
   const diffs = new DiffService({
     store,
     checkpoints: checkpointStore,
@@ -229,6 +241,7 @@ export function composeServices(f: Foundation): Services {
     layers,
     builds,
     contexts,
+    snapshots,
     site,
     imageDirOf,
   };

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { dirname, join } from "node:path";
 import {
   BurrowError,
   type CreateSandboxRequest,
@@ -115,7 +116,8 @@ export class SandboxService {
   async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
     const template = request.template ?? DEFAULT_TEMPLATE;
     const resolved = this.deps.templates.resolve(template);
-    const resources = { ...this.defaultResources(), ...request.resources };
+    // A snapshot's memory image was taken with fixed resources; its sandboxes get them.
+    const resources = resolved.snapshotResources ?? { ...this.defaultResources(), ...request.resources };
     admit(resources, this.deps.host);
     const lifecycle: LifecyclePolicy = { ...DEFAULT_LIFECYCLE, ...request.lifecycle };
     const settings = this.deps.settings.prepare(request, egress);
@@ -179,7 +181,7 @@ export class SandboxService {
     this.deps.activity.touch(record.id);
     const log = this.deps.logger.child({ sandboxId: record.id });
     try {
-      await this.deps.runtime.create({
+      const spec = {
         id: record.id,
         templateLayers: resolved.layerDirs,
         resources: record.resources,
@@ -187,10 +189,22 @@ export class SandboxService {
         networkIndex: record.networkIndex,
         ...(options.extraLower === undefined ? {} : { extraLower: options.extraLower }),
         ...(this.deps.trustedCaPem === undefined ? {} : { trustedCaPem: this.deps.trustedCaPem }),
-      });
+      };
+      const snapshot = "snapshotImageDir" in resolved ? resolved.snapshotImageDir : undefined;
+      if (snapshot === undefined) await this.deps.runtime.create(spec);
+      else {
+        // A snapshot version: its memory image restored into this sandbox's new id, address and
+        // token, so the processes it holds run on. The first request with the new token (initAgent's
+        // ready check) makes the agent take it and drop the image's.
+        await this.deps.runtime.restoreAsNew({
+          ...spec,
+          imageDir: snapshot,
+          upperSnapshot: join(dirname(snapshot), "upper"),
+        });
+      }
       await this.deps.lifecycle.initAgent(record);
       if (options.settingsOf !== undefined) await this.deps.settings.copy(options.settingsOf, record.id);
-      if ("config" in resolved && hasStartCommands(resolved.config)) {
+      if (snapshot === undefined && "config" in resolved && hasStartCommands(resolved.config)) {
         try {
           await startTemplateCommands(this.deps.agents, this.agentEndpoint(record), record.agentToken, resolved.config);
         } catch (err) {

@@ -162,6 +162,7 @@ export class Catalog implements TemplateCatalog {
     const resolved: ResolvedTemplate = { versionId: v.id, templateName: v.templateName, layerDirs, config: v.config };
     const snapshotDir = this.deps.snapshotDirOf?.(v);
     if (snapshotDir !== undefined) resolved.snapshotImageDir = snapshotDir;
+    if (v.snapshot?.resources !== undefined) resolved.snapshotResources = v.snapshot.resources;
     return resolved;
   }
 

@@ -1,4 +1,5 @@
 import type {
+  SandboxResources,
   TemplateBuildInfo,
   TemplateBuildLogEntry,
   TemplateBuildRequest,
@@ -30,8 +31,10 @@ export interface ResolvedTemplate {
   /** Host directories of the version's layers, top first (the order overlayfs lists lowers). */
   layerDirs: string[];
   config: TemplateConfig;
-  /** Host directory of the memory image of a snapshot version. */
+  /** Host directory of the memory image of a snapshot version (its files are in `../upper`). */
   snapshotImageDir?: string;
+  /** The resources a snapshot's memory image was taken with: its sandboxes get them. */
+  snapshotResources?: SandboxResources;
 }
 
 export interface TemplateCatalog {
