@@ -49,6 +49,8 @@ HEALTHCHECK --interval=1s CMD curl -sf http://127.0.0.1:8000/
       expect(first.stdout).toBe("served-by-the-template\n");
       const processes = await sandbox.commands.list();
       expect(processes.some((p) => p.tag === "burrow-start")).toBe(true);
+      // The ready checks left no connection from the host open: a full checkpoint goes through at once.
+      expect((await sandbox.checkpoints.create({ mode: "full" })).mode).toBe("full");
     } finally {
       await sandbox.kill();
     }

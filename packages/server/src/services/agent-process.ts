@@ -1,3 +1,5 @@
+import { type IncomingMessage, request } from "node:http";
+import { Readable } from "node:stream";
 import {
   BurrowError,
   CONNECT_PROTOCOL_VERSION,
@@ -45,33 +47,63 @@ export async function runAgentProcess(
   spec: AgentProcessSpec,
   opts: { detach: boolean; timeoutMs: number },
 ): Promise<AgentProcessResult> {
-  const request: ProcessStartRequest = {
+  const startRequest: ProcessStartRequest = {
     process: { cmd: spec.cmd, args: spec.args, envs: spec.envs ?? {}, ...(spec.cwd ? { cwd: spec.cwd } : {}) },
     stdin: false,
     ...(spec.tag ? { tag: spec.tag } : {}),
   };
-  const signal = AbortSignal.timeout(opts.timeoutMs);
-  const res = await fetch(`http://${target.host}:${target.port}${ProcessMethod.Start}`, {
-    method: "POST",
-    headers: {
-      "Content-Type": CONNECT_STREAM_CONTENT_TYPE,
-      [CONNECT_PROTOCOL_VERSION_HEADER]: CONNECT_PROTOCOL_VERSION,
-      "X-Access-Token": token,
-      Authorization: `Basic ${Buffer.from(`${spec.user}:`).toString("base64")}`,
-    },
-    body: encodeEnvelope(request),
-    signal,
+  // Its own connection, closed with the stream (agent: false): a connection to the sandbox left
+  // idle in a pool would make the next checkpoint refuse ("open connections from the host").
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request(
+      {
+        host: target.host,
+        port: target.port,
+        path: ProcessMethod.Start,
+        method: "POST",
+        agent: false,
+        timeout: opts.timeoutMs,
+        headers: {
+          "Content-Type": CONNECT_STREAM_CONTENT_TYPE,
+          [CONNECT_PROTOCOL_VERSION_HEADER]: CONNECT_PROTOCOL_VERSION,
+          "X-Access-Token": token,
+          Authorization: `Basic ${Buffer.from(`${spec.user}:`).toString("base64")}`,
+          Connection: "close",
+        },
+      },
+      resolve,
+    );
+    req.on("timeout", () => req.destroy(new BurrowError(ErrorCode.Timeout, `${spec.cmd} did not answer in time`)));
+    req.on("error", reject);
+    req.end(Buffer.from(encodeEnvelope(startRequest)));
   });
-  if (!res.ok || !res.body) {
-    throw new BurrowError(ErrorCode.RuntimeFailed, `the sandbox agent refused to start ${spec.cmd} (${res.status})`);
+  const deadline = setTimeout(() => res.destroy(), opts.timeoutMs);
+  try {
+    if ((res.statusCode ?? 0) >= 300) {
+      throw new BurrowError(
+        ErrorCode.RuntimeFailed,
+        `the sandbox agent refused to start ${spec.cmd} (${res.statusCode})`,
+      );
+    }
+    return await readProcessStream(Readable.toWeb(res) as ReadableStream<Uint8Array>, spec, opts.detach);
+  } finally {
+    clearTimeout(deadline);
+    res.destroy();
   }
+}
+
+async function readProcessStream(
+  body: ReadableStream<Uint8Array>,
+  spec: AgentProcessSpec,
+  detach: boolean,
+): Promise<AgentProcessResult> {
   let pid = 0;
   let output = "";
-  for await (const message of readConnectStream(res.body)) {
+  for await (const message of readConnectStream(body)) {
     const event = (message as ProcessStreamMessage).event;
     if (event?.start) {
       pid = event.start.pid ?? 0;
-      if (opts.detach) return { pid }; // leaving the loop cancels the stream; the process runs on
+      if (detach) return { pid }; // leaving the loop cancels the stream; the process runs on
     }
     const data = event?.data;
     if (data) {
