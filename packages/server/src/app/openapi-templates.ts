@@ -1,11 +1,6 @@
 /** OpenAPI paths and schemas of templates, their versions, tags, builds and build contexts. */
-const json = (schema: Record<string, unknown>) => ({ content: { "application/json": { schema } } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const ok = (description: string, schema?: Record<string, unknown>) => ({
-  description,
-  ...(schema ? json(schema) : {}),
-});
-const error = (description: string) => ({ description, ...json(ref("Error")) });
+import { error, json, ok, ref } from "./openapi-parts.js";
+
 const param = (name: string, description?: string) => ({
   name,
   in: "path",
