@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { BurrowError, ErrorCode, type TemplateConfig } from "@burrow/core";
+import { BlockList, isIPv4 } from "node:net";
+import { BurrowError, ErrorCode, PRIVATE_RANGES, type TemplateConfig } from "@burrow/core";
 import { type ImageSource, removeTree, unpackImage } from "@burrow/runtime";
 import type { Catalog } from "./catalog.js";
 import type { ContextStore } from "./contexts.js";
@@ -34,7 +35,29 @@ export function imageSource(ref: string, contexts: ContextStore): ImageSource {
   if (!/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(reference) || reference.includes("..")) {
     throw invalid(`FROM ${ref}: not an image reference`);
   }
+  const host = registryHost(reference);
+  if (host !== undefined && (host === "localhost" || (isIPv4(host) && HOST_LOCAL.check(host, "ipv4")))) {
+    throw invalid(
+      `FROM ${ref}: the server pulls images itself and does not reach ${host} (loopback, link-local or private)`,
+    );
+  }
   return { transport: "docker", reference };
+}
+
+/** Addresses the server's own pulls never go to: its loopback, link-local (metadata) and private networks. */
+const HOST_LOCAL = new BlockList();
+for (const cidr of ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", ...PRIVATE_RANGES]) {
+  const [address = "", prefix = "32"] = cidr.split("/");
+  HOST_LOCAL.addSubnet(address, Number(prefix), "ipv4");
+}
+
+/** The registry a reference names (its first component, when that looks like a host), without a port. */
+function registryHost(reference: string): string | undefined {
+  const slash = reference.indexOf("/");
+  if (slash < 0) return undefined;
+  const first = reference.slice(0, slash);
+  if (!first.includes(".") && !first.includes(":") && first !== "localhost") return undefined;
+  return first.replace(/:\d+$/, "").toLowerCase();
 }
 
 function invalid(message: string): BurrowError {
