@@ -27,20 +27,21 @@ function number(block: Buffer, start: number, length: number): number {
   return digits === "" ? 0 : Number.parseInt(digits, 8);
 }
 
-/** `path=` from a pax extended header's records ("<len> key=value\n"…). */
-function paxPath(data: Buffer): string | undefined {
+/** The records of a pax extended header ("<len> key=value\n"…), by key. */
+export function paxRecords(data: Buffer): Map<string, string> {
+  const out = new Map<string, string>();
   let pos = 0;
-  let path: string | undefined;
   while (pos < data.length) {
     const space = data.indexOf(0x20, pos);
     if (space === -1) break;
     const length = Number.parseInt(data.subarray(pos, space).toString("ascii"), 10);
     if (!(length > 0)) break;
     const record = data.subarray(space + 1, pos + length - 1).toString("utf8");
-    if (record.startsWith("path=")) path = record.slice(5);
+    const eq = record.indexOf("=");
+    if (eq > 0) out.set(record.slice(0, eq), record.slice(eq + 1));
     pos += length;
   }
-  return path;
+  return out;
 }
 
 async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
@@ -72,7 +73,7 @@ export async function listTarFiles(fh: FileHandle): Promise<TarFile[]> {
     pos = dataAt + Math.ceil(size / BLOCK) * BLOCK;
     if (type === "L" || type === "x") {
       const data = await readAt(fh, dataAt, size);
-      longName = type === "L" ? text(data, 0, data.length) : (paxPath(data) ?? longName);
+      longName = type === "L" ? text(data, 0, data.length) : (paxRecords(data).get("path") ?? longName);
       continue;
     }
     const prefix = text(header, 345, 155);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { posix } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
+import { paxRecords } from "@burrow/runtime";
 
 const BLOCK = 512;
 
@@ -33,22 +34,6 @@ function octal(block: Buffer, start: number, length: number): number {
   if ((block[start] ?? 0) & 0x80) throw invalid("entries of 8 GiB and more are not supported");
   const digits = field(block, start, length).trim();
   return digits === "" ? 0 : Number.parseInt(digits, 8);
-}
-
-function paxRecords(data: Buffer): Map<string, string> {
-  const out = new Map<string, string>();
-  let pos = 0;
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos);
-    if (space === -1) break;
-    const length = Number.parseInt(data.subarray(pos, space).toString("ascii"), 10);
-    if (!(length > 0)) break;
-    const record = data.subarray(space + 1, pos + length - 1).toString("utf8");
-    const eq = record.indexOf("=");
-    if (eq > 0) out.set(record.slice(0, eq), record.slice(eq + 1));
-    pos += length;
-  }
-  return out;
 }
 
 /** `./a/b/` → `a/b`; undefined for the root itself; a 400 for absolute paths and `..`. */
