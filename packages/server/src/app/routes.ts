@@ -20,6 +20,8 @@ import type { Router } from "./router.js";
 import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSandbox } from "./schemas.js";
 import { registerSecretRoutes } from "./secret-routes.js";
 import { registerTemplateRoutes, type TemplateRouteDeps } from "./template-routes.js";
+import { registerVolumeRoutes } from "./volume-routes.js";
+import type { VolumeService } from "../volumes/volume-service.js";
 
 export interface RouteDeps {
   sandboxes: SandboxService;
@@ -41,6 +43,8 @@ export interface RouteDeps {
   network?: { egress: EgressService; secrets: SecretService; binder: SecretBinder };
   /** Template routes are served when given. */
   templates?: TemplateRouteDeps;
+  /** Volume routes are served when given. */
+  volumes?: VolumeService;
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -127,6 +131,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   if (deps.checkpoints) registerCheckpointRoutes(router, deps.checkpoints);
   if (deps.previews) registerPreviewRoutes(router, deps.previews);
   if (deps.templates) registerTemplateRoutes(router, deps.templates);
+  if (deps.volumes) registerVolumeRoutes(router, deps.volumes);
   if (deps.network) {
     registerNetworkRoutes(router, { ...deps.network, sandboxes });
     registerSecretRoutes(router, deps.network.secrets);

@@ -78,6 +78,7 @@ export class E2bService {
         env: req.envVars ?? {},
         metadata: req.metadata ?? {},
         lifecycle: policyFor(onTimeout, timeoutMs, DEFAULT_LIFECYCLE),
+        ...(req.volumeMounts && req.volumeMounts.length > 0 ? { volumes: req.volumeMounts } : {}),
       },
       policy,
     );
