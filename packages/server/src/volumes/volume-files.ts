@@ -227,12 +227,12 @@ export class VolumeFiles {
       path,
       async (dir, name) => {
         const fh = await open(fdPath(dir.fd, name), WRITE_FLAGS, options.mode ?? 0o644);
-        try {
-          if (!(await fh.stat()).isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENXIO" });
-          await pipeline(body, fh.createWriteStream({ autoClose: false }));
-        } finally {
+        if (!(await fh.stat()).isFile()) {
           await fh.close();
+          throw Object.assign(new Error("not a regular file"), { code: "ENXIO" });
         }
+        // The stream closes the file when it ends or fails.
+        await pipeline(body, fh.createWriteStream());
       },
       true,
     );
