@@ -41,7 +41,9 @@ export async function mountPoints(): Promise<string[]> {
   const text = await readFile("/proc/mounts", "utf8");
   return text
     .split("\n")
-    .map((line) => (line.split(" ")[1] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
+    .map((line) =>
+      (line.split(" ")[1] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))),
+    )
     .filter((m) => m !== "");
 }
 
@@ -79,9 +81,13 @@ export class LoopVolumeDisks implements VolumeDisks {
   private async run(argv: string[], what: string, timeoutMs = MOUNT_TIMEOUT_MS): Promise<void> {
     const result = await this.runner.run(argv, { timeoutMs });
     if (result.exitCode !== 0 || result.timedOut) {
-      throw new BurrowError(ErrorCode.RuntimeFailed, `${what} failed: ${result.stderr.trim() || `exit ${result.exitCode}`}`, {
-        details: { exitCode: result.exitCode },
-      });
+      throw new BurrowError(
+        ErrorCode.RuntimeFailed,
+        `${what} failed: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
+        {
+          details: { exitCode: result.exitCode },
+        },
+      );
     }
   }
 
@@ -191,7 +197,9 @@ export class LoopVolumeDisks implements VolumeDisks {
     for (const line of result.stdout.split("\n")) {
       const space = line.indexOf(" ");
       if (space < 0) continue;
-      const backFile = line.slice(space + 1).replace(/\\x([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+      const backFile = line
+        .slice(space + 1)
+        .replace(/\\x([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
       if (backFile.startsWith(prefix)) out.push({ name: line.slice(0, space), backFile });
     }
     return out;

@@ -57,7 +57,11 @@ export const Volumes = {
   },
 
   /** Entries below a folder of the volume (`depth` levels; links are listed, never followed). */
-  async listFiles(idOrName: string, path = "/", opts: VolumeApiOptions & { depth?: number } = {}): Promise<VolumeEntry[]> {
+  async listFiles(
+    idOrName: string,
+    path = "/",
+    opts: VolumeApiOptions & { depth?: number } = {},
+  ): Promise<VolumeEntry[]> {
     const api = new ApiClient(await resolveConfig(opts));
     const res = await api.json<{ entries: VolumeEntry[] }>(
       { method: "GET", path: volumePath(idOrName, "/dir"), query: { path, depth: opts.depth }, subject: "file" },

@@ -38,7 +38,12 @@ describe("volumes API (fake runtime)", () => {
   });
 
   it("refuses bad names and sizes with 400", async () => {
-    for (const body of [{ name: "Bad Name" }, { name: "" }, { name: "ok", sizeBytes: 1 }, { name: "ok", sizeBytes: 1.5 }]) {
+    for (const body of [
+      { name: "Bad Name" },
+      { name: "" },
+      { name: "ok", sizeBytes: 1 },
+      { name: "ok", sizeBytes: 1.5 },
+    ]) {
       expect((await call("POST", "/v1/volumes", body)).status).toBe(400);
     }
   });
@@ -46,7 +51,18 @@ describe("volumes API (fake runtime)", () => {
   it("checks mount paths: absolute, not over / or the system's and Burrow's folders", () => {
     expect(checkMountPath("/data/", "p")).toBe("/data");
     expect(checkMountPath("/home/user/cache", "p")).toBe("/home/user/cache");
-    for (const bad of ["data", "/", "/proc", "/proc/x", "/dev/shm", "/sys", "/opt/burrow", "/opt/burrow/run", "/a/../b", "/tmp"]) {
+    for (const bad of [
+      "data",
+      "/",
+      "/proc",
+      "/proc/x",
+      "/dev/shm",
+      "/sys",
+      "/opt/burrow",
+      "/opt/burrow/run",
+      "/a/../b",
+      "/tmp",
+    ]) {
       expect(() => checkMountPath(bad, "p")).toThrow(/invalid request/);
     }
   });
@@ -69,9 +85,13 @@ describe("volumes API (fake runtime)", () => {
     expect(((await json(unknown)).error as { code: string }).code).toBe("volume_not_found");
     expect(s.runtime.sandboxes.size).toBe(0);
 
-    const sb = await json(await call("POST", "/v1/sandboxes", { volumes: [{ name: "shared", path: "/data", readOnly: true }] }));
+    const sb = await json(
+      await call("POST", "/v1/sandboxes", { volumes: [{ name: "shared", path: "/data", readOnly: true }] }),
+    );
     const spec = s.runtime.sandboxes.get(String(sb.id))?.spec;
-    expect(spec?.binds).toEqual([{ source: expect.stringMatching(/volumes\/vol_\w+\/root$/), destination: "/data", readOnly: true }]);
+    expect(spec?.binds).toEqual([
+      { source: expect.stringMatching(/volumes\/vol_\w+\/root$/), destination: "/data", readOnly: true },
+    ]);
     const del = await call("DELETE", "/v1/volumes/shared");
     expect(del.status).toBe(409);
     const body = await json(del);
@@ -88,7 +108,13 @@ describe("volumes API (fake runtime)", () => {
       "content-type": "application/octet-stream",
     });
     expect(put.status).toBe(201);
-    expect(await json(put)).toMatchObject({ name: "hello.txt", path: "/a/b/hello.txt", type: "file", size: 5, mode: 0o600 });
+    expect(await json(put)).toMatchObject({
+      name: "hello.txt",
+      path: "/a/b/hello.txt",
+      type: "file",
+      size: 5,
+      mode: 0o600,
+    });
     expect(await (await call("GET", `${base}/file?path=a/b/hello.txt`)).text()).toBe("hello");
     const list = (await json(await call("GET", `${base}/dir?path=/&depth=3`))).entries as Array<{ path: string }>;
     expect(list.map((e) => e.path)).toEqual(["/a", "/a/b", "/a/b/hello.txt"]);

@@ -10,6 +10,7 @@ import type { AgentGuard } from "../services/agent-guard.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
 import type { EventStore } from "../store/event-store.js";
+import type { VolumeService } from "../volumes/volume-service.js";
 import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint-routes.js";
 import { clientAgentPath, lockoutError, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
@@ -21,7 +22,6 @@ import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSan
 import { registerSecretRoutes } from "./secret-routes.js";
 import { registerTemplateRoutes, type TemplateRouteDeps } from "./template-routes.js";
 import { registerVolumeRoutes } from "./volume-routes.js";
-import type { VolumeService } from "../volumes/volume-service.js";
 
 export interface RouteDeps {
   sandboxes: SandboxService;

@@ -134,7 +134,10 @@ export class SandboxService {
     if (mounts.length > 0) {
       if (!this.deps.volumes) throw new BurrowError(ErrorCode.BadRequest, "this server does not serve volumes");
       if (resolved.snapshotResources !== undefined) {
-        throw new BurrowError(ErrorCode.BadRequest, `template '${template}' is a snapshot; its sandboxes cannot mount volumes`);
+        throw new BurrowError(
+          ErrorCode.BadRequest,
+          `template '${template}' is a snapshot; its sandboxes cannot mount volumes`,
+        );
       }
       // Warm sandboxes run without the mounts: a sandbox with volumes always starts fresh.
       const volumes = await this.deps.volumes.prepare(mounts);

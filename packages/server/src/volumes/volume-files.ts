@@ -2,12 +2,12 @@ import type { BigIntStats } from "node:fs";
 import { constants } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readdir, readlink, unlink } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { BurrowError, ErrorCode, type VolumeEntry, type VolumeEntryType } from "@burrow/core";
 import { FILE_FLAGS, fdPath, openDirectory, procFdPath, removeTree } from "@burrow/runtime";
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const WRITE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** Deepest listing the files API walks in one call. */
 export const MAX_LIST_DEPTH = 32;
 /** Most entries one listing returns. */
@@ -90,6 +90,28 @@ function entryOf(parts: string[], st: BigIntStats, target?: string): VolumeEntry
     ctime: new Date(Number(st.ctimeMs)).toISOString(),
     ...(target === undefined ? {} : { target }),
   };
+}
+
+/**
+ * Copies `body` into the open file and closes it. On a write error (a full volume) the rest of
+ * the body is read and dropped, so the client, still sending, gets the error response.
+ */
+function copyInto(body: Readable, fh: FileHandle): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const out = fh.createWriteStream();
+    let failed: unknown;
+    out.on("error", (err) => {
+      failed = err;
+      body.unpipe(out);
+      body.resume();
+    });
+    body.on("error", (err) => {
+      failed = err;
+      out.destroy();
+    });
+    out.on("close", () => (failed === undefined ? resolve() : reject(failed)));
+    body.pipe(out);
+  });
 }
 
 /**
@@ -231,8 +253,7 @@ export class VolumeFiles {
           await fh.close();
           throw Object.assign(new Error("not a regular file"), { code: "ENXIO" });
         }
-        // The stream closes the file when it ends or fails.
-        await pipeline(body, fh.createWriteStream());
+        await copyInto(body, fh);
       },
       true,
     );

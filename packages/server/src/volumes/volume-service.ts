@@ -64,7 +64,10 @@ export class VolumeService {
     }
     const size = request.sizeBytes ?? VOLUME_DEFAULT_SIZE_BYTES;
     if (!Number.isSafeInteger(size) || size < VOLUME_MIN_SIZE_BYTES || size > VOLUME_MAX_SIZE_BYTES) {
-      throw invalid("sizeBytes", `must be a whole number of bytes from ${VOLUME_MIN_SIZE_BYTES} to ${VOLUME_MAX_SIZE_BYTES}`);
+      throw invalid(
+        "sizeBytes",
+        `must be a whole number of bytes from ${VOLUME_MIN_SIZE_BYTES} to ${VOLUME_MAX_SIZE_BYTES}`,
+      );
     }
     if (await this.deps.store.byName(request.name)) {
       throw new BurrowError(ErrorCode.Conflict, `a volume named '${request.name}' already exists`, {

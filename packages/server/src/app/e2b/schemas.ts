@@ -41,7 +41,10 @@ export const NewSandboxSchema = z.object({
   envVars: z.record(z.string(), z.string()).optional(),
   mcp: z.record(z.string(), z.unknown()).nullable().optional(),
   iam: z.unknown().optional(),
-  volumeMounts: z.array(z.object({ name: z.string().min(1).max(200), path: z.string().min(1).max(1024) })).max(16).optional(),
+  volumeMounts: z
+    .array(z.object({ name: z.string().min(1).max(200), path: z.string().min(1).max(1024) }))
+    .max(16)
+    .optional(),
 });
 export type NewSandbox = z.infer<typeof NewSandboxSchema>;
 
