@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConflictError, InvalidArgumentError, Sandbox, Volumes } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./harness.js";
+import { cliMain, runNode, startTestServer, type TestServer } from "./harness.js";
 
 const MB = 1024 * 1024;
 
@@ -173,6 +173,29 @@ describe("volumes", () => {
       await s.kill();
     }
     await Volumes.delete("links", opts());
+  });
+
+  it("the CLI: volume create, cp in and out, ls, rm (refused while mounted), create --volume", async () => {
+    const cli = (...args: string[]) => runNode([cliMain, ...args], server.clientEnv, "piped in");
+    const made = await cli("volume", "create", "cli-vol", "--size", "16M");
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout.trim()).toMatch(/^vol_/);
+    expect((await cli("volume", "cp", "-", "cli-vol:/in.txt")).code).toBe(0);
+    const sb = await cli("create", "--volume", "cli-vol:/v:ro");
+    expect(sb.code, sb.stderr).toBe(0);
+    const id = sb.stdout.trim();
+    const cat = await cli("exec", id, "--", "cat", "/v/in.txt");
+    expect(cat.stdout).toBe("piped in");
+    const ls = await cli("volume", "ls");
+    expect(ls.stdout).toMatch(/^cli-vol\tvol_[a-z2-7]{20}\t.*16 MiB\tmounted by /);
+    expect(ls.stdout).toContain(id);
+    const refused = await cli("volume", "rm", "cli-vol");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(id);
+    expect((await cli("rm", id)).code).toBe(0);
+    expect((await cli("volume", "cp", "cli-vol:/in.txt", "-")).stdout).toBe("piped in");
+    expect((await cli("volume", "rm", "cli-vol")).code).toBe(0);
+    expect((await cli("volume", "rm", "cli-vol")).code).not.toBe(0);
   });
 
   it("mount validation: 400 for bad paths, 404 for unknown volumes, nothing started", async () => {

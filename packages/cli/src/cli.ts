@@ -11,6 +11,7 @@ import { secret } from "./commands/secrets.js";
 import { shell } from "./commands/shell.js";
 import { template } from "./commands/templates.js";
 import { url } from "./commands/url.js";
+import { volume } from "./commands/volumes.js";
 import { type CliIo, type Command, print } from "./context.js";
 import { EXIT_USAGE, formatError } from "./format.js";
 
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   url,
   egress,
   secret,
+  volume,
   template,
   mcp,
 ];
