@@ -92,6 +92,9 @@ describe("volumes API (fake runtime)", () => {
     expect(spec?.binds).toEqual([
       { source: expect.stringMatching(/volumes\/vol_\w+\/root$/), destination: "/data", readOnly: true },
     ]);
+    const snap = await call("POST", "/v1/templates/snap/from-sandbox", { sandboxId: sb.id });
+    expect(snap.status).toBe(400);
+    expect(JSON.stringify(await json(snap))).toContain("mounts volumes");
     const del = await call("DELETE", "/v1/volumes/shared");
     expect(del.status).toBe(409);
     const body = await json(del);

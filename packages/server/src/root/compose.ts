@@ -204,6 +204,7 @@ export function composeServices(f: Foundation): Services {
     blobs,
     catalog: templates,
     root: snapshotRoot,
+    volumeCount: async (id) => (await volumes.mountsOf(id)).length,
   });
   const diffs = new DiffService({
     store,
