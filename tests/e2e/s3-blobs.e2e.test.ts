@@ -40,7 +40,7 @@ describe("checkpoints in S3", () => {
         AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
       },
     });
-  });
+  }, 240_000);
 
   afterAll(async () => {
     try {

@@ -12,9 +12,10 @@ import { blobStoreContract } from "../../packages/server/test/blob-store-contrac
 import { type S3Service, startS3 } from "./s3.js";
 
 let s3: S3Service;
+// Starting Swift takes seconds of CPU; on a loaded 2-core host that can be a minute.
 beforeAll(async () => {
   s3 = await startS3();
-});
+}, 240_000);
 afterAll(async () => {
   await s3?.stop();
 });

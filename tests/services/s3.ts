@@ -30,7 +30,7 @@ export interface S3Service {
 export const SWIFT_PYTHON = "/usr/bin/python3";
 const LAUNCHER = join(import.meta.dirname, "swift-aio.py");
 const REGION = "us-east-1";
-const READY_TIMEOUT_MS = 90_000;
+const READY_TIMEOUT_MS = 180_000;
 
 /** Writes swift.conf and the four servers' paste.deploy files into `dir`. */
 async function writeConfig(dir: string, account: string, user: string, key: string): Promise<void> {

@@ -11,32 +11,39 @@ import { startPostgres } from "./postgres.js";
 import { run } from "./process.js";
 import { startS3 } from "./s3.js";
 
+const SLOW = { timeout: 240_000 };
+
 // The real services cluster mode runs on, started from Debian's packages by these helpers.
 describe("test services", () => {
-  it("PostgreSQL: a fresh cluster answers SQL over TCP with the URL's password, and is gone after stop", async () => {
-    const pg = await startPostgres();
-    let stopped = false;
-    try {
-      const psql = (sql: string) =>
-        run(`${pg.binDir}/psql`, [pg.url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql], { timeout: 30_000 });
-      await psql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
-      await psql("INSERT INTO t VALUES (1, 'burrow')");
-      expect((await psql("SELECT name FROM t WHERE id = 1")).stdout.trim()).toBe("burrow");
-      // The password in the URL is the one that works: another is refused.
-      const wrong = pg.url.replace(/:[0-9a-f]+@/, ":wrong@");
-      await expect(run(`${pg.binDir}/psql`, [wrong, "-X", "-c", "SELECT 1"], { timeout: 30_000 })).rejects.toThrow(
-        /password authentication failed/,
-      );
-      await pg.stop();
-      stopped = true;
-      expect(existsSync(pg.socketDir)).toBe(false);
-      await expect(run(`${pg.binDir}/psql`, [pg.url, "-X", "-c", "SELECT 1"], { timeout: 30_000 })).rejects.toThrow();
-    } finally {
-      if (!stopped) await pg.stop();
-    }
-  });
+  // Starting a service takes seconds of CPU; on a loaded 2-core host that can be a minute.
+  it(
+    "PostgreSQL: a fresh cluster answers SQL over TCP with the URL's password, and is gone after stop",
+    SLOW,
+    async () => {
+      const pg = await startPostgres();
+      let stopped = false;
+      try {
+        const psql = (sql: string) =>
+          run(`${pg.binDir}/psql`, [pg.url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql], { timeout: 30_000 });
+        await psql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+        await psql("INSERT INTO t VALUES (1, 'burrow')");
+        expect((await psql("SELECT name FROM t WHERE id = 1")).stdout.trim()).toBe("burrow");
+        // The password in the URL is the one that works: another is refused.
+        const wrong = pg.url.replace(/:[0-9a-f]+@/, ":wrong@");
+        await expect(run(`${pg.binDir}/psql`, [wrong, "-X", "-c", "SELECT 1"], { timeout: 30_000 })).rejects.toThrow(
+          /password authentication failed/,
+        );
+        await pg.stop();
+        stopped = true;
+        expect(existsSync(pg.socketDir)).toBe(false);
+        await expect(run(`${pg.binDir}/psql`, [pg.url, "-X", "-c", "SELECT 1"], { timeout: 30_000 })).rejects.toThrow();
+      } finally {
+        if (!stopped) await pg.stop();
+      }
+    },
+  );
 
-  it("S3 (Swift + s3api): put, get, list in pages and delete with the AWS SDK", async () => {
+  it("S3 (Swift + s3api): put, get, list in pages and delete with the AWS SDK", SLOW, async () => {
     const s3 = await startS3();
     let client: S3Client | undefined;
     try {

@@ -57,8 +57,8 @@ export class BlobCache {
     if (this.index.has(hash)) return;
     const temp = join(this.dir, "tmp", `${hash}.${randomBytes(6).toString("hex")}`);
     try {
-      await mkdir(join(this.dir, "tmp"), { recursive: true });
-      await mkdir(join(this.dir, hash.slice(0, 2)), { recursive: true });
+      await mkdir(join(this.dir, "tmp"), { recursive: true, mode: 0o700 });
+      await mkdir(join(this.dir, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
       await writeFile(temp, data, { mode: 0o600 });
       await rename(temp, this.path(hash));
     } catch {
