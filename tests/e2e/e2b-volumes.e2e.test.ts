@@ -45,6 +45,7 @@ describe("e2b SDK volumes against Burrow", () => {
     const sandbox = await Sandbox.create({ ...opts(), volumeMounts: { "/mnt/data": volume } });
     try {
       expect((await sandbox.commands.run("cat /mnt/data/seed/input.txt")).stdout).toBe("seeded");
+      expect((await sandbox.getInfo()).volumeMounts).toEqual([{ name: "e2b-data", path: "/mnt/data" }]);
       await sandbox.files.write("/mnt/data/out/result.txt", "from the sandbox");
       expect(await volume.readFile("/out/result.txt", content())).toBe("from the sandbox");
       // Deleting a mounted volume is refused.
