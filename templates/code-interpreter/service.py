@@ -89,12 +89,22 @@ class Run:
         self.budget = Budget()
 
     def stream(self, name, text):
-        verdict = self.budget.take("stream", len(text.encode("utf-8", "replace")))
-        if verdict == "ok":
+        if self.budget.truncated["stream"]:
+            return
+        data = text.encode("utf-8", "replace")
+        room = STREAM_LIMIT_BYTES - self.budget.used["stream"]
+        if len(data) <= room:
+            self.budget.used["stream"] += len(data)
             self.emit({"type": name, "text": text, "timestamp": now_iso()})
-        elif verdict == "first-over":
-            marker = f"\n[burrow: output truncated after {STREAM_LIMIT_BYTES} bytes; the code keeps running]\n"
-            self.emit({"type": "stderr", "text": marker, "timestamp": now_iso()})
+            return
+        # The part that fits, then one marker; later output of this execution is dropped.
+        self.budget.used["stream"] = STREAM_LIMIT_BYTES
+        self.budget.truncated["stream"] = True
+        head = data[:room].decode("utf-8", "ignore")
+        if head:
+            self.emit({"type": name, "text": head, "timestamp": now_iso()})
+        marker = f"\n[burrow: output truncated after {STREAM_LIMIT_BYTES} bytes; the code keeps running]\n"
+        self.emit({"type": "stderr", "text": marker, "timestamp": now_iso()})
 
     def result(self, fields, is_main):
         size = sum(len(json.dumps(v)) for v in fields.values())
