@@ -19,7 +19,7 @@ SRC="$ROOT/templates/code-interpreter"
 NAME=code-interpreter
 PACKAGES="bash,coreutils,python3,nodejs,git,curl,ca-certificates,procps,less,findutils,grep,sed,tar,gzip,xz-utils"
 PACKAGES="$PACKAGES,python3-ipykernel,python3-jupyter-client,python3-matplotlib,python3-pandas,python3-numpy"
-PKG_RECIPE="1:${PACKAGES}"
+PKG_RECIPE="2:no-recommends:${PACKAGES}"
 PKG_HASH=$(printf '%s' "$PKG_RECIPE" | sha256sum | cut -c1-16)
 SERVICE_HASH=$(cd "$SRC" && cat service.py js_kernel.mjs | sha256sum | cut -c1-16)
 RECIPE_VERSION="1:${PKG_HASH}:${SERVICE_HASH}"
@@ -35,8 +35,9 @@ mkdir -p "$CACHE"
 if [[ ! -x "$PKG_DIR/rootfs/usr/bin/python3" ]]; then
   PKG_WORK=$(mktemp -d "$CACHE/.build-$NAME.XXXXXX")
   trap 'rm -rf "$PKG_WORK"' EXIT
-  log "building the $NAME template: Debian packages (ipykernel, jupyter-client, matplotlib, pandas, numpy, nodejs); the first run downloads ~120 MB and takes a few minutes"
-  mmdebstrap --mode=root --variant=minbase --include="$PACKAGES" \
+  log "building the $NAME template: Debian packages (ipykernel, jupyter-client, matplotlib, pandas, numpy, nodejs); the first run downloads ~100 MB and takes a few minutes"
+  # Without Recommends: matplotlib and pandas would pull in compilers, boost and scipy (1.5 GB).
+  mmdebstrap --mode=root --variant=minbase --include="$PACKAGES" --aptopt='APT::Install-Recommends "false"' \
     --customize-hook='chroot "$1" useradd --create-home --uid 1000 --user-group --shell /bin/bash user' \
     --customize-hook='mkdir -p "$1/opt/burrow/bin" "$1/opt/burrow/run" && touch "$1/opt/burrow/bin/burrow-agent"' \
     --customize-hook='rm -rf "$1/var/cache/apt/archives/"*.deb "$1/var/lib/apt/lists/"*' \

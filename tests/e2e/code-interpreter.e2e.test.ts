@@ -51,7 +51,7 @@ describe.skipIf(process.env.BURROW_SKIP_CODE_INTERPRETER === "1")("code interpre
     expect(after.text).toBe("'yes'");
   });
 
-  it("refuses bad input: context with language, an unknown context, a sandbox without the service", async () => {
+  it("refuses bad input: context with language, an unknown context; a JS context with its own cwd", async () => {
     await expect(sandbox.runCode("1", { context: "abc", language: "python" })).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );
@@ -75,7 +75,7 @@ describe.skipIf(process.env.BURROW_SKIP_CODE_INTERPRETER === "1")("code interpre
     const again = await Sandbox.connect(sandbox.sandboxId, conn());
     expect((await again.runCode("marker")).text).toBe(expected);
     sandbox = again;
-  });
+  }, 180_000);
 
   it("restores a full checkpoint's variables; a fork gets them when forks carry memory", async () => {
     await sandbox.runCode("phase = 'checkpointed'");
@@ -95,7 +95,7 @@ describe.skipIf(process.env.BURROW_SKIP_CODE_INTERPRETER === "1")("code interpre
     }
     await sandbox.checkpoints.restore(checkpoint.id);
     expect((await sandbox.runCode("phase")).text).toBe("'checkpointed'");
-  });
+  }, 240_000);
 
   it("burrow run-code prints text, saves charts to files and exits 1 on an exception", async () => {
     const outDir = mkdtempSync(join(tmpdir(), "bt-code-"));
@@ -123,7 +123,7 @@ describe.skipIf(process.env.BURROW_SKIP_CODE_INTERPRETER === "1")("code interpre
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it("MCP run_code returns charts as image content and tables as text", async () => {
     const client = new Client({ name: "e2e-code", version: "1.0.0" });
@@ -159,7 +159,7 @@ describe.skipIf(process.env.BURROW_SKIP_CODE_INTERPRETER === "1")("code interpre
     } finally {
       await client.close();
     }
-  });
+  }, 120_000);
 
   it("a warm-pool sandbox answers its first runCode with the kernel already up", async () => {
     const health = (await (await server.request("GET", "/v1/health")).json()) as {
@@ -181,5 +181,5 @@ describe.skipIf(process.env.BURROW_SKIP_CODE_INTERPRETER === "1")("code interpre
     expect(run.stdout).toContain("error: AttributeError");
     expect(run.stdout).toContain("state: hibernated");
     expect(run.stdout).toContain("code-interpreter ok");
-  });
+  }, 240_000);
 });

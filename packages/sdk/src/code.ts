@@ -4,7 +4,7 @@
  * through the server's sandbox plane (`E2b-Sandbox-Id`/`E2b-Sandbox-Port` headers).
  */
 import { BurrowError, ErrorCode } from "@burrow/core";
-import { InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError, translateError } from "./errors.js";
 import type { ApiClient, RequestOptions } from "./http.js";
 
 export const CODE_INTERPRETER_PORT = 49999;
@@ -209,25 +209,14 @@ export class CodeInterpreter {
   }
 }
 
+/** The service's `{"error": {code, message}}` (or the server's plane error) as a typed SDK error. */
 function codeError(status: number, body: string, what: string, sandboxId: string): BurrowError {
-  let code: string | undefined;
-  let message: string | undefined;
-  try {
-    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown }; message?: unknown };
-    if (typeof parsed.error?.code === "string") code = parsed.error.code;
-    if (typeof parsed.error?.message === "string") message = parsed.error.message;
-    else if (typeof parsed.message === "string") message = parsed.message;
-  } catch {
-    message = body.trim().slice(0, 500);
+  const error = translateError({ status, body });
+  error.message = `${what}: ${error.message}`;
+  if (status === 502) {
+    error.message += ` (is sandbox ${sandboxId} a code-interpreter sandbox? Its service listens on port ${CODE_INTERPRETER_PORT})`;
   }
-  const known = Object.values(ErrorCode).find((c) => c === code);
-  const errorCode =
-    known ?? (status === 404 ? ErrorCode.NotFound : status === 400 ? ErrorCode.ValidationFailed : ErrorCode.Internal);
-  const hint =
-    status === 502 || status === 503
-      ? ` (is sandbox ${sandboxId} a code-interpreter sandbox? Its service listens on port ${CODE_INTERPRETER_PORT})`
-      : "";
-  return new BurrowError(errorCode, `${what}: ${message || `HTTP ${status}`}${hint}`, { details: { status } });
+  return error;
 }
 
 async function apply(execution: Execution, event: Record<string, unknown>, opts: RunCodeOptions): Promise<boolean> {
