@@ -58,7 +58,7 @@ async function until(what, check, timeoutMs) {
 export async function run({ templatesDir, agentBinary, log, cleanups }) {
   const rootfs = join(templatesDir, TEMPLATE, "rootfs");
   if (!existsSync(rootfs)) throw new Error(`${rootfs} missing: run scripts/setup.sh (it builds the template)`);
-  const server = await startServer({ BURROW_WARM_POOL: `${TEMPLATE}=1`, BURROW_NETWORK_PREFIX: "10.194" });
+  const server = await startServer({ BURROW_WARM_POOL: `${TEMPLATE}=1`, BURROW_NETWORK_PREFIX: "10.192" });
   const ids = [];
   let disposed = false;
   cleanups.add(async () => {
@@ -132,7 +132,7 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
 
   // (c) raw: the same rootfs, service and frame; runsc checkpoint, then restore → first direct result.
   log("code: raw runsc restore of the same service and frame");
-  const raw = new RawRunsc(mkdtempSync("/tmp/br-"), rootfs, agentBinary, { networkPrefix: "10.254" });
+  const raw = new RawRunsc(mkdtempSync("/tmp/br-"), rootfs, agentBinary, { networkPrefix: "10.191" });
   cleanups.add(() => raw.cleanupAll());
   const id = rawId();
   await raw.prepare(id, {

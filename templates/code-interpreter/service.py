@@ -513,15 +513,35 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def service_actions(self):
+        # Runs after every poll (at least each 0.5 s). A listening socket that came back from a
+        # checkpoint restore no longer listening is made to listen again, and says so.
+        try:
+            listening = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except OSError as e:
+            print(f"burrow code interpreter: SO_ACCEPTCONN failed: {e}", file=sys.stderr, flush=True)
+            return
+        if not listening:
+            print("burrow code interpreter: the port stopped listening; listening again", file=sys.stderr, flush=True)
+            self.socket.listen(self.request_queue_size)
+
+
 def main():
     # The default Python context is warm before the port opens: the template's ready check is
     # this port, so a sandbox (and a warm-pool sandbox) answers create with the kernel up.
     CONTEXTS.default("python")
     threading.Thread(target=CONTEXTS.default, args=("js",), daemon=True).start()
-    server = ThreadingHTTPServer(("0.0.0.0", PORT), Handler)
-    server.daemon_threads = True
+    server = Server(("0.0.0.0", PORT), Handler)
     print(f"burrow code interpreter listening on {PORT}", file=sys.stderr, flush=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except BaseException as e:
+        print(f"burrow code interpreter stopped: {e!r}", file=sys.stderr, flush=True)
+        raise
 
 
 if __name__ == "__main__":
