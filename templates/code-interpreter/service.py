@@ -387,6 +387,8 @@ def env_of(value, field):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "burrow-code-interpreter"
+    # Events are small writes: without TCP_NODELAY, Nagle holds each behind the peer's delayed ACK.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):
         pass
@@ -502,12 +504,13 @@ class Handler(BaseHTTPRequestHandler):
             return gone.is_set()
 
         ctx.execute(code, env_vars, Run(emit, cancelled))
-        emit({"type": "end_of_execution"})
         if gone.is_set():
             self.close_connection = True
             return
+        # The last event and the end of the chunked body in one write.
+        data = (json.dumps({"type": "end_of_execution"}) + "\n").encode()
         try:
-            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
             self.wfile.flush()
         except OSError:
             self.close_connection = True
