@@ -19,6 +19,7 @@ const ALL_SUITES = [
   "egress",
   "soak",
   "templates",
+  "code",
   "volumes",
 ];
 const root = join(import.meta.dirname, "..");

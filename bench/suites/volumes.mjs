@@ -55,7 +55,7 @@ const median = (xs) => {
 const round1 = (x) => Math.round(x * 10) / 10;
 
 export async function run({ log, cleanups }) {
-  const server = await startServer({ BURROW_WARM_POOL: "", BURROW_NETWORK_PREFIX: "10.192" });
+  const server = await startServer({ BURROW_WARM_POOL: "", BURROW_NETWORK_PREFIX: "10.190" });
   const ids = [];
   cleanups.add(() => server.dispose(ids));
   const opts = { apiUrl: server.url, apiKey: server.apiKey };
