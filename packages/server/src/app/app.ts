@@ -15,6 +15,7 @@ import { sendError } from "./http.js";
 import { Router } from "./router.js";
 import { type RouteDeps, registerRoutes } from "./routes.js";
 import { serveStatic } from "./static-files.js";
+import { registerE2bVolumeRoutes } from "./volume-routes.js";
 
 export interface AppDeps extends RouteDeps {
   keys: ApiKeyStore;
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps): App {
     const e2bTemplates = new E2bTemplates({ catalog: t.catalog, builds: t.builds, contexts: t.contexts });
     registerE2bTemplateRoutes(router, e2bTemplates, t.catalog, deps.keys, deps.logger);
   }
+  if (deps.volumes) registerE2bVolumeRoutes(router, deps.volumes, deps.keys, deps.logger);
   const plane = new SandboxPlane({ ...deps, ...(deps.previews ? { previews: deps.previews } : {}) });
   const log: Logger = deps.logger;
 

@@ -1,6 +1,7 @@
 /** The OpenAPI 3.1 document for `/v1`, served at `/v1/openapi.json`. */
 import { featurePaths, featureSchemas } from "./openapi-features.js";
 import { templatePaths, templateSchemas } from "./openapi-templates.js";
+import { volumePaths, volumeSchemas } from "./openapi-volumes.js";
 
 const errorRef = { $ref: "#/components/schemas/Error" };
 const errorResponse = (description: string) => ({
@@ -90,10 +91,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
                 secrets: { type: "array", items: { $ref: "#/components/schemas/SecretBinding" } },
               },
             },
+            volumes: { type: "array", maxItems: 16, items: { $ref: "#/components/schemas/VolumeMount" } },
           },
         },
         ...featureSchemas,
         ...templateSchemas,
+        ...volumeSchemas,
         Sandbox: {
           type: "object",
           required: [
@@ -263,6 +266,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
       ...featurePaths,
       ...templatePaths,
+      ...volumePaths,
     },
   };
 }

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Logger } from "@burrow/core";
-import type { Runtime } from "@burrow/runtime";
+import { DirVolumeDisks, type Runtime, type VolumeDisks } from "@burrow/runtime";
 import { DiffService } from "../checkpoints/diff-service.js";
 import { CheckpointService } from "../checkpoints/service.js";
 import type { ServerConfig } from "../config.js";
@@ -32,6 +32,7 @@ import { ImageImporter } from "../templates/image-importer.js";
 import { LayerStore } from "../templates/layer-store.js";
 import { SnapshotTemplates } from "../templates/snapshots.js";
 import { StepRunner } from "../templates/step-runner.js";
+import { VolumeService } from "../volumes/volume-service.js";
 
 /** What the services are built from: the host side, chosen by the caller (real or fake). */
 export interface Foundation {
@@ -47,6 +48,8 @@ export interface Foundation {
   trustedCaPem?: string;
   /** The clock of the sleep policy and activity (tests move it); Date.now by default. */
   now?: () => number;
+  /** Volume storage on the host (default: plain folders under the data dir, as the fake runtime needs). */
+  volumeDisks?: VolumeDisks;
 }
 
 /** The server's stores and services, built once per start. */
@@ -78,6 +81,7 @@ export interface Services {
   /** The preview domain, fixed once the listening port is known. */
   site: { previewDomain: string };
   imageDirOf: (id: string) => string;
+  volumes: VolumeService;
 }
 
 /** Builds every store and service, each handed what it uses. Nothing starts here. */
@@ -133,10 +137,20 @@ export function composeServices(f: Foundation): Services {
     stores.secrets,
     new SecretCipher(loadSecretsKey(config.secretsKeyHex, join(config.dataDir, "secrets.key"))),
   );
+  const volumes = new VolumeService({
+    store: stores.volumes,
+    disks: f.volumeDisks ?? new DirVolumeDisks(join(config.dataDir, "volumes")),
+    logger,
+    now: date,
+  });
   const settings = new SandboxSettings({
     egress,
     secrets,
-    dropOnDelete: [(id) => previewStore.deleteForSandbox(id), (id) => e2bStore.forget(id)],
+    dropOnDelete: [
+      (id) => previewStore.deleteForSandbox(id),
+      (id) => e2bStore.forget(id),
+      (id) => stores.volumes.forgetSandbox(id),
+    ],
   });
   const sandboxes = new SandboxService({
     store,
@@ -149,6 +163,7 @@ export function composeServices(f: Foundation): Services {
     logger,
     agents,
     settings,
+    volumes,
     host: f.host,
     now: date,
     ...(f.trustedCaPem === undefined ? {} : { trustedCaPem: f.trustedCaPem }),
@@ -189,6 +204,7 @@ export function composeServices(f: Foundation): Services {
     blobs,
     catalog: templates,
     root: snapshotRoot,
+    volumeCount: async (id) => (await volumes.mountsOf(id)).length,
   });
   const diffs = new DiffService({
     store,
@@ -244,5 +260,6 @@ export function composeServices(f: Foundation): Services {
     snapshots,
     site,
     imageDirOf,
+    volumes,
   };
 }
