@@ -165,18 +165,21 @@ export class GvisorRuntime implements Runtime {
 
   /**
    * Starts a new sandbox from another sandbox's memory image (`imageDir`) and files (`upperSnapshot`,
-   * copied into the new upper dir): the processes keep running with their memory, under the new
+   * copied into the new upper dir, or `extraLower` mounted read-only below an empty one): the processes keep running with their memory, under the new
    * id, network namespace and /30 address (runsc restore takes eth0's address from the namespace
    * it restores into), and the agent switches to `spec.agentToken` on the first request that
    * carries it, refusing the image's token from then on.
    */
   async restoreAsNew(spec: SnapshotRestoreSpec): Promise<void> {
+    const from = spec.upperSnapshot;
     await this.startNew(spec, ["restore", "--detach", `--image-path=${spec.imageDir}`], "restore", async (upper) => {
-      const copy = await this.options.runner.run(["cp", "-a", "--reflink=auto", `${spec.upperSnapshot}/.`, upper], {
-        timeoutMs: this.timeoutMs,
-      });
-      if (copy.exitCode !== 0) {
-        throw new BurrowError(ErrorCode.RuntimeFailed, `copying the snapshot's files failed: ${copy.stderr.trim()}`);
+      if (from !== undefined) {
+        const copy = await this.options.runner.run(["cp", "-a", "--reflink=auto", `${from}/.`, upper], {
+          timeoutMs: this.timeoutMs,
+        });
+        if (copy.exitCode !== 0) {
+          throw new BurrowError(ErrorCode.RuntimeFailed, `copying the snapshot's files failed: ${copy.stderr.trim()}`);
+        }
       }
       // The restored agent reopens its log by path; runsc restore fails while it is missing.
       await writeFile(join(this.dir(spec.id), "run", "agent.log"), "", { flag: "wx" });

@@ -84,6 +84,11 @@ export interface CreateFreshOptions {
   layers?: string[];
   /** The template version to start on (a fork's source's), instead of what `template` resolves to now. */
   templateVersion?: string;
+  /**
+   * A memory image to restore into the new sandbox instead of booting it (a fork of a full
+   * checkpoint; its files come in `extraLower`): no start commands run, the processes are there.
+   */
+  restoreImage?: string;
 }
 
 /**
@@ -191,7 +196,10 @@ export class SandboxService {
         ...(this.deps.trustedCaPem === undefined ? {} : { trustedCaPem: this.deps.trustedCaPem }),
       };
       const snapshot = "snapshotImageDir" in resolved ? resolved.snapshotImageDir : undefined;
-      if (snapshot === undefined) await this.deps.runtime.create(spec);
+      if (options.restoreImage !== undefined) {
+        // A fork with memory: the image's processes run on in this sandbox's id, address and token.
+        await this.deps.runtime.restoreAsNew({ ...spec, imageDir: options.restoreImage });
+      } else if (snapshot === undefined) await this.deps.runtime.create(spec);
       else {
         // A snapshot version: its memory image restored into this sandbox's new id, address and
         // token, so the processes it holds run on. The first request with the new token (initAgent's
@@ -204,7 +212,8 @@ export class SandboxService {
       }
       await this.deps.lifecycle.initAgent(record);
       if (options.settingsOf !== undefined) await this.deps.settings.copy(options.settingsOf, record.id);
-      if (snapshot === undefined && "config" in resolved && hasStartCommands(resolved.config)) {
+      const restored = snapshot !== undefined || options.restoreImage !== undefined;
+      if (!restored && "config" in resolved && hasStartCommands(resolved.config)) {
         try {
           await startTemplateCommands(this.deps.agents, this.agentEndpoint(record), record.agentToken, resolved.config);
         } catch (err) {
