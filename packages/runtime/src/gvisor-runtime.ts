@@ -203,20 +203,22 @@ export class GvisorRuntime implements Runtime {
     };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
-      if (fillUpper) await fillUpper(paths.upper);
-      await recordLayers(dir, spec.templateLayers, {
-        extraLower: spec.extraLower,
-        trustedCaPem: spec.trustedCaPem,
-        caLayersDir: this.caLayersDir,
-      });
-      await mountOverlay(this.options.runner, dir, spec.templateLayers, paths);
-      await this.network.setup(addr, dir);
-      await ensureTmpDir(paths.rootfs);
+      // The files (upper dir, layers, overlay mount), the network and the bundle do not depend on
+      // each other: they are made at the same time, and runsc starts once all are there.
+      const files = async () => {
+        if (fillUpper) await fillUpper(paths.upper);
+        await recordLayers(dir, spec.templateLayers, {
+          extraLower: spec.extraLower,
+          trustedCaPem: spec.trustedCaPem,
+          caLayersDir: this.caLayersDir,
+        });
+        await mountOverlay(this.options.runner, dir, spec.templateLayers, paths);
+        await ensureTmpDir(paths.rootfs);
+      };
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
       // single-request: glibc sends A and AAAA in parallel from one socket, and conntrack's known
       // race between two new packets of one flow at a NAT redirect can drop one (a 2 s stall).
       const resolvConf = join(dir, "resolv.conf");
-      await writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2 single-request\n`);
       const ociSpec = buildOciSpec({
         id: spec.id,
         rootfsPath: paths.rootfs,
@@ -227,8 +229,15 @@ export class GvisorRuntime implements Runtime {
         agentPort: this.agentPort,
         netns: addr.netns,
       });
-      await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
-      await writeAgentToken(paths.run, spec.agentToken);
+      const settled = await Promise.allSettled([
+        files(),
+        this.network.setup(addr, dir),
+        writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2 single-request\n`),
+        writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 }),
+        writeAgentToken(paths.run, spec.agentToken),
+      ]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
       await this.startInNamespace(spec.id, addr, [...startArgs, `--bundle=${paths.bundle}`, spec.id], what);
     } catch (err) {
       await this.destroy(spec.id, spec.networkIndex).catch((e: unknown) =>

@@ -81,19 +81,28 @@ export async function startForks(
       });
       return fork.id;
     };
-    // A few at a time: each is a runsc start, and this host has few cores.
-    // If any fork fails, every sandbox this call made (failed ones too) is deleted: all forks or none.
+    // A few at a time (each is a runsc start, and this host has few cores), the next starting as
+    // soon as one is done. If any fork fails, no new one starts and every sandbox this call made
+    // (failed ones too) is deleted: all forks or none. The ids keep creation order.
     const ids: string[] = [];
-    for (let i = 0; i < count; i += FORK_PARALLELISM) {
-      const batch = await Promise.allSettled(
-        Array.from({ length: Math.min(FORK_PARALLELISM, count - i) }, () => startFork()),
-      );
-      for (const r of batch) if (r.status === "fulfilled") ids.push(r.value);
-      const failed = batch.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) {
-        for (const forkId of inserted) await deps.sandboxes.delete(forkId).catch(() => false);
-        throw failed.reason;
+    let next = 0;
+    let failure: { reason: unknown } | undefined;
+    const worker = async () => {
+      while (failure === undefined && next < count) {
+        next++;
+        const slot = ids.length;
+        ids.push("");
+        try {
+          ids[slot] = await startFork();
+        } catch (err) {
+          failure ??= { reason: err };
+        }
       }
+    };
+    await Promise.all(Array.from({ length: Math.min(FORK_PARALLELISM, count) }, worker));
+    if (failure !== undefined) {
+      for (const forkId of inserted) await deps.sandboxes.delete(forkId).catch(() => false);
+      throw failure.reason;
     }
     deps.sandboxes.handOut(ids);
     return {

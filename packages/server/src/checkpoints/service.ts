@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import {
   BurrowError,
   type CheckpointInfo,
@@ -43,6 +43,9 @@ import { startForks } from "./fork.js";
 import { chunkHashes, loadManifest, type Manifest, ReadWriteLock, saveManifest } from "./manifest-io.js";
 
 export const MAX_FORKS = 20;
+
+/** A restore writes the checkpoint's files and memory image beside the sandbox's, under this suffix. */
+const RESTORE_SUFFIX = ".restore";
 
 export interface CheckpointServiceDeps {
   store: SandboxStore;
@@ -296,19 +299,30 @@ export class CheckpointService {
       const started = performance.now();
       const manifest = await loadManifest(this.deps.blobs, ck.manifestHash);
       const upper = this.deps.runtime.upperDir(id);
-      const newUpper = `${upper}.restore`;
+      const newUpper = `${upper}${RESTORE_SUFFIX}`;
       const imageDir = this.deps.imageDirOf(id);
       // "restarting": if the server dies mid-restore, reconcile keeps the files and reports error.
       this.deps.transitions.move(record, "starting", { type: "restarting", reason: `restoring checkpoint ${cid}` });
+      let restoredNote = "";
+      const memory = ck.mode === "full" ? manifest.memory : undefined;
+      const newImage = `${imageDir}${RESTORE_SUFFIX}`;
+      let imageWritten: Promise<void> | undefined;
       try {
         await removeTree(newUpper);
-        await materialize(manifest.entries, newUpper, this.deps.blobs);
+        // The memory image is written from the blobs while the sandbox stops and its files are made.
+        imageWritten = memory === undefined ? undefined : materializeMemory(memory, newImage, this.deps.blobs);
+        imageWritten?.catch(() => undefined); // awaited below; not unhandled if the stop fails first
         this.deps.agents.disconnect(this.deps.runtime.agentEndpoint(id, record.networkIndex));
         await this.deps.runtime.stop(id);
+        // Stopped, so nothing writes to the old upper dir: the files it still has unchanged since
+        // the checkpoint are linked into the new one (the old one is discarded by replaceUpper).
+        const reused = await materialize(manifest.entries, newUpper, this.deps.blobs, { reuseFrom: upper });
+        await imageWritten;
         await rm(imageDir, { recursive: true, force: true });
         await this.deps.runtime.replaceUpper(id, newUpper);
-        if (ck.mode === "full" && manifest.memory) {
-          await materializeMemory(manifest.memory, imageDir, this.deps.blobs);
+        restoredNote = reused > 0 ? `; ${reused} unchanged files reused` : "";
+        if (memory !== undefined) {
+          await rename(newImage, imageDir);
           await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
           await this.deps.agents.waitReady(this.deps.runtime.agentEndpoint(id, record.networkIndex), record.agentToken);
           await rm(imageDir, { recursive: true, force: true });
@@ -317,7 +331,9 @@ export class CheckpointService {
           await this.deps.lifecycle.initAgent(record);
         }
       } catch (err) {
+        await imageWritten?.catch(() => undefined);
         await removeTree(newUpper).catch(() => undefined);
+        await rm(newImage, { recursive: true, force: true }).catch(() => undefined);
         // A restore or restart that started but never answered must not keep running unseen.
         await this.deps.runtime.stop(id).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
@@ -330,7 +346,7 @@ export class CheckpointService {
       this.deps.checkpoints.setHead(id, cid);
       this.deps.transitions.move(record, "running", {
         type: "restored",
-        reason: `restored ${ck.mode} checkpoint ${cid}`,
+        reason: `restored ${ck.mode} checkpoint ${cid}${restoredNote}`,
         durationMs: performance.now() - started,
       });
       return record;
@@ -447,7 +463,12 @@ export class CheckpointService {
         if (staged && (await readPlan(join(dir, name)))) {
           storing.delete(staged.id);
           this.startIngest(staged, join(dir, name), performance.now());
-        } else if (name.startsWith("checkpoint-image-") || name.startsWith(STAGE_PREFIX) || name === "upper.restore") {
+        } else if (
+          name.startsWith("checkpoint-image-") ||
+          name.startsWith(STAGE_PREFIX) ||
+          name === `upper${RESTORE_SUFFIX}` ||
+          name === `${basename(this.deps.imageDirOf(record.id))}${RESTORE_SUFFIX}`
+        ) {
           // upper.restore holds a checkpoint's tree, which a sandbox made and may nest at any depth.
           await removeTree(join(dir, name));
         }
