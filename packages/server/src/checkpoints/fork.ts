@@ -6,7 +6,7 @@ import type { ForkResponse } from "@burrow/core";
 import { materialize, materializeMemory, removeTree } from "@burrow/runtime";
 import { PENDING_FORK, type SandboxService } from "../services/sandbox-service.js";
 import type { Transitions } from "../services/transitions.js";
-import type { LocalBlobStore } from "../store/blob-store.js";
+import type { BlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord } from "../store/sandbox-store.js";
 import { chunkHashes, loadManifest, mergedEntries, saveManifest } from "./manifest-io.js";
@@ -19,7 +19,7 @@ export const FORK_IMAGE_PREFIX = ".image-";
 
 export interface ForkDeps {
   checkpoints: CheckpointStore;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
   sandboxes: SandboxService;
   transitions: Transitions;
   /** `<data>/snapshots`: materialised checkpoint trees that forks mount as a lower layer. */
