@@ -17,6 +17,7 @@ import { applyHostMemoryHeadroom } from "./memory-headroom.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
 import { readAgentLog, upgradeBundle, writeAgentToken } from "./run-dir.js";
+import { readableLog, readTail, toStatus } from "./runsc-log.js";
 import type {
   AgentEndpoint,
   ExecOptions,
@@ -25,7 +26,6 @@ import type {
   RestoreSpec,
   Runtime,
   RuntimeSandbox,
-  RuntimeStatus,
   SandboxSpec,
   SnapshotRestoreSpec,
 } from "./runtime.js";
@@ -534,37 +534,4 @@ export class GvisorRuntime implements Runtime {
   async close(): Promise<void> {
     await this.options.runner.close();
   }
-}
-
-function toStatus(s: string | undefined): RuntimeStatus {
-  if (s === "running" || s === "created") return "running";
-  if (s === "paused") return "paused";
-  if (s === "stopped") return "stopped";
-  return "absent";
-}
-
-async function readTail(path: string): Promise<string> {
-  try {
-    return tailLines(readableLog(await readFile(path, "utf8")), 20);
-  } catch {
-    return "";
-  }
-}
-
-/** runsc --log writes JSON lines; keep the warning and error messages. */
-function readableLog(text: string): string {
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) {
-      if (line.trim()) out.push(line);
-      continue;
-    }
-    try {
-      const entry = JSON.parse(line) as { msg?: string; level?: string };
-      if (entry.msg && (entry.level === "error" || entry.level === "warning")) out.push(entry.msg);
-    } catch {
-      out.push(line);
-    }
-  }
-  return out.join("\n");
 }
