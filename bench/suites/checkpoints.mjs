@@ -1,5 +1,6 @@
-// Suite "checkpoints" (issue 4): live full and fs checkpoints with changed files, restore, fork
-// ×N and the bytes stored when nothing changed; against raw runsc in the same run.
+// Suite "checkpoints" (issues 4, 17): live full and fs checkpoints with changed files, restore,
+// fork ×N (fs, and full: memory carried) and the bytes stored when nothing changed; against raw
+// runsc in the same run.
 //
 //   BENCH_CK_MB        touched memory of the background process in MB (default 100)
 //   BENCH_CK_FILES     files changed before each checkpoint (default 1000)
@@ -155,6 +156,31 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
   const snapshotKb = duKb(snapshotsDir);
   const blobsKb = duKb(join(server.dataDir, "blobs"));
   for (const id of forkIds) await server.api("DELETE", `/v1/sandboxes/${id}`);
+
+  // ── 5. fork ×FORKS of the last full checkpoint: memory carried into every fork ──────────────
+  log(`checkpoints: fork ×${FORKS} with memory`);
+  let memFork = { sandboxIds: [], processes: "" };
+  const memForkMs = await timeIt(async () => {
+    memFork = await sb.checkpoints.fork(full.last.id, { count: FORKS });
+  });
+  created.push(...memFork.sandboxIds);
+  // Each fork's own start (restore into its identity → agent answering with its token), from its event.
+  const memForkStartMs = [];
+  const memForkFirstExecMs = [];
+  let memForksWithSameProcess = 0;
+  for (const forkId of memFork.sandboxIds) {
+    const f = await Sandbox.connect(forkId, opts);
+    const ev = (await f.events()).find((e) => e.type === "created" && typeof e.durationMs === "number");
+    if (ev) memForkStartMs.push(ev.durationMs);
+    memForkFirstExecMs.push(await timeIt(() => f.files.exists("/tmp/alloc-ready")));
+    // The Python process holding MB is there, with the pid it had in the source.
+    const same = await f.commands.run(`kill -0 ${pid} && echo alive`).then(
+      (r) => r.stdout.trim() === "alive",
+      () => false,
+    );
+    if (same) memForksWithSameProcess++;
+  }
+  for (const forkId of memFork.sandboxIds) await server.api("DELETE", `/v1/sandboxes/${forkId}`);
   await sb.kill();
 
   // ── raw: runsc checkpoint of the same touched memory, and a copy of FILES changed files ────
@@ -266,6 +292,14 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
     sharedSnapshotKib: snapshotKb,
     blobStoreKib: blobsKb,
   };
+  results.forkWithMemory = {
+    count: FORKS,
+    processes: memFork.processes,
+    apiMs: round(memForkMs),
+    perForkStartMs: s(memForkStartMs),
+    firstEnvdCallMs: s(memForkFirstExecMs),
+    forksWithTheSourceProcess: memForksWithSameProcess,
+  };
   results.checkpointRefusedOpenConnections = retries.conflicts;
 
   ratios.fullCheckpointP50VsRawCheckpointPlusCopy = ratio(s(full.ms).p50, rawFloor);
@@ -275,10 +309,19 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
   ratios.fsUntilStoredP50VsCp = ratio(s(fs.untilStored).p50, s(copy).p50);
   ratios.fullRestoreP50VsRawRestoreToAgent = ratio(s(restoreFull).p50, s(rawRestoreToAgent).p50);
   ratios.forkDiskTotalVsSourceUpper = ratio(results.fork.forkUpperKib.total, sourceUpperKb);
+  ratios.memoryForkStartP50VsRawRestoreToAgent = ratio(s(memForkStartMs).p50, s(rawRestoreToAgent).p50);
 
   goals.liveFullCheckpointVsRawCheckpointPlusCopy = goal(1.2, ratios.fullCheckpointP50VsRawCheckpointPlusCopy, {
     unit: "x",
     note: `full checkpoint API p50 (${MB} MB touched, ${FILES} changed files; the call answers when the sandbox runs again, its copy then goes into the blob store in the background) ÷ (raw runsc checkpoint p50 + cp -a of ${FILES} files p50)`,
+  });
+  goals.memoryForksTotal = goal(2000, round(memForkMs), {
+    unit: "ms",
+    note: `one fork(fullCk, {count: ${FORKS}}) call, ${MB} MB touched memory carried into each fork (${memForksWithSameProcess}/${FORKS} forks have the source's process)`,
+  });
+  goals.memoryForkStartVsRawRestoreToAgent = goal(1.3, ratios.memoryForkStartP50VsRawRestoreToAgent, {
+    unit: "x",
+    note: "a memory fork's own start p50 (its 'created' event: restore into its id, /30 and token until the agent answers) ÷ raw runsc restore → first agent answer p50",
   });
   goals.unchangedCheckpointStoredBytes = goal(4096, fsUnchanged2.ck.storedBytes, {
     unit: "B",

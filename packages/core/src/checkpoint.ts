@@ -55,8 +55,11 @@ export interface ForkResponse {
   checkpointId: string;
   /** New sandbox ids, in creation order. */
   sandboxIds: string[];
-  /** Forks start fresh processes on the checkpoint's files (memory is never forked). */
-  processes: "fresh";
+  /**
+   * `restored`: forks of a full checkpoint carry its memory and processes (each in its own id,
+   * address and agent token); `fresh`: forks of an fs checkpoint start new processes on its files.
+   */
+  processes: "fresh" | "restored";
 }
 
 export type DiffChange = "added" | "modified" | "removed";

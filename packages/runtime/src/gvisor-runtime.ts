@@ -17,6 +17,7 @@ import { applyHostMemoryHeadroom } from "./memory-headroom.js";
 import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
 import { readAgentLog, upgradeBundle, writeAgentToken } from "./run-dir.js";
+import { readableLog, readTail, toStatus } from "./runsc-log.js";
 import type {
   AgentEndpoint,
   ExecOptions,
@@ -25,7 +26,6 @@ import type {
   RestoreSpec,
   Runtime,
   RuntimeSandbox,
-  RuntimeStatus,
   SandboxSpec,
   SnapshotRestoreSpec,
 } from "./runtime.js";
@@ -165,18 +165,21 @@ export class GvisorRuntime implements Runtime {
 
   /**
    * Starts a new sandbox from another sandbox's memory image (`imageDir`) and files (`upperSnapshot`,
-   * copied into the new upper dir): the processes keep running with their memory, under the new
+   * copied into the new upper dir, or `extraLower` mounted read-only below an empty one): the processes keep running with their memory, under the new
    * id, network namespace and /30 address (runsc restore takes eth0's address from the namespace
    * it restores into), and the agent switches to `spec.agentToken` on the first request that
    * carries it, refusing the image's token from then on.
    */
   async restoreAsNew(spec: SnapshotRestoreSpec): Promise<void> {
+    const from = spec.upperSnapshot;
     await this.startNew(spec, ["restore", "--detach", `--image-path=${spec.imageDir}`], "restore", async (upper) => {
-      const copy = await this.options.runner.run(["cp", "-a", "--reflink=auto", `${spec.upperSnapshot}/.`, upper], {
-        timeoutMs: this.timeoutMs,
-      });
-      if (copy.exitCode !== 0) {
-        throw new BurrowError(ErrorCode.RuntimeFailed, `copying the snapshot's files failed: ${copy.stderr.trim()}`);
+      if (from !== undefined) {
+        const copy = await this.options.runner.run(["cp", "-a", "--reflink=auto", `${from}/.`, upper], {
+          timeoutMs: this.timeoutMs,
+        });
+        if (copy.exitCode !== 0) {
+          throw new BurrowError(ErrorCode.RuntimeFailed, `copying the snapshot's files failed: ${copy.stderr.trim()}`);
+        }
       }
       // The restored agent reopens its log by path; runsc restore fails while it is missing.
       await writeFile(join(this.dir(spec.id), "run", "agent.log"), "", { flag: "wx" });
@@ -200,20 +203,22 @@ export class GvisorRuntime implements Runtime {
     };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
-      if (fillUpper) await fillUpper(paths.upper);
-      await recordLayers(dir, spec.templateLayers, {
-        extraLower: spec.extraLower,
-        trustedCaPem: spec.trustedCaPem,
-        caLayersDir: this.caLayersDir,
-      });
-      await mountOverlay(this.options.runner, dir, spec.templateLayers, paths);
-      await this.network.setup(addr, dir);
-      await ensureTmpDir(paths.rootfs);
+      // The files (upper dir, layers, overlay mount), the network and the bundle do not depend on
+      // each other: they are made at the same time, and runsc starts once all are there.
+      const files = async () => {
+        if (fillUpper) await fillUpper(paths.upper);
+        await recordLayers(dir, spec.templateLayers, {
+          extraLower: spec.extraLower,
+          trustedCaPem: spec.trustedCaPem,
+          caLayersDir: this.caLayersDir,
+        });
+        await mountOverlay(this.options.runner, dir, spec.templateLayers, paths);
+        await ensureTmpDir(paths.rootfs);
+      };
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
       // single-request: glibc sends A and AAAA in parallel from one socket, and conntrack's known
       // race between two new packets of one flow at a NAT redirect can drop one (a 2 s stall).
       const resolvConf = join(dir, "resolv.conf");
-      await writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2 single-request\n`);
       const ociSpec = buildOciSpec({
         id: spec.id,
         rootfsPath: paths.rootfs,
@@ -225,8 +230,15 @@ export class GvisorRuntime implements Runtime {
         netns: addr.netns,
         ...(spec.binds === undefined ? {} : { binds: spec.binds }),
       });
-      await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
-      await writeAgentToken(paths.run, spec.agentToken);
+      const settled = await Promise.allSettled([
+        files(),
+        this.network.setup(addr, dir),
+        writeFile(resolvConf, `nameserver ${addr.hostIp}\noptions timeout:2 attempts:2 single-request\n`),
+        writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 }),
+        writeAgentToken(paths.run, spec.agentToken),
+      ]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
       await this.startInNamespace(spec.id, addr, [...startArgs, `--bundle=${paths.bundle}`, spec.id], what);
     } catch (err) {
       await this.destroy(spec.id, spec.networkIndex).catch((e: unknown) =>
@@ -523,37 +535,4 @@ export class GvisorRuntime implements Runtime {
   async close(): Promise<void> {
     await this.options.runner.close();
   }
-}
-
-function toStatus(s: string | undefined): RuntimeStatus {
-  if (s === "running" || s === "created") return "running";
-  if (s === "paused") return "paused";
-  if (s === "stopped") return "stopped";
-  return "absent";
-}
-
-async function readTail(path: string): Promise<string> {
-  try {
-    return tailLines(readableLog(await readFile(path, "utf8")), 20);
-  } catch {
-    return "";
-  }
-}
-
-/** runsc --log writes JSON lines; keep the warning and error messages. */
-function readableLog(text: string): string {
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) {
-      if (line.trim()) out.push(line);
-      continue;
-    }
-    try {
-      const entry = JSON.parse(line) as { msg?: string; level?: string };
-      if (entry.msg && (entry.level === "error" || entry.level === "warning")) out.push(entry.msg);
-    } catch {
-      out.push(line);
-    }
-  }
-  return out.join("\n");
 }

@@ -56,8 +56,11 @@ export interface RestoreSpec extends RestartSpec {
 export interface SnapshotRestoreSpec extends SandboxSpec {
   /** Directory holding the memory image (a full checkpoint's `runsc checkpoint` output). */
   imageDir: string;
-  /** The source sandbox's upper dir as captured with the image; copied, never modified. */
-  upperSnapshot: string;
+  /**
+   * The source sandbox's upper dir as captured with the image; copied, never modified. Absent
+   * when `extraLower` already holds the source's files (forks: the new upper dir starts empty).
+   */
+  upperSnapshot?: string;
 }
 
 export interface AgentEndpoint {

@@ -79,7 +79,10 @@ export class Checkpoints {
     );
   }
 
-  /** `count` new sandboxes on the checkpoint's files ("now": checkpoint first). */
+  /**
+   * `count` new sandboxes from the checkpoint ("now": a full checkpoint first). A full checkpoint's
+   * forks carry its memory and processes (`processes: "restored"`); an fs checkpoint's start fresh.
+   */
   fork(checkpointId: string, opts: RequestOptions & { count?: number } = {}): Promise<ForkResponse> {
     return this.api.json<ForkResponse>(
       {

@@ -132,7 +132,8 @@ export const featurePaths = {
   [`${checkpoints}/{cid}/fork`]: {
     parameters: [sandboxId, checkpointId],
     post: {
-      summary: "New sandboxes from a checkpoint, or from `now`",
+      summary:
+        "New sandboxes from a checkpoint, or from `now` (a full checkpoint first); a full checkpoint's forks carry its memory and processes",
       requestBody: json({ type: "object", properties: { count: { type: "integer", minimum: 1, maximum: 20 } } }),
       responses: { "201": ok("`{checkpointId, sandboxIds, processes}`"), "404": notFound },
     },

@@ -168,8 +168,23 @@ export function openApiDocument(version: string): Record<string, unknown> {
               description: "URL-encoded `k1=v1&k2=v2`; all pairs must match",
               schema: { type: "string" },
             },
+            {
+              name: "limit",
+              in: "query",
+              description: "Page size (1..1000); without it, every sandbox in one answer",
+              schema: { type: "integer", minimum: 1, maximum: 1000 },
+            },
+            {
+              name: "nextToken",
+              in: "query",
+              description: "The previous page's `nextToken`",
+              schema: { type: "string" },
+            },
           ],
-          responses: { "200": { description: "`{ sandboxes: Sandbox[] }`" } },
+          responses: {
+            "200": { description: "`{ sandboxes: Sandbox[], nextToken? }` (nextToken while more follow)" },
+            "400": errorResponse("bad_request: a bad limit or nextToken"),
+          },
         },
       },
       "/v1/sandboxes/{id}": {

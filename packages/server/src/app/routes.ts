@@ -16,6 +16,7 @@ import { clientAgentPath, lockoutError, proxyToAgent, unreachableError } from ".
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import { registerNetworkRoutes } from "./network-routes.js";
 import { openApiDocument } from "./openapi.js";
+import { pageOf, parsePageQuery } from "./paging.js";
 import { registerPreviewRoutes } from "./preview-routes.js";
 import type { Router } from "./router.js";
 import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSandbox } from "./schemas.js";
@@ -80,8 +81,8 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   });
 
   router.add("GET", "/v1/sandboxes", ({ res, url }) => {
-    const list = sandboxes.list(parseMetadataFilter(url)).map(toInfo);
-    sendJson(res, 200, { sandboxes: list });
+    const { page, nextToken } = pageOf(sandboxes.list(parseMetadataFilter(url)), parsePageQuery(url));
+    sendJson(res, 200, { sandboxes: page.map(toInfo), ...(nextToken === undefined ? {} : { nextToken }) });
   });
 
   router.add("GET", "/v1/sandboxes/:id", ({ res, params }) => {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   BurrowError,
   type CheckpointInfo,
@@ -32,19 +32,20 @@ import {
 import type { AgentClient } from "../services/agent-client.js";
 import type { KeyedMutex } from "../services/keyed-mutex.js";
 import type { LifecycleService } from "../services/lifecycle.js";
-import { PENDING_FORK, type SandboxService } from "../services/sandbox-service.js";
+import type { SandboxService } from "../services/sandbox-service.js";
 import type { Transitions } from "../services/transitions.js";
 import type { BlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { Catalog } from "../templates/catalog.js";
 import { CheckpointCapture, FROZEN_MARKER, sandboxBusy } from "./capture.js";
-import { chunkHashes, loadManifest, type Manifest, mergedEntries, ReadWriteLock, saveManifest } from "./manifest-io.js";
-
-/** Forks started at once. */
-const FORK_PARALLELISM = 3;
+import { startForks } from "./fork.js";
+import { chunkHashes, loadManifest, type Manifest, ReadWriteLock, saveManifest } from "./manifest-io.js";
 
 export const MAX_FORKS = 20;
+
+/** A restore writes the checkpoint's files and memory image beside the sandbox's, under this suffix. */
+const RESTORE_SUFFIX = ".restore";
 
 export interface CheckpointServiceDeps {
   store: SandboxStore;
@@ -298,19 +299,30 @@ export class CheckpointService {
       const started = performance.now();
       const manifest = await loadManifest(this.deps.blobs, ck.manifestHash);
       const upper = this.deps.runtime.upperDir(id);
-      const newUpper = `${upper}.restore`;
+      const newUpper = `${upper}${RESTORE_SUFFIX}`;
       const imageDir = this.deps.imageDirOf(id);
       // "restarting": if the server dies mid-restore, reconcile keeps the files and reports error.
       this.deps.transitions.move(record, "starting", { type: "restarting", reason: `restoring checkpoint ${cid}` });
+      let restoredNote = "";
+      const memory = ck.mode === "full" ? manifest.memory : undefined;
+      const newImage = `${imageDir}${RESTORE_SUFFIX}`;
+      let imageWritten: Promise<void> | undefined;
       try {
         await removeTree(newUpper);
-        await materialize(manifest.entries, newUpper, this.deps.blobs);
+        // The memory image is written from the blobs while the sandbox stops and its files are made.
+        imageWritten = memory === undefined ? undefined : materializeMemory(memory, newImage, this.deps.blobs);
+        imageWritten?.catch(() => undefined); // awaited below; not unhandled if the stop fails first
         this.deps.agents.disconnect(this.deps.runtime.agentEndpoint(id, record.networkIndex));
         await this.deps.runtime.stop(id);
+        // Stopped, so nothing writes to the old upper dir: the files it still has unchanged since
+        // the checkpoint are linked into the new one (the old one is discarded by replaceUpper).
+        const reused = await materialize(manifest.entries, newUpper, this.deps.blobs, { reuseFrom: upper });
+        await imageWritten;
         await rm(imageDir, { recursive: true, force: true });
         await this.deps.runtime.replaceUpper(id, newUpper);
-        if (ck.mode === "full" && manifest.memory) {
-          await materializeMemory(manifest.memory, imageDir, this.deps.blobs);
+        restoredNote = reused > 0 ? `; ${reused} unchanged files reused` : "";
+        if (memory !== undefined) {
+          await rename(newImage, imageDir);
           await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
           await this.deps.agents.waitReady(this.deps.runtime.agentEndpoint(id, record.networkIndex), record.agentToken);
           await rm(imageDir, { recursive: true, force: true });
@@ -319,7 +331,9 @@ export class CheckpointService {
           await this.deps.lifecycle.initAgent(record);
         }
       } catch (err) {
+        await imageWritten?.catch(() => undefined);
         await removeTree(newUpper).catch(() => undefined);
+        await rm(newImage, { recursive: true, force: true }).catch(() => undefined);
         // A restore or restart that started but never answered must not keep running unseen.
         await this.deps.runtime.stop(id).catch(() => undefined);
         this.deps.transitions.move(record, "error", {
@@ -332,7 +346,7 @@ export class CheckpointService {
       this.deps.checkpoints.setHead(id, cid);
       this.deps.transitions.move(record, "running", {
         type: "restored",
-        reason: `restored ${ck.mode} checkpoint ${cid}`,
+        reason: `restored ${ck.mode} checkpoint ${cid}${restoredNote}`,
         durationMs: performance.now() - started,
       });
       return record;
@@ -340,75 +354,25 @@ export class CheckpointService {
   }
 
   /**
-   * `count` new sandboxes on the files of checkpoint `cid` ("now": a new fs checkpoint first).
-   * The checkpoint's whole tree is materialised once under snapshots/ and mounted read-only
-   * below each fork's empty upper dir, so forks cost nearly nothing on disk up front.
-   * Forks start fresh processes: memory is never forked (a restored netstack keeps its address).
-   * Each fork gets its source's egress policy and secret bindings. The forks stay hidden
-   * (PENDING_FORK) until all have started, then are handed out together; a start at restart that
-   * finds some still pending deletes them (the caller never got their ids).
+   * `count` new sandboxes from checkpoint `cid` (see startForks): a `full` checkpoint's forks carry
+   * its memory and processes, an `fs` checkpoint's start fresh processes on its files. `now` takes
+   * a full checkpoint first (an fs one of a sandbox whose processes are not there to keep: stopped,
+   * or in error). Each fork gets its source's egress policy and secret bindings. The forks stay
+   * hidden (PENDING_FORK) until all have started, then are handed out together; a start at restart
+   * that finds some still pending deletes them (the caller never got their ids).
    */
   async fork(id: string, cid: string, count: number): Promise<ForkResponse> {
-    const taken = cid === "now" ? await this.create(id, { name: "fork point" }) : this.get(id, cid);
+    const taken =
+      cid === "now" ? await this.create(id, { name: "fork point", mode: this.forkPointMode(id) }) : this.get(id, cid);
     const source = await this.stored(id, taken.id);
     const sandbox = this.sandbox(id);
-    return this.blobLock.shared(async () => {
-      const manifest = await loadManifest(this.deps.blobs, source.manifestHash);
-      const entries = await mergedEntries(this.deps.blobs, manifest);
-      const saved = await saveManifest(this.deps.blobs, { version: 1, entries });
-      const hashes = new Set([...chunkHashes(entries), ...saved.hashes]);
-      const snapshot = join(this.deps.snapshotsDir, saved.hash);
-      if (!existsSync(snapshot)) {
-        const temp = `${snapshot}.tmp-${randomBytes(4).toString("hex")}`;
-        try {
-          await materialize(entries, temp, this.deps.blobs);
-          await rename(temp, snapshot);
-        } catch (err) {
-          await removeTree(temp);
-          if (!existsSync(snapshot)) throw err;
-        }
-      }
-      const inserted: string[] = [];
-      const startFork = async () => {
-        const fork = await this.deps.sandboxes.createFresh(
-          sandbox.template,
-          sandbox.resources,
-          sandbox.lifecycle,
-          { ...sandbox.metadata },
-          sandbox.env,
-          PENDING_FORK,
-          {
-            extraLower: snapshot,
-            settingsOf: id,
-            // The source's layers, even if its template's tag has moved since.
-            ...(sandbox.templateVersion === undefined ? {} : { templateVersion: sandbox.templateVersion }),
-            // Written with the sandbox row, before the runtime mounts the snapshot.
-            onInserted: (forkId) => {
-              inserted.push(forkId);
-              this.deps.checkpoints.setBase(forkId, { checkpointId: source.id, manifestHash: saved.hash }, hashes);
-            },
-          },
-        );
-        this.deps.transitions.record(fork.id, { type: "forked", reason: `forked from ${id} checkpoint ${source.id}` });
-        return fork.id;
-      };
-      // A few at a time: each is a runsc start, and this host has few cores.
-      // If any fork fails, every sandbox this call made (failed ones too) is deleted: all forks or none.
-      const ids: string[] = [];
-      for (let i = 0; i < count; i += FORK_PARALLELISM) {
-        const batch = await Promise.allSettled(
-          Array.from({ length: Math.min(FORK_PARALLELISM, count - i) }, () => startFork()),
-        );
-        for (const r of batch) if (r.status === "fulfilled") ids.push(r.value);
-        const failed = batch.find((r): r is PromiseRejectedResult => r.status === "rejected");
-        if (failed) {
-          for (const forkId of inserted) await this.deps.sandboxes.delete(forkId).catch(() => false);
-          throw failed.reason;
-        }
-      }
-      this.deps.sandboxes.handOut(ids);
-      return { checkpointId: source.id, sandboxIds: ids, processes: "fresh" as const };
-    });
+    return this.blobLock.shared(() => startForks(this.deps, sandbox, source, count));
+  }
+
+  /** What a fork of `now` captures: memory too, when the sandbox has processes (or an image) to carry. */
+  private forkPointMode(id: string): CheckpointMode {
+    const { state } = this.sandbox(id);
+    return state === "running" || state === "standby" || state === "hibernated" ? "full" : "fs";
   }
 
   /** Deletes a checkpoint and frees the blobs nothing else references. False when absent. */
@@ -456,6 +420,7 @@ export class CheckpointService {
       return;
     }
     for (const name of names) {
+      // Also a fork call's memory image (FORK_IMAGE_PREFIX) a crash left: no live base names it.
       if (!live.has(name)) await removeTree(join(this.deps.snapshotsDir, name));
     }
   }
@@ -498,7 +463,12 @@ export class CheckpointService {
         if (staged && (await readPlan(join(dir, name)))) {
           storing.delete(staged.id);
           this.startIngest(staged, join(dir, name), performance.now());
-        } else if (name.startsWith("checkpoint-image-") || name.startsWith(STAGE_PREFIX) || name === "upper.restore") {
+        } else if (
+          name.startsWith("checkpoint-image-") ||
+          name.startsWith(STAGE_PREFIX) ||
+          name === `upper${RESTORE_SUFFIX}` ||
+          name === `${basename(this.deps.imageDirOf(record.id))}${RESTORE_SUFFIX}`
+        ) {
           // upper.restore holds a checkpoint's tree, which a sandbox made and may nest at any depth.
           await removeTree(join(dir, name));
         }

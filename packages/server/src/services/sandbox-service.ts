@@ -89,6 +89,11 @@ export interface CreateFreshOptions {
   templateVersion?: string;
   /** Volumes to mount (checked and held by VolumeService.prepare); a fork gets its source's. */
   volumes?: PreparedVolumes;
+  /**
+   * A memory image to restore into the new sandbox instead of booting it (a fork of a full
+   * checkpoint; its files come in `extraLower`): no start commands run, the processes are there.
+   */
+  restoreImage?: string;
 }
 
 /**
@@ -230,7 +235,10 @@ export class SandboxService {
         ...(volumes === undefined ? {} : { binds: volumes.binds }),
       };
       const snapshot = "snapshotImageDir" in resolved ? resolved.snapshotImageDir : undefined;
-      if (snapshot === undefined) await this.deps.runtime.create(spec);
+      if (options.restoreImage !== undefined) {
+        // A fork with memory: the image's processes run on in this sandbox's id, address and token.
+        await this.deps.runtime.restoreAsNew({ ...spec, imageDir: options.restoreImage });
+      } else if (snapshot === undefined) await this.deps.runtime.create(spec);
       else {
         // A snapshot version: its memory image restored into this sandbox's new id, address and
         // token, so the processes it holds run on. The first request with the new token (initAgent's
@@ -243,7 +251,8 @@ export class SandboxService {
       }
       await this.deps.lifecycle.initAgent(record);
       if (options.settingsOf !== undefined) await this.deps.settings.copy(options.settingsOf, record.id);
-      if (snapshot === undefined && "config" in resolved && hasStartCommands(resolved.config)) {
+      const restored = snapshot !== undefined || options.restoreImage !== undefined;
+      if (!restored && "config" in resolved && hasStartCommands(resolved.config)) {
         try {
           await startTemplateCommands(this.deps.agents, this.agentEndpoint(record), record.agentToken, resolved.config);
         } catch (err) {
