@@ -25,6 +25,11 @@ export interface SandboxResources {
   memoryMb: number;
   /** Maximum number of processes/threads inside the sandbox. */
   pids: number;
+  /**
+   * Size of the sandbox's own disk (its files on top of the template), in MiB; writes past it get
+   * ENOSPC inside. 0: no disk of its own (sandboxes created before disk limits write to the host).
+   */
+  diskMb: number;
 }
 
 /** When a sandbox sleeps, in milliseconds; 0 means never. */
@@ -114,7 +119,7 @@ export interface HealthResponse {
 }
 
 export const DEFAULT_TEMPLATE = "base";
-export const DEFAULT_RESOURCES: SandboxResources = { vcpus: 2, memoryMb: 2048, pids: 4096 };
+export const DEFAULT_RESOURCES: SandboxResources = { vcpus: 2, memoryMb: 2048, pids: 4096, diskMb: 10_240 };
 export const DEFAULT_API_URL = "http://127.0.0.1:7070";
 export const DEFAULT_PORT = 7070;
 /** Port the in-sandbox agent listens on (same as E2B's envd). */

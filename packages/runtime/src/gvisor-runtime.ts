@@ -29,6 +29,15 @@ import type {
   SandboxSpec,
   SnapshotRestoreSpec,
 } from "./runtime.js";
+import {
+  clearDiskUpper,
+  createSandboxDisk,
+  fillDiskUpper,
+  hasDisk,
+  mountSandboxDisk,
+  overlayDirs,
+  unmountSandboxDisk,
+} from "./sandbox-disk.js";
 import { ensureTmpDir, MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
 import { tailLines } from "./text.js";
 
@@ -191,22 +200,20 @@ export class GvisorRuntime implements Runtime {
   ): Promise<void> {
     const dir = this.dir(spec.id);
     const addr = sandboxAddresses(spec.id, spec.networkIndex, this.options.networkPrefix);
-    const paths = {
-      upper: join(dir, "upper"),
-      work: join(dir, "work"),
-      rootfs: join(dir, "rootfs"),
-      bundle: join(dir, "bundle"),
-      run: join(dir, "run"),
-    };
+    const paths = { rootfs: join(dir, "rootfs"), bundle: join(dir, "bundle"), run: join(dir, "run") };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
-      if (fillUpper) await fillUpper(paths.upper);
+      // The sandbox's own files go on a disk of its size (ENOSPC past it), or, with diskMb 0, on the host.
+      if (spec.resources.diskMb > 0) await createSandboxDisk(this.options.runner, dir, spec.resources.diskMb);
+      const { upper, work } = overlayDirs(dir);
+      await Promise.all([upper, work].map((p) => mkdir(p, { recursive: true })));
+      if (fillUpper) await fillUpper(upper);
       await recordLayers(dir, spec.templateLayers, {
         extraLower: spec.extraLower,
         trustedCaPem: spec.trustedCaPem,
         caLayersDir: this.caLayersDir,
       });
-      await mountOverlay(this.options.runner, dir, spec.templateLayers, paths);
+      await mountOverlay(this.options.runner, dir, spec.templateLayers, { upper, work, rootfs: paths.rootfs });
       await this.network.setup(addr, dir);
       await ensureTmpDir(paths.rootfs);
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
@@ -267,6 +274,7 @@ export class GvisorRuntime implements Runtime {
       // A busy mount is detached lazily so the directory can still be removed.
       await this.options.runner.run(["umount", "-l", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
     }
+    await unmountSandboxDisk(this.options.runner, dir);
     const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
     await removeEgressRules(this.options.runner, addr.hostInterface);
     await this.network.teardown(addr);
@@ -430,6 +438,8 @@ export class GvisorRuntime implements Runtime {
   async takeUpper(id: string, dest: string): Promise<void> {
     const dir = this.dir(id);
     await this.unmountRootfs(dir);
+    // A disk's files are copied off it (another file system); host upper dirs are moved.
+    if (hasDisk(dir)) return clearDiskUpper(this.options.runner, dir, dest);
     await rename(join(dir, "upper"), dest);
     await mkdir(join(dir, "upper"));
   }
@@ -449,6 +459,12 @@ export class GvisorRuntime implements Runtime {
     if (umount.exitCode !== 0 && !/not mounted|no mount point|No such file/i.test(umount.stderr)) {
       throw new BurrowError(ErrorCode.RuntimeFailed, `unmounting the sandbox rootfs failed: ${umount.stderr.trim()}`);
     }
+    if (hasDisk(dir)) {
+      await clearDiskUpper(this.options.runner, dir);
+      await fillDiskUpper(this.options.runner, dir, newUpper);
+      await removeTree(newUpper);
+      return;
+    }
     const old = join(dir, `upper.old-${Date.now()}`);
     await rename(join(dir, "upper"), old);
     await rename(newUpper, join(dir, "upper"));
@@ -465,11 +481,8 @@ export class GvisorRuntime implements Runtime {
     const rootfs = join(dir, "rootfs");
     const mounts = await readFile("/proc/mounts", "utf8");
     if (!mounts.split("\n").some((line) => line.split(" ")[1] === rootfs)) {
-      await mountOverlay(this.options.runner, dir, spec.templateLayers, {
-        upper: join(dir, "upper"),
-        work: join(dir, "work"),
-        rootfs,
-      });
+      await mountSandboxDisk(this.options.runner, dir);
+      await mountOverlay(this.options.runner, dir, spec.templateLayers, { ...overlayDirs(dir), rootfs });
     }
     await ensureTmpDir(rootfs);
     if (!(await this.network.exists(addr))) await this.network.setup(addr, dir);

@@ -77,6 +77,7 @@ export const CreateSandboxSchema = z
         vcpus: z.number().min(0.1).max(64).optional(),
         memoryMb: z.number().int().min(128).max(262_144).optional(),
         pids: z.number().int().min(16).max(1_048_576).optional(),
+        diskMb: z.number().int().min(64).max(4_194_304).optional(),
       })
       .strict()
       .optional(),

@@ -116,8 +116,13 @@ export class SandboxService {
   async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
     const template = request.template ?? DEFAULT_TEMPLATE;
     const resolved = this.deps.templates.resolve(template);
-    // A snapshot's memory image was taken with fixed resources; its sandboxes get them.
-    const resources = resolved.snapshotResources ?? { ...this.defaultResources(), ...request.resources };
+    // A snapshot's memory image was taken with fixed resources; its sandboxes get them, all but
+    // the disk, which holds files only.
+    const snapshot = resolved.snapshotResources;
+    const resources =
+      snapshot === undefined
+        ? { ...this.defaultResources(), ...request.resources }
+        : { ...snapshot, diskMb: request.resources?.diskMb ?? snapshot.diskMb ?? this.defaultResources().diskMb };
     admit(resources, this.deps.host);
     const lifecycle: LifecyclePolicy = { ...DEFAULT_LIFECYCLE, ...request.lifecycle };
     const settings = this.deps.settings.prepare(request, egress);

@@ -45,7 +45,8 @@ function fromRow(row: Row): SandboxRecord {
     state: row.state as SandboxState,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     env: JSON.parse(row.env) as Record<string, string>,
-    resources: JSON.parse(row.resources) as SandboxResources,
+    // Rows from before disk limits have no diskMb: those sandboxes have no disk of their own.
+    resources: { diskMb: 0, ...(JSON.parse(row.resources) as Partial<SandboxResources>) } as SandboxResources,
     lifecycle: JSON.parse(row.lifecycle) as LifecyclePolicy,
     agentToken: row.agent_token,
     networkIndex: row.net_index,
