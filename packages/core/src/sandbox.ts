@@ -50,6 +50,11 @@ export const DEFAULT_LIFECYCLE: LifecyclePolicy = {
 
 export interface UpdateSandboxRequest {
   lifecycle?: Partial<LifecyclePolicy>;
+  /**
+   * New limits, applied at once and kept across sleep, restore and fork: `vcpus` up or down,
+   * `diskMb` up only. memoryMb and pids are fixed when the sandbox starts (400 if changed).
+   */
+  resources?: Partial<SandboxResources>;
   /** Replaces the sandbox's metadata. */
   metadata?: Record<string, string>;
 }
@@ -131,4 +136,20 @@ export const AGENT_PORT = 49983;
  */
 export function envdBasePath(sandboxId: string): string {
   return `/v1/sandboxes/${encodeURIComponent(sandboxId)}/envd`;
+}
+
+/** `GET /v1/sandboxes/{id}/metrics`: what a sandbox uses now, read on the host (never wakes it). */
+export interface SandboxMetrics {
+  sandboxId: string;
+  state: SandboxState;
+  /** ISO-8601 time of the reading. */
+  at: string;
+  resources: SandboxResources;
+  /** CPU time used since its processes last started, in seconds; absent while it is not running. */
+  cpuSeconds?: number;
+  /** Host memory its cgroup holds (its processes and gVisor's own); absent while nothing is resident. */
+  memoryBytes?: number;
+  /** Bytes used and total on its disk; absent for a sandbox without a disk of its own. */
+  diskUsedBytes?: number;
+  diskTotalBytes?: number;
 }

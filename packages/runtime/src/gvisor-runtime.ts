@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
+import { BurrowError, ErrorCode, type Logger, type SandboxResources } from "@burrow/core";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
 import { Freezer } from "./freezer.js";
 import {
@@ -27,15 +27,19 @@ import type {
   RuntimeSandbox,
   RuntimeStatus,
   SandboxSpec,
+  SandboxUsage,
   SnapshotRestoreSpec,
 } from "./runtime.js";
+import { CPU_PERIOD_US, readCgroupUsage, writeCpuQuota } from "./sandbox-cgroups.js";
 import {
   clearDiskUpper,
   createSandboxDisk,
   fillDiskUpper,
+  growSandboxDisk,
   hasDisk,
   mountSandboxDisk,
   overlayDirs,
+  sandboxDiskUsage,
   unmountSandboxDisk,
 } from "./sandbox-disk.js";
 import { ensureTmpDir, MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
@@ -509,6 +513,34 @@ export class GvisorRuntime implements Runtime {
     }
     const found = await Promise.all(ids.filter((id) => !id.startsWith(".")).map((id) => this.status(id)));
     return found.filter((s) => s.status !== "absent");
+  }
+
+  async usage(id: string): Promise<SandboxUsage> {
+    const disk = await sandboxDiskUsage(this.dir(id));
+    return {
+      ...(await readCgroupUsage(id)),
+      ...(disk ? { diskUsedBytes: disk.usedBytes, diskTotalBytes: disk.totalBytes } : {}),
+    };
+  }
+
+  async updateResources(id: string, resources: SandboxResources): Promise<void> {
+    const dir = this.dir(id);
+    // The bundle's spec is what every later run and restore starts from.
+    const configPath = join(dir, "bundle", "config.json");
+    const spec = JSON.parse(await readFile(configPath, "utf8")) as {
+      linux?: { resources?: { cpu?: { quota?: number; period?: number } } };
+    };
+    const cpu = spec.linux?.resources?.cpu;
+    if (cpu) {
+      cpu.quota = Math.round(resources.vcpus * CPU_PERIOD_US);
+      cpu.period = CPU_PERIOD_US;
+      await writeFile(configPath, JSON.stringify(spec), { mode: 0o600 });
+    }
+    await writeCpuQuota(id, resources.vcpus);
+    if (hasDisk(dir)) {
+      await mountSandboxDisk(this.options.runner, dir);
+      await growSandboxDisk(this.options.runner, dir, resources.diskMb);
+    }
   }
 
   async exec(id: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {

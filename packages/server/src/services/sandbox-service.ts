@@ -19,7 +19,7 @@ import { type AgentEndpoint, MAX_NETWORK_INDEX, type Runtime } from "@burrow/run
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { Catalog } from "../templates/catalog.js";
 import type { ActivityTracker } from "./activity.js";
-import { admit, defaultResources, type HostCapacity } from "./admission.js";
+import { admit, defaultResources, type HostCapacity, resized } from "./admission.js";
 import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { LifecycleService } from "./lifecycle.js";
@@ -66,6 +66,8 @@ export interface SandboxServiceDeps {
   now?: () => Date;
   /** CA certificate (PEM) installed in every new sandbox's trust store: the egress CA. */
   trustedCaPem?: string;
+  /** Told how long each API create took and whether a warm-pool sandbox served it. */
+  onCreated?: (source: "warm" | "cold", seconds: number) => void;
 }
 
 export function toInfo(record: SandboxRecord): SandboxInfo {
@@ -114,6 +116,7 @@ export class SandboxService {
    * checked before anything starts; a failure after the start deletes the sandbox again.
    */
   async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
+    const started = performance.now();
     const template = request.template ?? DEFAULT_TEMPLATE;
     const resolved = this.deps.templates.resolve(template);
     // A snapshot's memory image was taken with fixed resources; its sandboxes get them, all but
@@ -143,6 +146,7 @@ export class SandboxService {
       await this.delete(record.id).catch(() => false);
       throw err;
     }
+    this.deps.onCreated?.(warm ? "warm" : "cold", (performance.now() - started) / 1000);
     return record;
   }
 
@@ -255,6 +259,29 @@ export class SandboxService {
   /** Runs `work` holding the sandbox's lock: no sleep, wake or liveness check runs meanwhile. */
   withLock<T>(id: string, work: () => Promise<T>): Promise<T> {
     return this.deps.locks.run(id, work);
+  }
+
+  /**
+   * Changes the limits of a sandbox, running or asleep, at once: its CPU quota and its disk's size
+   * (see `resized` for what may change). Forks and later starts get the new values.
+   */
+  async resize(id: string, wanted: Partial<SandboxResources>): Promise<SandboxRecord> {
+    return this.withLock(id, async () => {
+      const record = this.get(id);
+      const next = resized(record.resources, wanted, this.deps.host);
+      if (record.state !== "running" && record.state !== "standby" && record.state !== "hibernated") {
+        throw new BurrowError(
+          ErrorCode.Conflict,
+          `sandbox ${id} is ${record.state}; change its resources once it settles`,
+          {
+            details: { sandboxId: id, state: record.state },
+          },
+        );
+      }
+      await this.deps.runtime.updateResources(id, next);
+      this.deps.store.update(id, { resources: next }, this.now().toISOString());
+      return this.get(id);
+    });
   }
 
   /** Makes sandboxes made for a fork visible, together, once all of them have started. */

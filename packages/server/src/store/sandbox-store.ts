@@ -170,9 +170,19 @@ export class SandboxStore {
 
   update(
     id: string,
-    fields: { lifecycle?: LifecyclePolicy; metadata?: Record<string, string>; env?: Record<string, string> },
+    fields: {
+      lifecycle?: LifecyclePolicy;
+      metadata?: Record<string, string>;
+      env?: Record<string, string>;
+      resources?: SandboxResources;
+    },
     now: string,
   ): void {
+    if (fields.resources) {
+      this.db
+        .prepare("UPDATE sandboxes SET resources = ?, updated_at = ? WHERE id = ?")
+        .run(JSON.stringify(fields.resources), now, id);
+    }
     if (fields.env) {
       this.db
         .prepare("UPDATE sandboxes SET env = ?, updated_at = ? WHERE id = ?")
