@@ -93,4 +93,49 @@ describe("disk limits with real gVisor", () => {
       await sandbox.kill();
     }
   }, 240_000);
+
+  it("grows a disk: in place while running where the host allows it, else while hibernated; ENOSPC writes fit after", async () => {
+    const sandbox = await Sandbox.create({ ...opts(), resources: { diskMb: 128 } });
+    try {
+      const write = (mb: number) =>
+        sandbox.commands
+          .run(`dd if=/dev/zero of=/home/user/f bs=1M count=${mb} status=none`, { timeoutMs: 120_000 })
+          .then(
+            () => 0,
+            (err: unknown) => (err as { result?: { exitCode: number } }).result?.exitCode ?? -1,
+          );
+      const dfMb = async () =>
+        Number.parseInt((await sandbox.commands.run("df -BM --output=size / | tail -1")).stdout.trim(), 10);
+      expect(await write(200)).not.toBe(0);
+      await sandbox.commands.run("rm -f /home/user/f");
+      // Growing a mounted ext4 needs CAP_SYS_RESOURCE on the host: with it the disk grows now; without
+      // it the answer is 409 and nothing changed.
+      const live = await sandbox.update({ resources: { diskMb: 256 } }).then(
+        (info) => info,
+        (err: unknown) => err as { code?: string },
+      );
+      if ("resources" in live) {
+        expect(live.resources.diskMb).toBe(256);
+        expect(await dfMb()).toBeGreaterThan(200);
+      } else {
+        expect(live.code).toBe("conflict");
+        expect((await sandbox.getInfo()).resources.diskMb).toBe(128);
+        expect(await dfMb()).toBeLessThanOrEqual(128);
+      }
+      // Hibernated, the disk grows offline; the sandbox wakes on it with its processes and files.
+      await sandbox.commands.run("echo kept > /home/user/kept");
+      await sandbox.hibernate();
+      expect((await sandbox.update({ resources: { diskMb: 512 } })).resources.diskMb).toBe(512);
+      expect((await sandbox.getInfo()).state).toBe("hibernated");
+      expect(await write(200)).toBe(0);
+      expect(await sandbox.files.read("/home/user/kept")).toBe("kept\n");
+      expect(await dfMb()).toBeGreaterThan(400);
+      const metrics = await sandbox.getMetrics();
+      expect(metrics.diskTotalBytes).toBeGreaterThan(400 * 1024 * 1024);
+      expect(metrics.diskUsedBytes).toBeGreaterThan(200 * 1024 * 1024);
+      expect(metrics.memoryBytes).toBeGreaterThan(0);
+    } finally {
+      await sandbox.kill();
+    }
+  }, 240_000);
 });

@@ -58,11 +58,23 @@ export async function mountExt4Image(runner: CommandRunner, path: string, mountp
   await must(runner, ["mount", "-t", "ext4", "-o", "loop,noatime", path, mountpoint], "mounting the disk image");
 }
 
+/** Whether the image is smaller than `sizeMb` MiB; a larger size is refused (images never shrink). */
+async function needsGrowth(path: string, sizeMb: number): Promise<boolean> {
+  const bytes = (await stat(path)).size;
+  if (sizeMb * MIB < bytes) {
+    throw new BurrowError(ErrorCode.ValidationFailed, `a disk can grow but not shrink (it has ${bytes / MIB} MiB)`, {
+      details: { currentMb: bytes / MIB, requestedMb: sizeMb },
+    });
+  }
+  return sizeMb * MIB > bytes;
+}
+
 /**
  * Grows a mounted image to `sizeMb` MiB while it is in use: the file first, then the loop device's
- * idea of its size, then the file system (ext4 grows online). Shrinking is refused.
+ * idea of its size, then the file system (ext4 grows online). The kernel allows an online grow
+ * only to a caller with CAP_SYS_RESOURCE; without it the image keeps its size and a 409 says so.
  */
-export async function growExt4Image(
+export async function growExt4ImageOnline(
   runner: CommandRunner,
   path: string,
   mountpoint: string,
@@ -72,16 +84,34 @@ export async function growExt4Image(
   if (device === undefined || !device.startsWith("/dev/loop")) {
     throw new BurrowError(ErrorCode.RuntimeFailed, `the disk image ${path} is not mounted`);
   }
-  const bytes = (await stat(path)).size;
-  if (sizeMb * MIB < bytes) {
-    throw new BurrowError(ErrorCode.ValidationFailed, `a disk can grow but not shrink (it has ${bytes / MIB} MiB)`, {
-      details: { currentMb: bytes / MIB, requestedMb: sizeMb },
-    });
-  }
-  if (sizeMb * MIB === bytes) return;
+  if (!(await needsGrowth(path, sizeMb))) return;
+  const before = (await stat(path)).size;
   await setSize(path, sizeMb);
   await must(runner, ["losetup", "-c", device], "resizing the loop device");
-  await must(runner, ["resize2fs", device], "growing the file system");
+  const grown = await runner.run(["resize2fs", device], { timeoutMs: IMAGE_TIMEOUT_MS });
+  if (grown.exitCode === 0) return;
+  // The file system kept its size: so does the file, and the loop device follows it.
+  await setSize(path, before / MIB);
+  await runner.run(["losetup", "-c", device], { timeoutMs: IMAGE_TIMEOUT_MS });
+  if (/Permission denied/i.test(grown.stderr)) {
+    throw new BurrowError(
+      ErrorCode.Conflict,
+      "this host cannot grow a disk in use (the server lacks CAP_SYS_RESOURCE): hibernate the sandbox, then change diskMb",
+    );
+  }
+  throw new BurrowError(ErrorCode.RuntimeFailed, `growing the file system failed: ${grown.stderr.trim()}`);
+}
+
+/** Grows an image that is not mounted to `sizeMb` MiB (checked first, as resize2fs requires). */
+export async function growExt4ImageOffline(runner: CommandRunner, path: string, sizeMb: number): Promise<void> {
+  if (!(await needsGrowth(path, sizeMb))) return;
+  const check = await runner.run(["e2fsck", "-f", "-p", path], { timeoutMs: IMAGE_TIMEOUT_MS * 4 });
+  // 0: clean; 1: errors corrected.
+  if (check.exitCode > 1) {
+    throw new BurrowError(ErrorCode.RuntimeFailed, `checking the disk image failed: ${check.stderr.trim()}`);
+  }
+  await setSize(path, sizeMb);
+  await must(runner, ["resize2fs", path], "growing the file system");
 }
 
 export interface FsUsage {

@@ -39,6 +39,7 @@ import {
   hasDisk,
   mountSandboxDisk,
   overlayDirs,
+  sandboxDiskSizeMb,
   sandboxDiskUsage,
   unmountSandboxDisk,
 } from "./sandbox-disk.js";
@@ -525,6 +526,13 @@ export class GvisorRuntime implements Runtime {
 
   async updateResources(id: string, resources: SandboxResources): Promise<void> {
     const dir = this.dir(id);
+    // The disk first: it is the change that can be refused (then nothing has changed).
+    if (hasDisk(dir) && (await sandboxDiskSizeMb(dir)) < resources.diskMb) {
+      const { status } = await this.status(id);
+      const running = status === "running" || status === "paused";
+      if (!running) await this.unmountRootfs(dir);
+      await growSandboxDisk(this.options.runner, dir, resources.diskMb, running);
+    }
     // The bundle's spec is what every later run and restore starts from.
     const configPath = join(dir, "bundle", "config.json");
     const spec = JSON.parse(await readFile(configPath, "utf8")) as {
@@ -537,10 +545,6 @@ export class GvisorRuntime implements Runtime {
       await writeFile(configPath, JSON.stringify(spec), { mode: 0o600 });
     }
     await writeCpuQuota(id, resources.vcpus);
-    if (hasDisk(dir)) {
-      await mountSandboxDisk(this.options.runner, dir);
-      await growSandboxDisk(this.options.runner, dir, resources.diskMb);
-    }
   }
 
   async exec(id: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {

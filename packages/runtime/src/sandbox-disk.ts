@@ -1,9 +1,17 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
-import { createExt4Image, type FsUsage, fsUsage, growExt4Image, mountExt4Image, mountedSource } from "./ext4-image.js";
+import {
+  createExt4Image,
+  type FsUsage,
+  fsUsage,
+  growExt4ImageOffline,
+  growExt4ImageOnline,
+  mountExt4Image,
+  mountedSource,
+} from "./ext4-image.js";
 import { removeTree } from "./layers/safe-fs.js";
 import { MOUNT_TIMEOUT_MS } from "./sandbox-rootfs.js";
 
@@ -36,6 +44,12 @@ async function run(runner: CommandRunner, argv: string[], what: string): Promise
   if (result.exitCode !== 0) {
     throw new BurrowError(ErrorCode.RuntimeFailed, `${what} failed: ${result.stderr.trim()}`);
   }
+}
+
+/** The size of the sandbox's disk in MiB; 0 for a sandbox without one. */
+export async function sandboxDiskSizeMb(sandboxDir: string): Promise<number> {
+  if (!hasDisk(sandboxDir)) return 0;
+  return (await stat(join(sandboxDir, IMAGE_FILE))).size / (1024 * 1024);
 }
 
 /** Creates and mounts a `sizeMb` MiB disk for a new sandbox. */
@@ -113,9 +127,28 @@ export async function fillDiskUpper(runner: CommandRunner, sandboxDir: string, s
   }
 }
 
-/** Grows a sandbox's mounted disk to `sizeMb` MiB while it runs. */
-export async function growSandboxDisk(runner: CommandRunner, sandboxDir: string, sizeMb: number): Promise<void> {
-  await growExt4Image(runner, join(sandboxDir, IMAGE_FILE), join(sandboxDir, MOUNT_DIR), sizeMb);
+/**
+ * Grows a sandbox's disk to `sizeMb` MiB: in place while its processes run (`running`), else
+ * unmounted and grown offline (the overlay must be unmounted; it is mounted again at the next start),
+ * then mounted again so `<dir>/upper` shows its files.
+ */
+export async function growSandboxDisk(
+  runner: CommandRunner,
+  sandboxDir: string,
+  sizeMb: number,
+  running: boolean,
+): Promise<void> {
+  const image = join(sandboxDir, IMAGE_FILE);
+  if (running) {
+    await mountSandboxDisk(runner, sandboxDir);
+    return growExt4ImageOnline(runner, image, join(sandboxDir, MOUNT_DIR), sizeMb);
+  }
+  await unmountSandboxDisk(runner, sandboxDir);
+  try {
+    await growExt4ImageOffline(runner, image, sizeMb);
+  } finally {
+    await mountSandboxDisk(runner, sandboxDir);
+  }
 }
 
 /** Used and total bytes of the sandbox's disk, or undefined for a sandbox without one (or not mounted). */

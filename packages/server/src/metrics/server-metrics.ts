@@ -39,7 +39,7 @@ export class ServerMetrics {
 
   constructor(counts: () => SandboxCounts | Promise<SandboxCounts>) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: "burrow_process_" });
+    collectDefaultMetrics({ register: this.registry, prefix: "burrow_" });
     new Gauge({
       name: "burrow_sandboxes",
       help: "Sandboxes by state; state=internal: not handed to a user yet (warm pool, forks being made, build steps)",
