@@ -53,6 +53,13 @@ describe("CPU limits with real gVisor", () => {
       await sandbox.hibernate();
       expect((await sandbox.commands.run("echo awake")).stdout).toBe("awake\n");
       expect(hostQuota(sandbox.sandboxId)).toBe(1);
+
+      // The real server's Prometheus scrape counts this workload: one cold create, one wake from hibernation.
+      const scrape = await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.apiKey}` } });
+      const text = await scrape.text();
+      expect(text).toMatch(/^burrow_sandbox_create_seconds_count\{source="cold"\} 1$/m);
+      expect(text).toMatch(/^burrow_sandbox_wake_seconds_count\{from="hibernated"\} [1-9]/m);
+      expect(text).toMatch(/^burrow_sandboxes\{state="running"\} 1$/m);
     } finally {
       await sandbox.kill();
     }

@@ -109,7 +109,9 @@ export class ServerMetrics {
   event(e: Pick<SandboxEvent, "type" | "from" | "durationMs">): void {
     if (e.durationMs === undefined) return;
     const seconds = e.durationMs / 1000;
-    if (e.type === "woken") this.wakes.observe({ from: e.from ?? "unknown" }, seconds);
+    // A wake from hibernation goes hibernated → waking → running: its event comes from "waking".
+    if (e.type === "woken")
+      this.wakes.observe({ from: e.from === "waking" ? "hibernated" : (e.from ?? "unknown") }, seconds);
     else if (e.type === "checkpointed" || e.type === "restored")
       this.checkpoints.observe({ operation: e.type }, seconds);
     else this.operations.observe({ operation: e.type }, seconds);
