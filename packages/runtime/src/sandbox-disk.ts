@@ -87,6 +87,21 @@ async function unmount(runner: CommandRunner, path: string): Promise<void> {
   if (result.exitCode !== 0) await runner.run(["umount", "-l", path], { timeoutMs: MOUNT_TIMEOUT_MS });
 }
 
+/**
+ * Unmounts `path` for real (no lazy detach): a probe of a new loop device (udev, blkid) can hold it
+ * busy for a moment, so a busy unmount is retried for up to ~2 s before it fails.
+ */
+async function unmountNow(runner: CommandRunner, path: string): Promise<void> {
+  for (let attempt = 0; (await mountedSource(path)) !== undefined; attempt++) {
+    const result = await runner.run(["umount", path], { timeoutMs: MOUNT_TIMEOUT_MS });
+    if (result.exitCode === 0) continue;
+    if (attempt >= 40) {
+      throw new BurrowError(ErrorCode.Conflict, `the sandbox's disk is busy, try again: ${result.stderr.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Unmounts the upper dir's bind and the disk (its loop device goes with it). */
 export async function unmountSandboxDisk(runner: CommandRunner, sandboxDir: string): Promise<void> {
   await unmount(runner, join(sandboxDir, "upper"));
@@ -143,12 +158,32 @@ export async function growSandboxDisk(
     await mountSandboxDisk(runner, sandboxDir);
     return growExt4ImageOnline(runner, image, join(sandboxDir, MOUNT_DIR), sizeMb);
   }
-  await unmountSandboxDisk(runner, sandboxDir);
+  // Offline means unmounted for real: a lazily detached file system would still write to the image.
+  await unmountNow(runner, join(sandboxDir, "upper"));
+  await unmountNow(runner, join(sandboxDir, MOUNT_DIR));
+  await waitDetached(runner, image);
   try {
     await growExt4ImageOffline(runner, image, sizeMb);
   } finally {
     await mountSandboxDisk(runner, sandboxDir);
   }
+  const usage = await fsUsage(join(sandboxDir, MOUNT_DIR));
+  if (usage.totalBytes < sizeMb * 1024 * 1024 * 0.9) {
+    throw new BurrowError(
+      ErrorCode.RuntimeFailed,
+      `the sandbox's disk was grown to ${sizeMb} MiB but mounts with ${Math.round(usage.totalBytes / (1024 * 1024))} MiB`,
+    );
+  }
+}
+
+/** Waits (up to ~2 s) until no loop device holds the image: its autoclear after unmount can lag. */
+async function waitDetached(runner: CommandRunner, image: string): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const attached = await runner.run(["losetup", "-j", image], { timeoutMs: MOUNT_TIMEOUT_MS });
+    if (attached.exitCode !== 0 || attached.stdout.trim() === "") return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new BurrowError(ErrorCode.Conflict, "the sandbox's disk is still attached to a loop device, try again");
 }
 
 /** Used and total bytes of the sandbox's disk, or undefined for a sandbox without one (or not mounted). */
