@@ -20,6 +20,7 @@ const ALL_SUITES = [
   "soak",
   "templates",
   "code",
+  "volumes",
   "limits",
 ];
 const root = join(import.meta.dirname, "..");

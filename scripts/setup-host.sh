@@ -34,7 +34,8 @@ fi
 # dashboard's browser test (tests/e2e/dashboard.e2e.test.ts drives it headless). postgresql and the
 # swift-* servers are the real services cluster mode's tests start on their own ports
 # (tests/services/); setup never starts or enables them as system services.
-BASE_PACKAGES=(golang-go mmdebstrap iproute2 iptables conntrack openssl util-linux ca-certificates procps attr systemd skopeo umoci chromium
+# e2fsprogs and mount: volumes are ext4 images (mkfs.ext4) loop-mounted on the host (mount, losetup).
+BASE_PACKAGES=(golang-go mmdebstrap iproute2 iptables conntrack openssl util-linux e2fsprogs mount ca-certificates procps attr systemd skopeo umoci chromium
   postgresql swift-proxy swift-account swift-container swift-object)
 missing=()
 for pkg in "${BASE_PACKAGES[@]}"; do

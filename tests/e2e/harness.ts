@@ -291,6 +291,17 @@ export function cleanupRunsc(dataDir: string, scope: CleanupScope = {}): string[
     leftovers.push(`mount ${m}`);
     execFileSync("umount", ["-l", m]);
   }
+  // Loop devices of volumes (ext4 images under the data dir) that no mount or sandbox holds any more.
+  const loops = execFileSync("losetup", ["--list", "--noheadings", "--raw", "-O", "NAME,BACK-FILE"], {
+    encoding: "utf8",
+  })
+    .split("\n")
+    .map((l) => l.split(" "))
+    .filter(([, file]) => (file ?? "").startsWith(`${dataDir}/`));
+  for (const [dev, file] of loops) {
+    leftovers.push(`loop device ${dev} (${file})`);
+    execFileSync("losetup", ["-d", dev as string], { stdio: "ignore" });
+  }
   const known = new Set([...sandboxDirIds(dataDir), ...(scope.ids ?? [])].map((id) => `burrow-${id}`));
   const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
     .split("\n")

@@ -12,6 +12,7 @@ import { secret } from "./commands/secrets.js";
 import { shell } from "./commands/shell.js";
 import { template } from "./commands/templates.js";
 import { url } from "./commands/url.js";
+import { volume } from "./commands/volumes.js";
 import { type CliIo, type Command, print } from "./context.js";
 import { EXIT_USAGE, formatError } from "./format.js";
 
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   url,
   egress,
   secret,
+  volume,
   template,
   mcp,
 ];

@@ -15,6 +15,9 @@ export const ErrorCode = {
   CheckpointNotFound: "checkpoint_not_found",
   PreviewNotFound: "preview_not_found",
   SecretNotFound: "secret_not_found",
+  VolumeNotFound: "volume_not_found",
+  /** A write to a volume went past its size limit. */
+  VolumeFull: "volume_full",
   /** A sandbox was to be bound to a secret that does not exist. */
   UnknownSecret: "unknown_secret",
   SandboxNotRunning: "sandbox_not_running",
@@ -48,6 +51,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   checkpoint_not_found: 404,
   preview_not_found: 404,
   secret_not_found: 404,
+  volume_not_found: 404,
+  volume_full: 507,
   unknown_secret: 400,
   sandbox_not_running: 409,
   conflict: 409,

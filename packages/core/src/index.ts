@@ -8,3 +8,4 @@ export * from "./preview.js";
 export * from "./sandbox.js";
 export * from "./secrets.js";
 export * from "./template.js";
+export * from "./volume.js";

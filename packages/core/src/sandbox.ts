@@ -1,5 +1,6 @@
 import type { EgressPolicyInput } from "./network.js";
 import type { SecretBinding } from "./secrets.js";
+import type { VolumeMount } from "./volume.js";
 /** Wire types of the REST API (`/v1`). Plain data, shared by server and clients. */
 
 export const SandboxState = {
@@ -91,6 +92,8 @@ export interface CreateSandboxRequest {
    * Each bound secret also sets the env var of its name to its placeholder.
    */
   network?: { egress?: EgressPolicyInput; secrets?: SecretBinding[] };
+  /** Volumes mounted into the sandbox (docs/volumes.md); a fork mounts the same ones. */
+  volumes?: VolumeMount[];
 }
 
 export interface SandboxInfo {

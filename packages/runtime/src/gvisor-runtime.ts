@@ -235,6 +235,7 @@ export class GvisorRuntime implements Runtime {
         resources: spec.resources,
         agentPort: this.agentPort,
         netns: addr.netns,
+        ...(spec.binds === undefined ? {} : { binds: spec.binds }),
       });
       await writeFile(join(paths.bundle, "config.json"), JSON.stringify(ociSpec), { mode: 0o600 });
       await writeAgentToken(paths.run, spec.agentToken);

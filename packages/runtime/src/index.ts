@@ -23,3 +23,4 @@ export * from "./shim-runner.js";
 export * from "./spawn-runner.js";
 export * from "./text.js";
 export * from "./trust-store.js";
+export * from "./volume-disks.js";

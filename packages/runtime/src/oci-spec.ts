@@ -1,4 +1,5 @@
 import type { SandboxResources } from "@burrow/core";
+import type { BindMount } from "./runtime.js";
 import { CPU_PERIOD_US } from "./sandbox-cgroups.js";
 
 /** Where things live inside every sandbox. */
@@ -22,6 +23,8 @@ export interface OciSpecInput {
   agentPort: number;
   /** Network namespace (name under /var/run/netns) whose interfaces gVisor takes over. */
   netns: string;
+  /** Host folders bind-mounted into the sandbox (volumes), after the system mounts. */
+  binds?: BindMount[];
 }
 
 const CAPABILITIES = [
@@ -105,6 +108,14 @@ export function buildOciSpec(input: OciSpecInput): Record<string, unknown> {
       ...(input.resolvConfPath
         ? [{ destination: "/etc/resolv.conf", type: "bind", source: input.resolvConfPath, options: ["rbind", "ro"] }]
         : []),
+      // Volumes: shared with other sandboxes and the host (gVisor's --file-access-mounts=shared
+      // revalidates what it caches, so each sees the others' writes).
+      ...(input.binds ?? []).map((b) => ({
+        destination: b.destination,
+        type: "bind",
+        source: b.source,
+        options: ["rbind", b.readOnly ? "ro" : "rw", "nosuid", "nodev"],
+      })),
     ],
     linux: {
       cgroupsPath: `/burrow/${input.id}`,

@@ -21,6 +21,18 @@ export interface SandboxSpec {
   extraLower?: string;
   /** A CA certificate (PEM) added to the sandbox's trust store before it starts. */
   trustedCaPem?: string;
+  /**
+   * Host folders bind-mounted into the sandbox (volumes). Kept in its bundle, so restarts and
+   * restores mount them again; each source must exist (be mounted) whenever the sandbox starts.
+   */
+  binds?: BindMount[];
+}
+
+/** A host folder seen at `destination` inside a sandbox. */
+export interface BindMount {
+  source: string;
+  destination: string;
+  readOnly: boolean;
 }
 
 export interface RestartSpec {

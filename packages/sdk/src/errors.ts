@@ -109,6 +109,7 @@ function typedError(code: ErrorCode, message: string, opts: BurrowErrorOptions, 
     case ErrorCode.CheckpointNotFound:
       return new CheckpointNotFoundError(code, message, opts);
     case ErrorCode.SecretNotFound:
+    case ErrorCode.VolumeNotFound:
       return new NotFoundError(code, message, opts);
     case ErrorCode.NotFound:
       if (subject === "file") return new FileNotFoundError(code, message, opts);

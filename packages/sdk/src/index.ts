@@ -25,6 +25,9 @@ export type {
   TemplateInfo,
   TemplateVersionInfo,
   UpdateSandboxRequest,
+  VolumeEntry,
+  VolumeInfo,
+  VolumeMount,
 } from "@burrow/core";
 export { BurrowError, ErrorCode } from "@burrow/core";
 export { type CheckpointCreateOptions, type CheckpointDiffOptions, Checkpoints } from "./checkpoints.js";
@@ -99,4 +102,5 @@ export {
 } from "./sandbox.js";
 export { type SecretApiOptions, Secrets } from "./secrets.js";
 export { type TemplateApiOptions, type TemplateBuildOptions, Templates } from "./templates.js";
+export { type VolumeApiOptions, type VolumeCreateOptions, Volumes } from "./volumes.js";
 export { type FilesystemEvent, type FilesystemEventType, WatchHandle } from "./watch-handle.js";

@@ -14,6 +14,7 @@ import type {
   SecretBinding,
   UpdateNetworkRequest,
   UpdateSandboxRequest,
+  VolumeMount,
 } from "@burrow/core";
 import { Checkpoints } from "./checkpoints.js";
 import {
@@ -52,6 +53,8 @@ export interface SandboxCreateOptions extends SandboxApiOptions {
    * sandbox sees only `{{secret:NAME}}`, in the env var NAME.
    */
   secrets?: SecretBinding[];
+  /** Volumes to mount: `[{ name, path, readOnly? }]` (see `Volumes`). */
+  volumes?: VolumeMount[];
 }
 
 export interface SandboxListOptions extends SandboxApiOptions {
@@ -168,6 +171,7 @@ export class Sandbox {
     if (opts.metadata !== undefined) request.metadata = opts.metadata;
     if (opts.resources !== undefined) request.resources = opts.resources;
     if (opts.lifecycle !== undefined) request.lifecycle = opts.lifecycle;
+    if (opts.volumes !== undefined) request.volumes = opts.volumes;
     if (opts.egress !== undefined || opts.secrets !== undefined) {
       request.network = {
         ...(opts.egress === undefined ? {} : { egress: opts.egress }),

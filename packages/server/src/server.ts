@@ -11,6 +11,7 @@ import {
   claimNetworkPrefix,
   createPrivateFile,
   gvisorRuntime,
+  loopVolumeDisks,
   prepareDataDir,
 } from "./root/data-dir.js";
 import { readHostCas } from "./root/host-cas.js";
@@ -67,6 +68,8 @@ async function reconcile(
   if (failedBuilds > 0)
     host.logger.warn({ builds: failedBuilds }, "template builds interrupted by the stop marked failed");
   await s.layers.recover();
+  // Volumes in use are mounted before any sandbox is restarted or woken.
+  await s.volumes.recover();
   await reconcileAtStart({ ...s, ...host });
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
@@ -108,6 +111,7 @@ export async function startServer(
     networkPrefix,
     ...(trustedCaPem ? { trustedCaPem } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(real ? { volumeDisks: loopVolumeDisks(config) } : {}),
   });
   const adminKeyPath = bootstrapAdminKey(s.keys, config.dataDir, logger);
   bootstrapE2bKey(s.keys, config.dataDir, logger);
@@ -151,6 +155,7 @@ export async function startServer(
     dashboardDir: config.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
     metrics: s.metrics,
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
+    volumes: s.volumes,
   });
   const listener = await listen(app, config);
   if (config.previewDomain === undefined) s.site.previewDomain = `localhost:${listener.port}`;
@@ -171,6 +176,7 @@ export async function startServer(
       await s.checkpoints.idle();
       egressProxies?.close();
       await runtime.close();
+      await s.volumes.close();
       connections.close();
       db.close();
       prefixLock?.release();

@@ -82,7 +82,10 @@ describe("E2B request parsing", () => {
     expect(parseNewSandbox({ allow_internet_access: true, network: { denyOut: ["0.0.0.0/0"] } }).templateID).toBe(
       "base",
     );
-    expect(() => parseNewSandbox({ volumeMounts: [{ name: "v", path: "/v" }] })).toThrow(/volumeMounts/);
+    expect(parseNewSandbox({ volumeMounts: [{ name: "v", path: "/v" }] }).volumeMounts).toEqual([
+      { name: "v", path: "/v" },
+    ]);
+    expect(() => parseNewSandbox({ volumeMounts: [{ name: "v" }] })).toThrow(/volumeMounts/);
     expect(() => parseNewSandbox({ timeout: -1 })).toThrow(/timeout/);
   });
 });

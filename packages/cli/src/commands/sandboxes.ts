@@ -1,8 +1,10 @@
 /** Lifecycle commands: create, ls, info, rm. */
+
 import { ErrorCode, Sandbox, SandboxNotFoundError } from "@burrow/sdk";
 import { flag, keyValues, listOption, type OptionSpec, stringOption } from "../args.js";
 import { type Command, print, printJson } from "../context.js";
 import { formatError, sandboxDetails, sandboxTable } from "../format.js";
+import { parseVolumeMount } from "./volumes.js";
 
 const json: OptionSpec = { name: "json", type: "boolean", description: "print JSON" };
 const metadata: OptionSpec = {
@@ -33,6 +35,12 @@ export const create: Command = {
         value: "NAME",
         description: "also send that bound secret over plain HTTP, unencrypted (repeatable)",
       },
+      {
+        name: "volume",
+        type: "list",
+        value: "NAME:/PATH[:ro]",
+        description: "mount a volume at PATH, read-only with :ro (repeatable)",
+      },
       json,
     ],
     examples: [
@@ -50,12 +58,14 @@ export const create: Command = {
       hosts: hosts.split(",").filter(Boolean),
       ...(allowHttp.has(name) ? { allowHttp: true } : {}),
     }));
+    const volumes = listOption(args, "volume").map(parseVolumeMount);
     const sandbox = await Sandbox.create({
       ...ctx.connection,
       ...(template === undefined ? {} : { template }),
       ...(Object.keys(envs).length > 0 ? { envs } : {}),
       ...(Object.keys(labels).length > 0 ? { metadata: labels } : {}),
       ...(secrets.length > 0 ? { secrets } : {}),
+      ...(volumes.length > 0 ? { volumes } : {}),
     });
     if (flag(args, "json")) printJson(ctx.io.stdout, await sandbox.getInfo());
     else print(ctx.io.stdout, sandbox.sandboxId);

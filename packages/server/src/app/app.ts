@@ -17,6 +17,7 @@ import { sendError } from "./http.js";
 import { Router } from "./router.js";
 import { type RouteDeps, registerRoutes } from "./routes.js";
 import { serveStatic } from "./static-files.js";
+import { registerE2bVolumeRoutes } from "./volume-routes.js";
 
 export interface AppDeps extends RouteDeps {
   keys: ApiKeyStore;
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): App {
       ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
     });
   }
+  if (deps.volumes) registerE2bVolumeRoutes(router, deps.volumes, deps.keys, deps.logger);
   const plane = new SandboxPlane({ ...deps, ...(deps.previews ? { previews: deps.previews } : {}) });
   const log: Logger = deps.logger;
 

@@ -2,6 +2,7 @@
 import { featurePaths, featureSchemas } from "./openapi-features.js";
 import { metricsPaths, metricsSchemas } from "./openapi-metrics.js";
 import { templatePaths, templateSchemas } from "./openapi-templates.js";
+import { volumePaths, volumeSchemas } from "./openapi-volumes.js";
 
 const errorRef = { $ref: "#/components/schemas/Error" };
 const errorResponse = (description: string) => ({
@@ -99,11 +100,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
                 secrets: { type: "array", items: { $ref: "#/components/schemas/SecretBinding" } },
               },
             },
+            volumes: { type: "array", maxItems: 16, items: { $ref: "#/components/schemas/VolumeMount" } },
           },
         },
         ...featureSchemas,
         ...metricsSchemas,
         ...templateSchemas,
+        ...volumeSchemas,
         Sandbox: {
           type: "object",
           required: [
@@ -279,6 +282,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...featurePaths,
       ...metricsPaths,
       ...templatePaths,
+      ...volumePaths,
     },
   };
 }

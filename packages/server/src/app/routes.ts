@@ -10,6 +10,7 @@ import type { AgentGuard } from "../services/agent-guard.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
 import type { EventStore } from "../store/event-store.js";
+import type { VolumeService } from "../volumes/volume-service.js";
 import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint-routes.js";
 import { clientAgentPath, lockoutError, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
@@ -20,6 +21,7 @@ import type { Router } from "./router.js";
 import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSandbox } from "./schemas.js";
 import { registerSecretRoutes } from "./secret-routes.js";
 import { registerTemplateRoutes, type TemplateRouteDeps } from "./template-routes.js";
+import { registerVolumeRoutes } from "./volume-routes.js";
 
 export interface RouteDeps {
   sandboxes: SandboxService;
@@ -41,6 +43,8 @@ export interface RouteDeps {
   network?: { egress: EgressService; secrets: SecretService; binder: SecretBinder };
   /** Template routes are served when given. */
   templates?: TemplateRouteDeps;
+  /** Volume routes are served when given. */
+  volumes?: VolumeService;
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -128,6 +132,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   if (deps.checkpoints) registerCheckpointRoutes(router, deps.checkpoints);
   if (deps.previews) registerPreviewRoutes(router, deps.previews);
   if (deps.templates) registerTemplateRoutes(router, deps.templates);
+  if (deps.volumes) registerVolumeRoutes(router, deps.volumes);
   if (deps.network) {
     registerNetworkRoutes(router, { ...deps.network, sandboxes });
     registerSecretRoutes(router, deps.network.secrets);

@@ -65,6 +65,15 @@ export const EgressInputSchema = z
   })
   .strict();
 
+/** Volume mounts; paths and names are checked by VolumeService.prepare. */
+export const VolumeMountsSchema = z
+  .array(
+    z
+      .object({ name: z.string().min(1).max(200), path: z.string().min(1).max(1024), readOnly: z.boolean().optional() })
+      .strict(),
+  )
+  .max(16);
+
 export const CreateSandboxSchema = z
   .object({
     template: z
@@ -85,6 +94,7 @@ export const CreateSandboxSchema = z
       .object({ egress: EgressInputSchema.optional(), secrets: SecretBindingsSchema.optional() })
       .strict()
       .optional(),
+    volumes: VolumeMountsSchema.optional(),
     resources: ResourcesSchema.optional(),
   })
   .strict();

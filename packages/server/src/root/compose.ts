@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Logger } from "@burrow/core";
-import type { Runtime } from "@burrow/runtime";
+import { DirVolumeDisks, type Runtime, type VolumeDisks } from "@burrow/runtime";
 import { DiffService } from "../checkpoints/diff-service.js";
 import { CheckpointService } from "../checkpoints/service.js";
 import type { ServerConfig } from "../config.js";
@@ -33,6 +33,7 @@ import { ImageImporter } from "../templates/image-importer.js";
 import { LayerStore } from "../templates/layer-store.js";
 import { SnapshotTemplates } from "../templates/snapshots.js";
 import { StepRunner } from "../templates/step-runner.js";
+import { VolumeService } from "../volumes/volume-service.js";
 
 /** What the services are built from: the host side, chosen by the caller (real or fake). */
 export interface Foundation {
@@ -48,6 +49,8 @@ export interface Foundation {
   trustedCaPem?: string;
   /** The clock of the sleep policy and activity (tests move it); Date.now by default. */
   now?: () => number;
+  /** Volume storage on the host (default: plain folders under the data dir, as the fake runtime needs). */
+  volumeDisks?: VolumeDisks;
 }
 
 /** The server's stores and services, built once per start. */
@@ -80,6 +83,7 @@ export interface Services {
   /** The preview domain, fixed once the listening port is known. */
   site: { previewDomain: string };
   imageDirOf: (id: string) => string;
+  volumes: VolumeService;
 }
 
 /** Builds every store and service, each handed what it uses. Nothing starts here. */
@@ -137,10 +141,20 @@ export function composeServices(f: Foundation): Services {
     stores.secrets,
     new SecretCipher(loadSecretsKey(config.secretsKeyHex, join(config.dataDir, "secrets.key"))),
   );
+  const volumes = new VolumeService({
+    store: stores.volumes,
+    disks: f.volumeDisks ?? new DirVolumeDisks(join(config.dataDir, "volumes")),
+    logger,
+    now: date,
+  });
   const settings = new SandboxSettings({
     egress,
     secrets,
-    dropOnDelete: [(id) => previewStore.deleteForSandbox(id), (id) => e2bStore.forget(id)],
+    dropOnDelete: [
+      (id) => previewStore.deleteForSandbox(id),
+      (id) => e2bStore.forget(id),
+      (id) => stores.volumes.forgetSandbox(id),
+    ],
   });
   const sandboxes = new SandboxService({
     store,
@@ -153,6 +167,7 @@ export function composeServices(f: Foundation): Services {
     logger,
     agents,
     settings,
+    volumes,
     host: f.host,
     now: date,
     ...(f.trustedCaPem === undefined ? {} : { trustedCaPem: f.trustedCaPem }),
@@ -194,6 +209,7 @@ export function composeServices(f: Foundation): Services {
     blobs,
     catalog: templates,
     root: snapshotRoot,
+    volumeCount: async (id) => (await volumes.mountsOf(id)).length,
   });
   const diffs = new DiffService({
     store,
@@ -251,5 +267,6 @@ export function composeServices(f: Foundation): Services {
     site,
     imageDirOf,
     metrics,
+    volumes,
   };
 }

@@ -14,6 +14,7 @@ import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import {
   type CommandRunner,
   GvisorRuntime,
+  LoopVolumeDisks,
   lockNetworkPrefix,
   type PrefixLock,
   ShimRunner,
@@ -94,6 +95,11 @@ export async function claimNetworkPrefix(
 }
 
 /** The gVisor runtime on this host, after checking the agent binary is built. */
+/** Volumes as loop-mounted ext4 images under `<data>/volumes`. */
+export function loopVolumeDisks(config: ServerConfig): LoopVolumeDisks {
+  return new LoopVolumeDisks(join(config.dataDir, "volumes"), new SpawnRunner());
+}
+
 export function gvisorRuntime(config: ServerConfig, logger: Logger, networkPrefix: string): GvisorRuntime {
   if (!existsSync(config.agentBinaryPath)) {
     throw new BurrowError(

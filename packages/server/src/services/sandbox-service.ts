@@ -18,6 +18,7 @@ import {
 import { type AgentEndpoint, MAX_NETWORK_INDEX, type Runtime } from "@burrow/runtime";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { Catalog } from "../templates/catalog.js";
+import type { PreparedVolumes, VolumeService } from "../volumes/volume-service.js";
 import type { ActivityTracker } from "./activity.js";
 import { admit, defaultResources, type HostCapacity, resized } from "./admission.js";
 import type { AgentClient } from "./agent-client.js";
@@ -61,6 +62,8 @@ export interface SandboxServiceDeps {
   agents: AgentClient;
   /** Egress policy, secret bindings and other per-sandbox rows: set at create, dropped at delete. */
   settings: SandboxSettings;
+  /** Volumes mounted at create (and by forks, like their source). */
+  volumes?: VolumeService;
   /** What one sandbox may ask for at most (admission check). */
   host: HostCapacity;
   now?: () => Date;
@@ -86,6 +89,8 @@ export interface CreateFreshOptions {
   layers?: string[];
   /** The template version to start on (a fork's source's), instead of what `template` resolves to now. */
   templateVersion?: string;
+  /** Volumes to mount (checked and held by VolumeService.prepare); a fork gets its source's. */
+  volumes?: PreparedVolumes;
 }
 
 /**
@@ -133,6 +138,31 @@ export class SandboxService {
     // The template's ENV first; the request's own variables win.
     const env = { ...resolved.config.env, ...settings.env, ...request.env };
     const metadata = request.metadata ?? {};
+    const mounts = request.volumes ?? [];
+    if (mounts.length > 0) {
+      if (!this.deps.volumes) throw new BurrowError(ErrorCode.BadRequest, "this server does not serve volumes");
+      if (resolved.snapshotResources !== undefined) {
+        throw new BurrowError(
+          ErrorCode.BadRequest,
+          `template '${template}' is a snapshot; its sandboxes cannot mount volumes`,
+        );
+      }
+      // Warm sandboxes run without the mounts: a sandbox with volumes always starts fresh.
+      const volumes = await this.deps.volumes.prepare(mounts);
+      let record: SandboxRecord;
+      try {
+        record = await this.createFresh(template, resources, lifecycle, metadata, env, null, { volumes });
+      } finally {
+        volumes.release();
+      }
+      try {
+        await settings.apply(record);
+      } catch (err) {
+        await this.delete(record.id).catch(() => false);
+        throw err;
+      }
+      return record;
+    }
     let warm = await this.warm?.claim(template, resources, { metadata, env, lifecycle }, resolved.versionId);
     if (warm?.templateVersion !== undefined && warm.templateVersion !== resolved.versionId) {
       // Started before the template's tag moved: not what was asked for.
@@ -186,6 +216,14 @@ export class SandboxService {
       },
       MAX_NETWORK_INDEX,
     );
+    const volumes =
+      options.volumes ??
+      (options.settingsOf === undefined ? undefined : await this.deps.volumes?.prepareLike(options.settingsOf));
+    try {
+      if (volumes) await this.deps.volumes?.record(record.id, volumes);
+    } finally {
+      if (options.volumes === undefined) volumes?.release();
+    }
     options.onInserted?.(record.id);
     this.deps.activity.touch(record.id);
     const log = this.deps.logger.child({ sandboxId: record.id });
@@ -198,6 +236,7 @@ export class SandboxService {
         networkIndex: record.networkIndex,
         ...(options.extraLower === undefined ? {} : { extraLower: options.extraLower }),
         ...(this.deps.trustedCaPem === undefined ? {} : { trustedCaPem: this.deps.trustedCaPem }),
+        ...(volumes === undefined ? {} : { binds: volumes.binds }),
       };
       const snapshot = "snapshotImageDir" in resolved ? resolved.snapshotImageDir : undefined;
       if (snapshot === undefined) await this.deps.runtime.create(spec);

@@ -184,6 +184,22 @@ const MIGRATIONS: Migration[] = [
      step INTEGER,
      PRIMARY KEY (build_id, seq)
    ) WITHOUT ROWID;`,
+  // Volumes: named storage kept apart from sandboxes, and which sandbox mounts which where.
+  `CREATE TABLE volumes (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     size_bytes INTEGER NOT NULL,
+     token TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE sandbox_volumes (
+     sandbox_id TEXT NOT NULL,
+     volume_id TEXT NOT NULL,
+     path TEXT NOT NULL,
+     read_only INTEGER NOT NULL,
+     PRIMARY KEY (sandbox_id, path)
+   );
+   CREATE INDEX sandbox_volumes_volume ON sandbox_volumes(volume_id);`,
 ];
 
 /** The schema version a db has after openDb. */

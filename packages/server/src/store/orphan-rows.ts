@@ -1,7 +1,13 @@
 import type { Db } from "./db.js";
 
 /** Tables that keep rows per sandbox for other services; SandboxService.delete drops them. */
-const PER_SANDBOX_TABLES = ["sandbox_egress", "sandbox_secrets", "previews", "e2b_sandboxes"] as const;
+const PER_SANDBOX_TABLES = [
+  "sandbox_egress",
+  "sandbox_secrets",
+  "previews",
+  "e2b_sandboxes",
+  "sandbox_volumes",
+] as const;
 
 /**
  * Deletes rows of those tables whose sandbox is deleted or unknown: left by releases whose E2B

@@ -8,6 +8,7 @@ import { PreviewStore } from "./preview-store.js";
 import { SandboxStore } from "./sandbox-store.js";
 import { SecretStore } from "./secret-store.js";
 import { TemplateStore } from "./template-store.js";
+import { VolumeStore } from "./volume-store.js";
 
 /** The public methods of a store class, as an interface another backend can implement. */
 export type StoreApi<T> = { [K in keyof T]: T[K] };
@@ -37,6 +38,7 @@ export interface Stores {
   egress: StoreApi<EgressStore>;
   secrets: StoreApi<SecretStore>;
   templates: StoreApi<TemplateStore>;
+  volumes: StoreApi<VolumeStore>;
 }
 
 /** The SQLite stores over a db opened (and migrated) by openDb. */
@@ -50,6 +52,7 @@ export function openStores(db: Db): {
   egress: EgressStore;
   secrets: SecretStore;
   templates: TemplateStore;
+  volumes: VolumeStore;
 } {
   return {
     keys: new ApiKeyStore(db),
@@ -61,5 +64,6 @@ export function openStores(db: Db): {
     egress: new EgressStore(db),
     secrets: new SecretStore(db),
     templates: new TemplateStore(db),
+    volumes: new VolumeStore(db),
   };
 }

@@ -18,6 +18,8 @@ export interface SnapshotTemplatesDeps {
   catalog: Catalog;
   /** `<data>/template-snapshots`: one directory per snapshot version (image/ and upper/). */
   root: string;
+  /** How many volumes a sandbox mounts (its memory image would carry those mounts). */
+  volumeCount?: (sandboxId: string) => Promise<number>;
 }
 
 /**
@@ -62,6 +64,9 @@ export class SnapshotTemplates {
     const sourceLayers = sourceRow?.versions.find((v) => v.id === record.templateVersion)?.layers;
     if (!source || !sourceLayers) {
       throw invalid("sandboxId", `sandbox ${sandboxId} was created before template versions; it cannot be snapshotted`);
+    }
+    if (((await this.deps.volumeCount?.(sandboxId)) ?? 0) > 0) {
+      throw invalid("sandboxId", `sandbox ${sandboxId} mounts volumes; a snapshot template cannot carry volume mounts`);
     }
     if (this.deps.checkpointStore.base(sandboxId) !== undefined) {
       throw invalid("sandboxId", `sandbox ${sandboxId} is a fork; snapshots of forks are not supported yet`);

@@ -117,8 +117,8 @@ export function registerE2bRoutes(router: Router, service: E2bService, keys: Api
     sendJson(res, 200, { sandboxes });
   });
 
-  add("GET", "/sandboxes/:id", (ctx) => {
-    sendJson(ctx.res, 200, service.detail(ctx.params.id ?? "", domainOf(ctx)));
+  add("GET", "/sandboxes/:id", async (ctx) => {
+    sendJson(ctx.res, 200, await service.detail(ctx.params.id ?? "", domainOf(ctx)));
   });
 
   add("DELETE", "/sandboxes/:id", async ({ res, params }) => {

@@ -41,7 +41,10 @@ export const NewSandboxSchema = z.object({
   envVars: z.record(z.string(), z.string()).optional(),
   mcp: z.record(z.string(), z.unknown()).nullable().optional(),
   iam: z.unknown().optional(),
-  volumeMounts: z.array(z.unknown()).optional(),
+  volumeMounts: z
+    .array(z.object({ name: z.string().min(1).max(200), path: z.string().min(1).max(1024) }))
+    .max(16)
+    .optional(),
 });
 export type NewSandbox = z.infer<typeof NewSandboxSchema>;
 
@@ -100,8 +103,6 @@ export function parseNetworkUpdate(body: unknown): z.infer<typeof NetworkUpdateS
 export function parseNewSandbox(body: unknown): NewSandbox {
   const req = parseBody(NewSandboxSchema, body);
   refuseUnsupportedNetwork(req.network);
-  if (req.volumeMounts && req.volumeMounts.length > 0)
-    throw unsupported("volumeMounts", "a sandbox's files already persist; there are no shared volumes");
   if (req.mcp) throw unsupported("mcp", "there is no MCP gateway template");
   if (req.iam !== undefined && req.iam !== null) throw unsupported("iam", "there is no workload identity provider");
   return req;

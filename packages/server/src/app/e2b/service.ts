@@ -7,6 +7,7 @@ import type { LifecycleService } from "../../services/lifecycle.js";
 import type { SandboxService } from "../../services/sandbox-service.js";
 import type { E2bStore } from "../../store/e2b-store.js";
 import type { SandboxRecord } from "../../store/sandbox-store.js";
+import type { VolumeService } from "../../volumes/volume-service.js";
 import { type E2bNetworkInput, e2bEgressPolicy } from "./network.js";
 import { encodeNextToken, type ListQuery, type NewSandbox } from "./schemas.js";
 import {
@@ -39,6 +40,8 @@ export interface E2bDeps {
   agents: AgentClient;
   logger: Logger;
   now?: () => number;
+  /** The volumes a sandbox mounts, for its detail's `volumeMounts`, when given. */
+  volumes?: VolumeService;
 }
 
 const ASLEEP = new Set(["standby", "hibernating", "hibernated", "waking"]);
@@ -81,6 +84,7 @@ export class E2bService {
         env: req.envVars ?? {},
         metadata: req.metadata ?? {},
         lifecycle: policyFor(onTimeout, timeoutMs, DEFAULT_LIFECYCLE),
+        ...(req.volumeMounts && req.volumeMounts.length > 0 ? { volumes: req.volumeMounts } : {}),
       },
       policy,
     );
@@ -105,9 +109,11 @@ export class E2bService {
     await this.deps.egress.set(record, policy);
   }
 
-  detail(id: string, domain: string | null): E2bSandboxDetail {
+  async detail(id: string, domain: string | null): Promise<E2bSandboxDetail> {
     const record = this.get(id);
     const detail = toE2bDetail(record, this.deps.activity.idleMs(id), this.now(), domain);
+    const mounts = (await this.deps.volumes?.mountsOf(record.id)) ?? [];
+    detail.volumeMounts = mounts.map((m) => ({ name: m.name, path: m.path }));
     detail.lifecycle.onTimeout = this.onTimeoutOf(record);
     const ingress = this.deps.store.ingress(record.id);
     if (ingress && (ingress.trafficToken !== null || ingress.maskRequestHost !== null)) {

@@ -47,7 +47,7 @@ export interface E2bListedSandbox {
   metadata: Record<string, string>;
   state: E2bState;
   envdVersion: string;
-  volumeMounts: never[];
+  volumeMounts: Array<{ name: string; path: string }>;
 }
 
 export interface E2bSandboxDetail extends E2bListedSandbox {
