@@ -21,6 +21,7 @@ const ALL_SUITES = [
   "templates",
   "code",
   "volumes",
+  "limits",
 ];
 const root = join(import.meta.dirname, "..");
 const selected = (process.env.BENCH_SUITES ?? ALL_SUITES.join(","))

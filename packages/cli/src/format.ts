@@ -52,6 +52,7 @@ export function sandboxDetails(s: SandboxInfo): string {
     ["vcpus", String(s.resources.vcpus)],
     ["memory", `${s.resources.memoryMb} MiB`],
     ["pids", String(s.resources.pids)],
+    ["disk", s.resources.diskMb > 0 ? `${s.resources.diskMb} MiB` : "unbounded (made before disk limits)"],
     ["created", s.createdAt],
     ["updated", s.updatedAt],
     ["metadata", formatMetadata(s.metadata)],

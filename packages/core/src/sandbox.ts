@@ -26,6 +26,11 @@ export interface SandboxResources {
   memoryMb: number;
   /** Maximum number of processes/threads inside the sandbox. */
   pids: number;
+  /**
+   * Size of the sandbox's own disk (its files on top of the template), in MiB; writes past it get
+   * ENOSPC inside. 0: no disk of its own (sandboxes created before disk limits write to the host).
+   */
+  diskMb: number;
 }
 
 /** When a sandbox sleeps, in milliseconds; 0 means never. */
@@ -46,6 +51,11 @@ export const DEFAULT_LIFECYCLE: LifecyclePolicy = {
 
 export interface UpdateSandboxRequest {
   lifecycle?: Partial<LifecyclePolicy>;
+  /**
+   * New limits, applied at once and kept across sleep, restore and fork: `vcpus` up or down,
+   * `diskMb` up only. memoryMb and pids are fixed when the sandbox starts (400 if changed).
+   */
+  resources?: Partial<SandboxResources>;
   /** Replaces the sandbox's metadata. */
   metadata?: Record<string, string>;
 }
@@ -117,7 +127,7 @@ export interface HealthResponse {
 }
 
 export const DEFAULT_TEMPLATE = "base";
-export const DEFAULT_RESOURCES: SandboxResources = { vcpus: 2, memoryMb: 2048, pids: 4096 };
+export const DEFAULT_RESOURCES: SandboxResources = { vcpus: 2, memoryMb: 2048, pids: 4096, diskMb: 10_240 };
 export const DEFAULT_API_URL = "http://127.0.0.1:7070";
 export const DEFAULT_PORT = 7070;
 /** Port the in-sandbox agent listens on (same as E2B's envd). */
@@ -129,4 +139,20 @@ export const AGENT_PORT = 49983;
  */
 export function envdBasePath(sandboxId: string): string {
   return `/v1/sandboxes/${encodeURIComponent(sandboxId)}/envd`;
+}
+
+/** `GET /v1/sandboxes/{id}/metrics`: what a sandbox uses now, read on the host (never wakes it). */
+export interface SandboxMetrics {
+  sandboxId: string;
+  state: SandboxState;
+  /** ISO-8601 time of the reading. */
+  at: string;
+  resources: SandboxResources;
+  /** CPU time used since its processes last started, in seconds; absent while it is not running. */
+  cpuSeconds?: number;
+  /** Host memory its cgroup holds (its processes and gVisor's own); absent while nothing is resident. */
+  memoryBytes?: number;
+  /** Bytes used and total on its disk; absent for a sandbox without a disk of its own. */
+  diskUsedBytes?: number;
+  diskTotalBytes?: number;
 }

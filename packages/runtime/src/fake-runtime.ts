@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BurrowError, ErrorCode } from "@burrow/core";
+import { BurrowError, ErrorCode, type SandboxResources } from "@burrow/core";
 import type { EgressRules } from "./host-firewall.js";
 import type {
   AgentEndpoint,
@@ -12,6 +12,7 @@ import type {
   Runtime,
   RuntimeSandbox,
   SandboxSpec,
+  SandboxUsage,
   SnapshotRestoreSpec,
 } from "./runtime.js";
 
@@ -54,6 +55,22 @@ export class FakeRuntime implements Runtime {
 
   async list(): Promise<RuntimeSandbox[]> {
     return [...this.sandboxes].map(([id, sb]) => ({ id, status: sb.status }));
+  }
+
+  /** What usage() reports per sandbox; a running sandbox without an entry reports zeros. */
+  readonly usages = new Map<string, SandboxUsage>();
+
+  async usage(id: string): Promise<SandboxUsage> {
+    const sb = this.sandboxes.get(id);
+    if (!sb) return {};
+    const disk = sb.spec.resources.diskMb * 1024 * 1024;
+    const base = disk > 0 ? { diskUsedBytes: 0, diskTotalBytes: disk } : {};
+    return { ...base, ...(sb.status === "running" ? { cpuSeconds: 0, memoryBytes: 0 } : {}), ...this.usages.get(id) };
+  }
+
+  async updateResources(id: string, resources: SandboxResources): Promise<void> {
+    const sb = this.require(id);
+    sb.spec = { ...sb.spec, resources };
   }
 
   async exec(id: string): Promise<ExecResult> {

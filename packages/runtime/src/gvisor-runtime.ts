@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
+import { BurrowError, ErrorCode, type Logger, type SandboxResources } from "@burrow/core";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
 import { Freezer } from "./freezer.js";
 import {
@@ -27,8 +27,22 @@ import type {
   Runtime,
   RuntimeSandbox,
   SandboxSpec,
+  SandboxUsage,
   SnapshotRestoreSpec,
 } from "./runtime.js";
+import { CPU_PERIOD_US, readCgroupUsage, writeCpuQuota } from "./sandbox-cgroups.js";
+import {
+  clearDiskUpper,
+  createSandboxDisk,
+  fillDiskUpper,
+  growSandboxDisk,
+  hasDisk,
+  mountSandboxDisk,
+  overlayDirs,
+  sandboxDiskSizeMb,
+  sandboxDiskUsage,
+  unmountSandboxDisk,
+} from "./sandbox-disk.js";
 import { ensureTmpDir, MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
 import { tailLines } from "./text.js";
 
@@ -194,25 +208,24 @@ export class GvisorRuntime implements Runtime {
   ): Promise<void> {
     const dir = this.dir(spec.id);
     const addr = sandboxAddresses(spec.id, spec.networkIndex, this.options.networkPrefix);
-    const paths = {
-      upper: join(dir, "upper"),
-      work: join(dir, "work"),
-      rootfs: join(dir, "rootfs"),
-      bundle: join(dir, "bundle"),
-      run: join(dir, "run"),
-    };
+    const paths = { rootfs: join(dir, "rootfs"), bundle: join(dir, "bundle"), run: join(dir, "run") };
     await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
     try {
-      // The files (upper dir, layers, overlay mount), the network and the bundle do not depend on
-      // each other: they are made at the same time, and runsc starts once all are there.
+      // The files (the sandbox's disk, upper dir, layers, overlay mount), the network and the
+      // bundle do not depend on each other: they are made at the same time, and runsc starts once
+      // all are there. The sandbox's own files go on a disk of its size (ENOSPC past it), or, with
+      // diskMb 0, on the host.
       const files = async () => {
-        if (fillUpper) await fillUpper(paths.upper);
+        if (spec.resources.diskMb > 0) await createSandboxDisk(this.options.runner, dir, spec.resources.diskMb);
+        const { upper, work } = overlayDirs(dir);
+        await Promise.all([upper, work].map((p) => mkdir(p, { recursive: true })));
+        if (fillUpper) await fillUpper(upper);
         await recordLayers(dir, spec.templateLayers, {
           extraLower: spec.extraLower,
           trustedCaPem: spec.trustedCaPem,
           caLayersDir: this.caLayersDir,
         });
-        await mountOverlay(this.options.runner, dir, spec.templateLayers, paths);
+        await mountOverlay(this.options.runner, dir, spec.templateLayers, { upper, work, rootfs: paths.rootfs });
         await ensureTmpDir(paths.rootfs);
       };
       // DNS goes to the host end of the veth, where the server's DNS proxy applies the egress policy.
@@ -280,6 +293,7 @@ export class GvisorRuntime implements Runtime {
       // A busy mount is detached lazily so the directory can still be removed.
       await this.options.runner.run(["umount", "-l", rootfs], { timeoutMs: MOUNT_TIMEOUT_MS });
     }
+    await unmountSandboxDisk(this.options.runner, dir);
     const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
     await removeEgressRules(this.options.runner, addr.hostInterface);
     await this.network.teardown(addr);
@@ -443,6 +457,8 @@ export class GvisorRuntime implements Runtime {
   async takeUpper(id: string, dest: string): Promise<void> {
     const dir = this.dir(id);
     await this.unmountRootfs(dir);
+    // A disk's files are copied off it (another file system); host upper dirs are moved.
+    if (hasDisk(dir)) return clearDiskUpper(this.options.runner, dir, dest);
     await rename(join(dir, "upper"), dest);
     await mkdir(join(dir, "upper"));
   }
@@ -462,6 +478,12 @@ export class GvisorRuntime implements Runtime {
     if (umount.exitCode !== 0 && !/not mounted|no mount point|No such file/i.test(umount.stderr)) {
       throw new BurrowError(ErrorCode.RuntimeFailed, `unmounting the sandbox rootfs failed: ${umount.stderr.trim()}`);
     }
+    if (hasDisk(dir)) {
+      await clearDiskUpper(this.options.runner, dir);
+      await fillDiskUpper(this.options.runner, dir, newUpper);
+      await removeTree(newUpper);
+      return;
+    }
     const old = join(dir, `upper.old-${Date.now()}`);
     await rename(join(dir, "upper"), old);
     await rename(newUpper, join(dir, "upper"));
@@ -478,11 +500,8 @@ export class GvisorRuntime implements Runtime {
     const rootfs = join(dir, "rootfs");
     const mounts = await readFile("/proc/mounts", "utf8");
     if (!mounts.split("\n").some((line) => line.split(" ")[1] === rootfs)) {
-      await mountOverlay(this.options.runner, dir, spec.templateLayers, {
-        upper: join(dir, "upper"),
-        work: join(dir, "work"),
-        rootfs,
-      });
+      await mountSandboxDisk(this.options.runner, dir);
+      await mountOverlay(this.options.runner, dir, spec.templateLayers, { ...overlayDirs(dir), rootfs });
     }
     await ensureTmpDir(rootfs);
     if (!(await this.network.exists(addr))) await this.network.setup(addr, dir);
@@ -509,6 +528,37 @@ export class GvisorRuntime implements Runtime {
     }
     const found = await Promise.all(ids.filter((id) => !id.startsWith(".")).map((id) => this.status(id)));
     return found.filter((s) => s.status !== "absent");
+  }
+
+  async usage(id: string): Promise<SandboxUsage> {
+    const disk = await sandboxDiskUsage(this.dir(id));
+    return {
+      ...(await readCgroupUsage(id)),
+      ...(disk ? { diskUsedBytes: disk.usedBytes, diskTotalBytes: disk.totalBytes } : {}),
+    };
+  }
+
+  async updateResources(id: string, resources: SandboxResources): Promise<void> {
+    const dir = this.dir(id);
+    // The disk first: it is the change that can be refused (then nothing has changed).
+    if (hasDisk(dir) && (await sandboxDiskSizeMb(dir)) < resources.diskMb) {
+      const { status } = await this.status(id);
+      const running = status === "running" || status === "paused";
+      if (!running) await this.unmountRootfs(dir);
+      await growSandboxDisk(this.options.runner, dir, resources.diskMb, running);
+    }
+    // The bundle's spec is what every later run and restore starts from.
+    const configPath = join(dir, "bundle", "config.json");
+    const spec = JSON.parse(await readFile(configPath, "utf8")) as {
+      linux?: { resources?: { cpu?: { quota?: number; period?: number } } };
+    };
+    const cpu = spec.linux?.resources?.cpu;
+    if (cpu) {
+      cpu.quota = Math.round(resources.vcpus * CPU_PERIOD_US);
+      cpu.period = CPU_PERIOD_US;
+      await writeFile(configPath, JSON.stringify(spec), { mode: 0o600 });
+    }
+    await writeCpuQuota(id, resources.vcpus);
   }
 
   async exec(id: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {

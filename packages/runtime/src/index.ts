@@ -1,4 +1,5 @@
 export * from "./command-runner.js";
+export * from "./ext4-image.js";
 export * from "./fake-runtime.js";
 export * from "./freezer.js";
 export * from "./gvisor-runtime.js";
@@ -17,6 +18,7 @@ export * from "./oci-spec.js";
 export * from "./prefix-lock.js";
 export * from "./run-dir.js";
 export * from "./runtime.js";
+export * from "./sandbox-disk.js";
 export * from "./shim-runner.js";
 export * from "./spawn-runner.js";
 export * from "./text.js";

@@ -1,5 +1,6 @@
 import type { SandboxResources } from "@burrow/core";
 import type { BindMount } from "./runtime.js";
+import { CPU_PERIOD_US } from "./sandbox-cgroups.js";
 
 /** Where things live inside every sandbox. */
 export const IN_SANDBOX = {
@@ -43,8 +44,6 @@ const CAPABILITIES = [
   "CAP_MKNOD",
   "CAP_AUDIT_WRITE",
 ];
-
-const CPU_PERIOD_US = 100_000;
 
 /**
  * The host cgroup's task limit for a sandbox allowed `pids` processes inside. The host also

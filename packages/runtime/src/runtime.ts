@@ -77,6 +77,17 @@ export interface RuntimeSandbox {
   pid?: number;
 }
 
+/** What a sandbox uses now, read on the host (reading never wakes it). Absent: not known now. */
+export interface SandboxUsage {
+  /** CPU time used since its processes last started (create, restart, restore), in seconds. */
+  cpuSeconds?: number;
+  /** Host memory its cgroup holds (its processes and gVisor's own). */
+  memoryBytes?: number;
+  /** Bytes used and total on its disk (sandboxes with a disk of their own). */
+  diskUsedBytes?: number;
+  diskTotalBytes?: number;
+}
+
 export interface ExecOptions {
   /** "uid:gid" or a user name known inside the sandbox; default root. */
   user?: string;
@@ -153,6 +164,14 @@ export interface Runtime {
    */
   takeUpper(id: string, dest: string): Promise<void>;
   list(signal?: AbortSignal): Promise<RuntimeSandbox[]>;
+  /** CPU, memory and disk the sandbox uses now, read on the host. */
+  usage(id: string): Promise<SandboxUsage>;
+  /**
+   * Applies new limits to an existing sandbox, running or asleep: `vcpus` (its CPU quota now and at
+   * every later start) and a larger `diskMb` (its disk grows in place). The caller has checked that
+   * nothing else changes and the disk does not shrink.
+   */
+  updateResources(id: string, resources: SandboxResources): Promise<void>;
   /** Runs a command in the sandbox without the agent (fallback and diagnostics). */
   exec(id: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
   /** Where the sandbox's agent answers HTTP (its address on the sandbox's veth). */

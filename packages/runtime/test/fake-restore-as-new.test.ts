@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeRuntime } from "../src/fake-runtime.js";
 
-const resources = { vcpus: 1, memoryMb: 256, pids: 128 };
+const resources = { vcpus: 1, memoryMb: 256, pids: 128, diskMb: 0 };
 
 // The fake's restoreAsNew, which server tests of snapshot templates and memory forks run on.
 describe("FakeRuntime.restoreAsNew", () => {

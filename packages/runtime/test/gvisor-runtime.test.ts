@@ -42,7 +42,7 @@ describe("GvisorRuntime", () => {
     await runtime.create({
       id,
       templateLayers: [templateRootfs],
-      resources: { vcpus: 1, memoryMb: 512, pids: 256 },
+      resources: { vcpus: 1, memoryMb: 512, pids: 256, diskMb: 512 },
       agentToken: "t",
       networkIndex,
     });

@@ -12,7 +12,7 @@ function spec(pids: number, memoryMb: number) {
     rootfsPath: "/r",
     runDirPath: "/run",
     agentBinaryPath: "/a",
-    resources: { vcpus: 1, memoryMb, pids },
+    resources: { vcpus: 1, memoryMb, pids, diskMb: 0 },
     agentPort: 1,
     netns: "n",
   }) as {

@@ -14,7 +14,7 @@ const templateRootfs = join(
   "base",
   "rootfs",
 );
-const resources = { vcpus: 1, memoryMb: 512, pids: 512 };
+const resources = { vcpus: 1, memoryMb: 512, pids: 512, diskMb: 512 };
 
 // A counter that lives only in the python process's memory, starting at a random value.
 const COUNTER_SERVER = [

@@ -8,6 +8,7 @@ import type {
   ListSandboxesResponse,
   SandboxEvent,
   SandboxInfo,
+  SandboxMetrics,
   SandboxNetworkSettings,
   SandboxResources,
   SecretBinding,
@@ -260,12 +261,21 @@ export class Sandbox {
     return this.action("keepalive", "keeping alive", opts, durationMs === undefined ? {} : { durationMs });
   }
 
-  /** Changes the sleep policy and/or replaces the metadata. */
+  /** Changes the sleep policy, replaces the metadata and/or changes limits live (vcpus; diskMb up). */
   update(request: UpdateSandboxRequest, opts?: RequestOptions): Promise<SandboxInfo> {
     return this.api.json<SandboxInfo>(
       { method: "PATCH", path: sandboxPath(this.sandboxId), subject: "sandbox", json: request },
       opts,
       `updating sandbox ${this.sandboxId}`,
+    );
+  }
+
+  /** CPU, memory and disk the sandbox uses now, read on the host (does not wake it). */
+  getMetrics(opts?: RequestOptions): Promise<SandboxMetrics> {
+    return this.api.json<SandboxMetrics>(
+      { method: "GET", path: `${sandboxPath(this.sandboxId)}/metrics`, subject: "sandbox" },
+      opts,
+      `reading metrics of sandbox ${this.sandboxId}`,
     );
   }
 

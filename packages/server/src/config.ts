@@ -47,6 +47,8 @@ export interface ServerConfig {
   checkpointCompression: "none" | "flate-best-speed";
   /** The built dashboard served at `/` (default packages/dashboard/dist; not served when missing). */
   dashboardDir?: string;
+  /** A bearer token that reads `/metrics` (besides any API key), for a Prometheus scraper. */
+  metricsToken?: string;
   /** Where checkpoint blobs are kept: `<dataDir>/blobs` unless BURROW_BLOB_URL names an S3 bucket. */
   blobStore: BlobStoreConfig;
 }
@@ -95,6 +97,7 @@ const EnvSchema = z.object({
     .regex(/^[0-9a-fA-F]{64}$/, "BURROW_SECRETS_KEY must be 64 hex digits (a 32-byte key)")
     .optional(),
   BURROW_EGRESS_UPSTREAM_CA: z.string().min(1).optional(),
+  BURROW_METRICS_TOKEN: z.string().min(16, "BURROW_METRICS_TOKEN must be at least 16 characters").optional(),
   BURROW_TRUST_HOST_CAS: z.enum(["0", "1"], { message: "BURROW_TRUST_HOST_CAS must be 0 or 1" }).default("1"),
   BURROW_HOST_CA_DIR: z.string().min(1).optional(),
   BURROW_CHECKPOINT_COMPRESSION: z.enum(["none", "flate-best-speed"]).default("flate-best-speed"),
@@ -170,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
     ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
     ...(e.BURROW_SECRETS_KEY ? { secretsKeyHex: e.BURROW_SECRETS_KEY } : {}),
+    ...(e.BURROW_METRICS_TOKEN ? { metricsToken: e.BURROW_METRICS_TOKEN } : {}),
     ...(e.BURROW_EGRESS_UPSTREAM_CA ? { egressUpstreamCaFile: resolve(e.BURROW_EGRESS_UPSTREAM_CA) } : {}),
     ...(e.BURROW_TRUST_HOST_CAS === "1" ? { hostCaDir: resolve(e.BURROW_HOST_CA_DIR ?? DEFAULT_HOST_CA_DIR) } : {}),
   };

@@ -153,6 +153,8 @@ export async function startServer(
     templates: { catalog: s.templates, builds: s.builds, contexts: s.contexts, snapshots: s.snapshots },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
     dashboardDir: config.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+    metrics: s.metrics,
+    ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
     volumes: s.volumes,
   });
   const listener = await listen(app, config);

@@ -54,7 +54,12 @@ describe("admission check on a 2-core, 24 GB host", () => {
         body: JSON.stringify({ resources: { pids: 64 } }),
       });
       expect(res.status).toBe(201);
-      expect(((await res.json()) as { resources: unknown }).resources).toEqual({ vcpus: 1, memoryMb: 1_024, pids: 64 });
+      expect(((await res.json()) as { resources: unknown }).resources).toEqual({
+        vcpus: 1,
+        memoryMb: 1_024,
+        pids: 64,
+        diskMb: 10_240,
+      });
     } finally {
       await small.close();
     }

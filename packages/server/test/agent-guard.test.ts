@@ -42,7 +42,7 @@ async function lockedOutAgent(old: boolean): Promise<{ server: Server; runtime: 
   await runtime.create({
     id: ID,
     templateLayers: ["/nonexistent"],
-    resources: { vcpus: 1, memoryMb: 256, pids: 64 },
+    resources: { vcpus: 1, memoryMb: 256, pids: 64, diskMb: 0 },
     agentToken: "server-token",
     networkIndex: 1,
   });

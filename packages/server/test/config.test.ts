@@ -24,6 +24,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ BURROW_PORT: "70000" })).toThrowError(/≤ 65535/);
   });
 
+  it("reads BURROW_METRICS_TOKEN and refuses one too short to be a secret", () => {
+    expect(loadConfig({ BURROW_METRICS_TOKEN: "0123456789abcdef" }).metricsToken).toBe("0123456789abcdef");
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+    expect(() => loadConfig({ BURROW_METRICS_TOKEN: "short" })).toThrow(/BURROW_METRICS_TOKEN must be at least 16/);
+  });
+
   it("reads BURROW_WARM_POOL per template and tag; `name` and `name:latest` are one pool", () => {
     expect(loadConfig({ HOME: "/h" }).warmPool).toEqual({ base: 2 });
     expect(loadConfig({ BURROW_WARM_POOL: "" }).warmPool).toEqual({});

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
+import { registerMetricsRoutes } from "../metrics/metrics-routes.js";
+import type { ServerMetrics } from "../metrics/server-metrics.js";
 import type { AgentClient } from "../services/agent-client.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
 import type { E2bStore } from "../store/e2b-store.js";
@@ -23,6 +25,10 @@ export interface AppDeps extends RouteDeps {
   agents: AgentClient;
   /** The built dashboard, served at `/` when given and present. */
   dashboardDir?: string;
+  /** Prometheus metrics: served at /metrics, fed with every request's status and error code. */
+  metrics?: ServerMetrics;
+  /** A bearer token that reads /metrics besides the API keys. */
+  metricsToken?: string;
 }
 
 /** The request handler, plus the handler of HTTP upgrades (WebSockets to sandbox ports). */
@@ -49,6 +55,14 @@ export function createApp(deps: AppDeps): App {
   if (t?.builds && t.contexts) {
     const e2bTemplates = new E2bTemplates({ catalog: t.catalog, builds: t.builds, contexts: t.contexts });
     registerE2bTemplateRoutes(router, e2bTemplates, t.catalog, deps.keys, deps.logger);
+  }
+  const metrics = deps.metrics;
+  if (metrics) {
+    registerMetricsRoutes(router, {
+      ...deps,
+      metrics,
+      ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
+    });
   }
   if (deps.volumes) registerE2bVolumeRoutes(router, deps.volumes, deps.keys, deps.logger);
   const plane = new SandboxPlane({ ...deps, ...(deps.previews ? { previews: deps.previews } : {}) });
@@ -78,12 +92,17 @@ export function createApp(deps: AppDeps): App {
     run()
       .catch((err: unknown) => {
         // Only unmatched requests reach here in E2B's namespace: its routes answer for themselves.
-        if (!sandboxRoute && isE2bApiPath(url.pathname)) return sendE2bError(res, err, log);
+        if (!sandboxRoute && isE2bApiPath(url.pathname)) {
+          metrics?.error(err instanceof BurrowError ? err.code : ErrorCode.Internal);
+          return sendE2bError(res, err, log);
+        }
         const error = sendError(res, err);
+        metrics?.error(error.code);
         if (error.code === ErrorCode.Internal)
           log.error({ err: String((err as Error)?.stack ?? err) }, "unhandled error");
       })
       .finally(() => {
+        metrics?.request(sandboxRoute ? "proxy" : "api", res.statusCode);
         log.debug(
           { method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) },
           "request",

@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document for `/v1`, served at `/v1/openapi.json`. */
 import { featurePaths, featureSchemas } from "./openapi-features.js";
+import { metricsPaths, metricsSchemas } from "./openapi-metrics.js";
 import { templatePaths, templateSchemas } from "./openapi-templates.js";
 import { volumePaths, volumeSchemas } from "./openapi-volumes.js";
 
@@ -49,6 +50,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
             vcpus: { type: "number", minimum: 0.1, maximum: 64, default: 2 },
             memoryMb: { type: "integer", minimum: 128, maximum: 262144, default: 2048 },
             pids: { type: "integer", minimum: 16, maximum: 1048576, default: 4096 },
+            diskMb: {
+              type: "integer",
+              minimum: 64,
+              maximum: 4194304,
+              default: 10240,
+              description:
+                "size of the sandbox's own disk; writes past it get ENOSPC inside (0: none, older sandboxes)",
+            },
           },
         },
         Lifecycle: {
@@ -95,6 +104,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
         ...featureSchemas,
+        ...metricsSchemas,
         ...templateSchemas,
         ...volumeSchemas,
         Sandbox: {
@@ -200,7 +210,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
         patch: {
-          summary: "Change the sleep policy and/or replace the metadata",
+          summary: "Change the sleep policy, replace the metadata and/or change limits live",
           requestBody: {
             content: {
               "application/json": {
@@ -210,6 +220,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
                   properties: {
                     lifecycle: { $ref: "#/components/schemas/Lifecycle" },
                     metadata: { type: "object", additionalProperties: { type: "string" } },
+                    resources: {
+                      $ref: "#/components/schemas/Resources",
+                      description: "vcpus up or down and diskMb up, at once; memoryMb and pids cannot change (400)",
+                    },
                   },
                 },
               },
@@ -217,8 +231,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
           responses: {
             "200": sandboxResponse,
-            "400": errorResponse("validation_failed"),
+            "400": errorResponse("validation_failed / resources_exceeded"),
             "404": errorResponse("sandbox_not_found"),
+            "409": errorResponse("conflict (a sandbox starting, waking or hibernating)"),
           },
         },
         delete: {
@@ -280,6 +295,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       ...featurePaths,
+      ...metricsPaths,
       ...templatePaths,
       ...volumePaths,
     },

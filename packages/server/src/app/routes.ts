@@ -100,6 +100,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   router.add("PATCH", "/v1/sandboxes/:id", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
     const request = parseUpdateSandbox(await readJson(req));
+    if (request.resources) await sandboxes.resize(id, request.resources);
     sendJson(res, 200, toInfo(sandboxes.update(id, request)));
   });
 

@@ -26,8 +26,21 @@ const MetadataSchema = z
   .record(z.string().min(1).max(64), z.string().max(512))
   .refine((m) => Object.keys(m).length <= 64, "at most 64 entries");
 
+const ResourcesSchema = z
+  .object({
+    vcpus: z.number().min(0.1).max(64).optional(),
+    memoryMb: z.number().int().min(128).max(262_144).optional(),
+    pids: z.number().int().min(16).max(1_048_576).optional(),
+    diskMb: z.number().int().min(64).max(4_194_304).optional(),
+  })
+  .strict();
+
 export const UpdateSandboxSchema = z
-  .object({ lifecycle: LifecycleSchema.optional(), metadata: MetadataSchema.optional() })
+  .object({
+    lifecycle: LifecycleSchema.optional(),
+    metadata: MetadataSchema.optional(),
+    resources: ResourcesSchema.optional(),
+  })
   .strict();
 
 export const KeepAliveSchema = z.object({ durationMs: durationMs.min(1).optional() }).strict();
@@ -82,14 +95,7 @@ export const CreateSandboxSchema = z
       .strict()
       .optional(),
     volumes: VolumeMountsSchema.optional(),
-    resources: z
-      .object({
-        vcpus: z.number().min(0.1).max(64).optional(),
-        memoryMb: z.number().int().min(128).max(262_144).optional(),
-        pids: z.number().int().min(16).max(1_048_576).optional(),
-      })
-      .strict()
-      .optional(),
+    resources: ResourcesSchema.optional(),
   })
   .strict();
 

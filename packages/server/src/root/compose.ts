@@ -5,6 +5,7 @@ import { DiffService } from "../checkpoints/diff-service.js";
 import { CheckpointService } from "../checkpoints/service.js";
 import type { ServerConfig } from "../config.js";
 import { EgressService } from "../egress/egress-service.js";
+import { countSandboxes, ServerMetrics } from "../metrics/server-metrics.js";
 import { PreviewService } from "../previews/preview-service.js";
 import { SecretBinder } from "../secrets/secret-binder.js";
 import { loadSecretsKey, SecretCipher } from "../secrets/secret-cipher.js";
@@ -55,6 +56,7 @@ export interface Foundation {
 /** The server's stores and services, built once per start. */
 export interface Services {
   db: Db;
+  metrics: ServerMetrics;
   keys: ApiKeyStore;
   store: SandboxStore;
   events: EventStore;
@@ -111,6 +113,8 @@ export function composeServices(f: Foundation): Services {
     snapshotDirOf: (v) => (v.snapshot === undefined ? undefined : join(snapshotRoot, v.id, "image")),
   });
   const transitions = new Transitions(store, events, logger, date);
+  const metrics = new ServerMetrics(() => countSandboxes(store.listLive()));
+  transitions.observe((e) => metrics.event(e));
   const activity = new ActivityTracker(store, now);
   const locks = new KeyedMutex();
   const lifecycle = new LifecycleService({
@@ -167,6 +171,7 @@ export function composeServices(f: Foundation): Services {
     host: f.host,
     now: date,
     ...(f.trustedCaPem === undefined ? {} : { trustedCaPem: f.trustedCaPem }),
+    onCreated: (source, seconds) => metrics.created(source, seconds),
   });
   const pool = new WarmPool(config.warmPool, {
     sandboxes,
@@ -235,6 +240,7 @@ export function composeServices(f: Foundation): Services {
     importImage: (ref, name) => images.import(ref, name),
     logger,
     now: date,
+    onFinished: (result, seconds) => metrics.built(result, seconds),
   });
   return {
     db,
@@ -260,6 +266,7 @@ export function composeServices(f: Foundation): Services {
     snapshots,
     site,
     imageDirOf,
+    metrics,
     volumes,
   };
 }

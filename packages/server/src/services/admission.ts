@@ -24,6 +24,33 @@ export function defaultResources(host: HostCapacity): SandboxResources {
 }
 
 /**
+ * The resources a sandbox gets from a live change, or a 400 for what cannot change live: memory
+ * and pids (gVisor fixes both when the sandbox starts), a disk that would shrink, and a disk for a
+ * sandbox that has none of its own.
+ */
+export function resized(current: SandboxResources, wanted: Partial<SandboxResources>, host: HostCapacity) {
+  const next: SandboxResources = { ...current, ...wanted };
+  const invalid = (field: string, message: string) =>
+    new BurrowError(ErrorCode.ValidationFailed, `resources.${field}: ${message}`, {
+      details: { field: `resources.${field}`, current: current[field as keyof SandboxResources] },
+    });
+  for (const field of ["memoryMb", "pids"] as const) {
+    if (next[field] !== current[field]) {
+      throw invalid(
+        field,
+        `cannot change on an existing sandbox (gVisor sets it at start; it is ${current[field]}): fork or create a sandbox with the new value`,
+      );
+    }
+  }
+  if (next.diskMb !== current.diskMb) {
+    if (current.diskMb === 0) throw invalid("diskMb", "this sandbox has no disk of its own (made before disk limits)");
+    if (next.diskMb < current.diskMb) throw invalid("diskMb", `can grow but not shrink (it is ${current.diskMb})`);
+  }
+  admit(next, host);
+  return next;
+}
+
+/**
  * Refuses a sandbox this host could never give what it asks for: more vCPUs than it has cores,
  * or more memory than it has RAM. Limits below those are ceilings, not reservations: sandboxes
  * share (overcommit) the host's cores and memory; see docs/lifecycle.md.

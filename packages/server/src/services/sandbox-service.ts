@@ -20,7 +20,7 @@ import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { Catalog } from "../templates/catalog.js";
 import type { PreparedVolumes, VolumeService } from "../volumes/volume-service.js";
 import type { ActivityTracker } from "./activity.js";
-import { admit, defaultResources, type HostCapacity } from "./admission.js";
+import { admit, defaultResources, type HostCapacity, resized } from "./admission.js";
 import type { AgentClient } from "./agent-client.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { LifecycleService } from "./lifecycle.js";
@@ -69,6 +69,8 @@ export interface SandboxServiceDeps {
   now?: () => Date;
   /** CA certificate (PEM) installed in every new sandbox's trust store: the egress CA. */
   trustedCaPem?: string;
+  /** Told how long each API create took and whether a warm-pool sandbox served it. */
+  onCreated?: (source: "warm" | "cold", seconds: number) => void;
 }
 
 export function toInfo(record: SandboxRecord): SandboxInfo {
@@ -124,10 +126,16 @@ export class SandboxService {
    * checked before anything starts; a failure after the start deletes the sandbox again.
    */
   async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
+    const started = performance.now();
     const template = request.template ?? DEFAULT_TEMPLATE;
     const resolved = this.deps.templates.resolve(template);
-    // A snapshot's memory image was taken with fixed resources; its sandboxes get them.
-    const resources = resolved.snapshotResources ?? { ...this.defaultResources(), ...request.resources };
+    // A snapshot's memory image was taken with fixed resources; its sandboxes get them, all but
+    // the disk, which holds files only.
+    const snapshot = resolved.snapshotResources;
+    const resources =
+      snapshot === undefined
+        ? { ...this.defaultResources(), ...request.resources }
+        : { ...snapshot, diskMb: request.resources?.diskMb ?? snapshot.diskMb ?? this.defaultResources().diskMb };
     admit(resources, this.deps.host);
     const lifecycle: LifecyclePolicy = { ...DEFAULT_LIFECYCLE, ...request.lifecycle };
     const settings = this.deps.settings.prepare(request, egress);
@@ -173,6 +181,7 @@ export class SandboxService {
       await this.delete(record.id).catch(() => false);
       throw err;
     }
+    this.deps.onCreated?.(warm ? "warm" : "cold", (performance.now() - started) / 1000);
     return record;
   }
 
@@ -298,6 +307,29 @@ export class SandboxService {
   /** Runs `work` holding the sandbox's lock: no sleep, wake or liveness check runs meanwhile. */
   withLock<T>(id: string, work: () => Promise<T>): Promise<T> {
     return this.deps.locks.run(id, work);
+  }
+
+  /**
+   * Changes the limits of a sandbox, running or asleep, at once: its CPU quota and its disk's size
+   * (see `resized` for what may change). Forks and later starts get the new values.
+   */
+  async resize(id: string, wanted: Partial<SandboxResources>): Promise<SandboxRecord> {
+    return this.withLock(id, async () => {
+      const record = this.get(id);
+      const next = resized(record.resources, wanted, this.deps.host);
+      if (record.state !== "running" && record.state !== "standby" && record.state !== "hibernated") {
+        throw new BurrowError(
+          ErrorCode.Conflict,
+          `sandbox ${id} is ${record.state}; change its resources once it settles`,
+          {
+            details: { sandboxId: id, state: record.state },
+          },
+        );
+      }
+      await this.deps.runtime.updateResources(id, next);
+      this.deps.store.update(id, { resources: next }, this.now().toISOString());
+      return this.get(id);
+    });
   }
 
   /** Makes sandboxes made for a fork visible, together, once all of them have started. */

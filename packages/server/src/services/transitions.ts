@@ -12,8 +12,17 @@ export interface TransitionNote {
   durationMs?: number;
 }
 
+export interface RecordedEvent {
+  sandboxId: string;
+  type: string;
+  from?: SandboxState | undefined;
+  durationMs?: number | undefined;
+}
+
 /** Moves a sandbox between states: checks the table, writes the row and an event, in that order. */
 export class Transitions {
+  private readonly listeners: ((e: RecordedEvent) => void)[] = [];
+
   constructor(
     private readonly store: SandboxStore,
     private readonly events: EventStore,
@@ -33,6 +42,11 @@ export class Transitions {
     this.record(record.id, { type: note.type ?? to, from, to, reason: note.reason, durationMs: note.durationMs });
   }
 
+  /** Calls `listener` with every event recorded from now on (metrics). */
+  observe(listener: (e: RecordedEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
   /** An event without a state change (e.g. a failed hibernation that left the sandbox in standby). */
   record(
     sandboxId: string,
@@ -42,6 +56,7 @@ export class Transitions {
     if (event.durationMs === undefined) delete event.durationMs;
     else event.durationMs = Math.round(event.durationMs);
     this.events.add(event as Parameters<EventStore["add"]>[0]);
+    for (const listener of this.listeners) listener(event);
     this.logger.info({ sandboxId, event: e.type, from: e.from, to: e.to, reason: e.reason }, "sandbox event");
   }
 }

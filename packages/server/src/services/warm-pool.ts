@@ -18,7 +18,7 @@ const REFILL_BACKOFF_MS = 5_000;
 const REFRESH_MS = 1_000;
 
 function sameResources(a: SandboxResources, b: SandboxResources): boolean {
-  return a.vcpus === b.vcpus && a.memoryMb === b.memoryMb && a.pids === b.pids;
+  return a.vcpus === b.vcpus && a.memoryMb === b.memoryMb && a.pids === b.pids && a.diskMb === b.diskMb;
 }
 
 /**

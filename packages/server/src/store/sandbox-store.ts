@@ -45,7 +45,8 @@ function fromRow(row: Row): SandboxRecord {
     state: row.state as SandboxState,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     env: JSON.parse(row.env) as Record<string, string>,
-    resources: JSON.parse(row.resources) as SandboxResources,
+    // Rows from before disk limits have no diskMb: those sandboxes have no disk of their own.
+    resources: { diskMb: 0, ...(JSON.parse(row.resources) as Partial<SandboxResources>) } as SandboxResources,
     lifecycle: JSON.parse(row.lifecycle) as LifecyclePolicy,
     agentToken: row.agent_token,
     networkIndex: row.net_index,
@@ -169,9 +170,19 @@ export class SandboxStore {
 
   update(
     id: string,
-    fields: { lifecycle?: LifecyclePolicy; metadata?: Record<string, string>; env?: Record<string, string> },
+    fields: {
+      lifecycle?: LifecyclePolicy;
+      metadata?: Record<string, string>;
+      env?: Record<string, string>;
+      resources?: SandboxResources;
+    },
     now: string,
   ): void {
+    if (fields.resources) {
+      this.db
+        .prepare("UPDATE sandboxes SET resources = ?, updated_at = ? WHERE id = ?")
+        .run(JSON.stringify(fields.resources), now, id);
+    }
     if (fields.env) {
       this.db
         .prepare("UPDATE sandboxes SET env = ?, updated_at = ? WHERE id = ?")

@@ -38,6 +38,8 @@ export interface BuilderDeps {
    */
   importImage?: (ref: string, templateName: string) => Promise<ResolvedTemplate>;
   now?: () => Date;
+  /** Told how each build ended and how long it took (metrics). */
+  onFinished?: (result: "ready" | "failed", seconds: number) => void;
 }
 
 /** FROM an image, before the image importer exists. */
@@ -251,6 +253,7 @@ export class Builder implements TemplateBuilds {
       this.deps.catalog.addVersion(plan.name, digests, config, { id: info.versionId });
       for (const tag of plan.tags) this.deps.catalog.tag(plan.name, tag, info.versionId);
       info.status = "ready";
+      this.deps.onFinished?.("ready", (performance.now() - started) / 1000);
       info.finishedAt = this.now().toISOString();
       this.deps.store.updateBuild(info);
       this.log(
@@ -275,6 +278,7 @@ export class Builder implements TemplateBuilds {
         ? `step ${current}/${total} failed with exit code ${failed.exitCode}`
         : `step ${current}/${total} failed: ${reason}`;
       info.status = "error";
+      this.deps.onFinished?.("failed", (performance.now() - started) / 1000);
       info.error = { message, step: current, ...(failed ? { exitCode: failed.exitCode, logTail } : {}) };
       info.finishedAt = this.now().toISOString();
       this.deps.store.updateBuild(info);
