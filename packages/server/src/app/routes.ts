@@ -75,13 +75,13 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     sendJson(res, 201, toInfo(await sandboxes.create(request)));
   });
 
-  router.add("GET", "/v1/sandboxes", ({ res, url }) => {
-    const list = sandboxes.list(parseMetadataFilter(url)).map(toInfo);
+  router.add("GET", "/v1/sandboxes", async ({ res, url }) => {
+    const list = (await sandboxes.list(parseMetadataFilter(url))).map(toInfo);
     sendJson(res, 200, { sandboxes: list });
   });
 
-  router.add("GET", "/v1/sandboxes/:id", ({ res, params }) => {
-    sendJson(res, 200, toInfo(sandboxes.get(sandboxIdParam(params))));
+  router.add("GET", "/v1/sandboxes/:id", async ({ res, params }) => {
+    sendJson(res, 200, toInfo(await sandboxes.get(sandboxIdParam(params))));
   });
 
   router.add("DELETE", "/v1/sandboxes/:id", async ({ res, params }) => {
@@ -95,30 +95,30 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   router.add("PATCH", "/v1/sandboxes/:id", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
     const request = parseUpdateSandbox(await readJson(req));
-    sendJson(res, 200, toInfo(sandboxes.update(id, request)));
+    sendJson(res, 200, toInfo(await sandboxes.update(id, request)));
   });
 
-  router.add("GET", "/v1/sandboxes/:id/events", ({ res, params, url }) => {
+  router.add("GET", "/v1/sandboxes/:id/events", async ({ res, params, url }) => {
     const id = sandboxIdParam(params);
-    sandboxes.get(id);
+    await sandboxes.get(id);
     const after = Number(url.searchParams.get("after") ?? "0");
     sendJson(res, 200, { events: deps.events.list(id, Number.isFinite(after) ? after : 0) });
   });
 
   router.add("POST", "/v1/sandboxes/:id/keepalive", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
-    sandboxes.get(id);
+    await sandboxes.get(id);
     const { durationMs } = parseKeepAlive(await readJson(req));
-    lifecycle.keepAlive(id, durationMs);
+    await lifecycle.keepAlive(id, durationMs);
     sendJson(res, 200, toInfo(await lifecycle.ensureAwake(id)));
   });
 
   const lifecycleAction = (path: string, act: (id: string) => Promise<unknown>) =>
     router.add("POST", `/v1/sandboxes/:id/${path}`, async ({ res, params }) => {
       const id = sandboxIdParam(params);
-      sandboxes.get(id);
+      await sandboxes.get(id);
       await act(id);
-      sendJson(res, 200, toInfo(sandboxes.get(id)));
+      sendJson(res, 200, toInfo(await sandboxes.get(id)));
     });
   lifecycleAction("pause", (id) => lifecycle.pause(id));
   lifecycleAction("hibernate", (id) => lifecycle.hibernate(id));
@@ -134,7 +134,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
   router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
-    sandboxes.get(id);
+    await sandboxes.get(id);
     const path = clientAgentPath(req.method ?? "GET", req.url ?? "");
     const guard = deps.agentGuard;
     // Counted as activity from before the wake until the response (or stream) ends.

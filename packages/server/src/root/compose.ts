@@ -161,7 +161,7 @@ export function composeServices(f: Foundation): Services {
     locks,
     logger,
     agents,
-    currentVersion: (ref) => templates.resolve(ref).versionId,
+    currentVersion: async (ref) => (await templates.resolve(ref)).versionId,
     now: date,
   });
   sandboxes.usePool(pool);
