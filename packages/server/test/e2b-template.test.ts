@@ -22,6 +22,15 @@ function code(fn: () => unknown): string | undefined {
   return undefined;
 }
 
+async function codeOf(fn: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await fn();
+  } catch (err) {
+    return err instanceof BurrowError ? err.code : String(err);
+  }
+  return undefined;
+}
+
 describe("E2B template steps → Burrow steps", () => {
   it("maps RUN, COPY, ENV, WORKDIR, USER; a RUN naming a user runs as it and restores the user", () => {
     const out = translateE2bSteps(
@@ -182,7 +191,7 @@ describe("E2bTemplates over the template services", () => {
     const t = new E2bTemplates({ catalog: fakeCatalog(), builds, contexts: fakeContexts() });
     const requested = t.request("app", ["v1", "prod"]);
     expect((await t.status("app", requested.buildID, 0, undefined)).status).toBe("waiting");
-    expect(code(() => t.status("other", requested.buildID, 0, undefined))).toBe("template_build_not_found");
+    expect(await codeOf(() => t.status("other", requested.buildID, 0, undefined))).toBe("template_build_not_found");
 
     await t.start("app", requested.buildID, {
       fromTemplate: "base",

@@ -102,7 +102,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     const id = sandboxIdParam(params);
     await sandboxes.get(id);
     const after = Number(url.searchParams.get("after") ?? "0");
-    sendJson(res, 200, { events: deps.events.list(id, Number.isFinite(after) ? after : 0) });
+    sendJson(res, 200, { events: await deps.events.list(id, Number.isFinite(after) ? after : 0) });
   });
 
   router.add("POST", "/v1/sandboxes/:id/keepalive", async ({ req, res, params }) => {
