@@ -7,9 +7,9 @@ import type { SecretLookup } from "./substitute.js";
  */
 export interface EgressControl {
   /** The sandbox that owns a source address, or undefined when none does (the proxies refuse). */
-  sandboxAt(ip: string | undefined): { id: string } | undefined;
+  sandboxAt(ip: string | undefined): Promise<{ id: string } | undefined>;
   /** The sandbox's egress policy, compiled for matching. */
-  compiledFor(sandboxId: string): CompiledEgress;
+  compiledFor(sandboxId: string): Promise<CompiledEgress>;
   /** Whether any sandbox may reach `ip` at all (not this host, not another sandbox, not link-local). */
   reachable(ip: string): boolean;
   /** Records a refusal (rate-limited into the sandbox's events by the implementation). */
@@ -19,9 +19,9 @@ export interface EgressControl {
 /** Which secrets the proxies may put into a sandbox's requests to a host. */
 export interface SecretBroker {
   /** Whether any secret of the sandbox is bound to `host` (TLS to it is then terminated). */
-  brokers(sandboxId: string, host: string): boolean;
+  brokers(sandboxId: string, host: string): Promise<boolean>;
   /** The values the sandbox's request to `host` may carry; `plainHttp` for unencrypted requests. */
-  lookupFor(sandboxId: string, host: string, plainHttp?: boolean): SecretLookup;
+  lookupFor(sandboxId: string, host: string, plainHttp?: boolean): Promise<SecretLookup>;
 }
 
 /** Where the proxies listen on the host (the NAT rules redirect sandbox traffic there). */

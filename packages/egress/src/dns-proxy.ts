@@ -57,18 +57,22 @@ export class DnsProxy {
   async listen(): Promise<number> {
     const socket = createSocket("udp4");
     this.socket = socket;
-    socket.on("message", (msg, rinfo) => this.answer(msg, rinfo.address, rinfo.port));
+    socket.on("message", (msg, rinfo) => {
+      this.answer(msg, rinfo.address, rinfo.port).catch((err: unknown) =>
+        this.logger.warn({ err: String(err) }, "dns question not answered"),
+      );
+    });
     socket.on("error", (err) => this.logger.warn({ err: err.message }, "dns proxy socket error"));
     await new Promise<void>((resolve) => socket.bind(0, "0.0.0.0", resolve));
     return socket.address().port;
   }
 
-  private answer(query: Buffer, address: string, port: number): void {
-    const sandbox = this.egress.sandboxAt(address);
+  private async answer(query: Buffer, address: string, port: number): Promise<void> {
+    const sandbox = await this.egress.sandboxAt(address);
     const name = questionName(query);
     this.logger.debug({ address, port, name, sandboxId: sandbox?.id }, "dns question");
     if (!sandbox || name === undefined) return;
-    if (!this.egress.compiledFor(sandbox.id).allowsName(name)) {
+    if (!(await this.egress.compiledFor(sandbox.id)).allowsName(name)) {
       this.egress.denied(sandbox.id, "dns", name);
       this.socket?.send(emptyReply(query, 3), port, address);
       return;

@@ -59,7 +59,7 @@ export class HttpEgressProxy {
 
   /** A plain HTTP request: the sandbox by its address, the destination by the Host header. */
   private async checkPlain(req: IncomingMessage): Promise<Checked> {
-    const sandbox = this.egress.sandboxAt(req.socket.remoteAddress);
+    const sandbox = await this.egress.sandboxAt(req.socket.remoteAddress);
     if (!sandbox) return { status: 403, message: "not a sandbox of this Burrow server" };
     const host = hostOnly(req.headers.host);
     if (!host) return { status: 400, message: "Burrow egress: the request has no Host header" };
@@ -76,9 +76,9 @@ export class HttpEgressProxy {
    * The request's headers with the secrets bound to its destination substituted. A request that
    * came in over plain HTTP (not through the TLS proxy) gets only secrets bound with `allowHttp`.
    */
-  private headersFor(req: IncomingMessage, sandboxId: string, host: string): string[] {
+  private async headersFor(req: IncomingMessage, sandboxId: string, host: string): Promise<string[]> {
     const plainHttp = !(req.socket instanceof TLSSocket);
-    const lookup = this.secrets.lookupFor(sandboxId, host, plainHttp);
+    const lookup = await this.secrets.lookupFor(sandboxId, host, plainHttp);
     const { headers, used } = substituteHeaders(req.rawHeaders, lookup);
     if (used.length > 0) this.logger.debug({ sandboxId, host, secrets: used }, "brokered secrets");
     return headers;
@@ -87,7 +87,7 @@ export class HttpEgressProxy {
   private async forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute): Promise<void> {
     const { checked, upstream } = await route(req);
     if ("status" in checked) return refuse(res, checked.status, checked.message);
-    await forwardRequest(req, res, upstream(checked.ip), this.headersFor(req, checked.sandboxId, checked.host));
+    await forwardRequest(req, res, upstream(checked.ip), await this.headersFor(req, checked.sandboxId, checked.host));
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, route: RequestRoute): Promise<void> {
@@ -98,7 +98,13 @@ export class HttpEgressProxy {
       );
       return;
     }
-    forwardUpgrade(req, socket, head, upstream(checked.ip), this.headersFor(req, checked.sandboxId, checked.host));
+    forwardUpgrade(
+      req,
+      socket,
+      head,
+      upstream(checked.ip),
+      await this.headersFor(req, checked.sandboxId, checked.host),
+    );
   }
 
   close(): void {

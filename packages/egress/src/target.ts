@@ -16,7 +16,7 @@ export async function resolveTarget(
   sandboxId: string,
   name: string,
 ): Promise<Target> {
-  const policy = egress.compiledFor(sandboxId);
+  const policy = await egress.compiledFor(sandboxId);
   if (!policy.allowsName(name)) return { denied: `the egress policy denies ${name}` };
   let addresses: string[];
   try {

@@ -117,14 +117,21 @@ export class TlsEgressProxy {
   private accept(socket: Socket): void {
     // Small TLS records (a request, then its body) must not wait for the peer's delayed ACK.
     socket.setNoDelay(true);
-    const sandbox = this.egress.sandboxAt(socket.remoteAddress);
-    if (!sandbox) {
-      socket.destroy();
-      return;
-    }
+    socket.on("error", () => socket.destroy());
+    // The socket holds what arrives until a data listener is added (after the lookup).
+    this.egress.sandboxAt(socket.remoteAddress).then(
+      (sandbox) => {
+        if (sandbox) this.readHello(socket, sandbox.id);
+        else socket.destroy();
+      },
+      () => socket.destroy(),
+    );
+  }
+
+  private readHello(socket: Socket, sandboxId: string): void {
+    const sandbox = { id: sandboxId };
     let buffered = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
-    socket.on("error", () => socket.destroy());
     const onData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       const name = clientHelloServerName(buffered);
@@ -150,7 +157,7 @@ export class TlsEgressProxy {
       socket.resetAndDestroy();
       return;
     }
-    if (this.broker.secrets.brokers(sandboxId, name)) {
+    if (await this.broker.secrets.brokers(sandboxId, name)) {
       await this.terminate(socket, sandboxId, name, target.ip, hello);
       return;
     }

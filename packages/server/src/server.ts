@@ -63,8 +63,8 @@ async function reconcile(
   await s.egress.applyAll();
   await s.checkpoints.thawInterrupted();
   // Template directories (the base image) become versions; layers a crash left half-made go.
-  s.templates.registerDirectories();
-  const failedBuilds = s.builds.recover();
+  await s.templates.registerDirectories();
+  const failedBuilds = await s.builds.recover();
   if (failedBuilds > 0)
     host.logger.warn({ builds: failedBuilds }, "template builds interrupted by the stop marked failed");
   await s.layers.recover();
@@ -74,7 +74,7 @@ async function reconcile(
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
   await s.checkpoints.reconcile();
-  const reaped = await host.runtime.reapLeftovers(new Set(s.store.listLive().map((r) => r.id)));
+  const reaped = await host.runtime.reapLeftovers(new Set((await s.store.listLive()).map((r) => r.id)));
   if (reaped.length > 0) {
     host.logger.warn({ reaped }, `removed ${reaped.length} leftovers of sandboxes that no longer exist`);
   }
@@ -113,8 +113,8 @@ export async function startServer(
     ...(options.now ? { now: options.now } : {}),
     ...(real ? { volumeDisks: loopVolumeDisks(config) } : {}),
   });
-  const adminKeyPath = bootstrapAdminKey(s.keys, config.dataDir, logger);
-  bootstrapE2bKey(s.keys, config.dataDir, logger);
+  const adminKeyPath = await bootstrapAdminKey(s.keys, config.dataDir, logger);
+  await bootstrapE2bKey(s.keys, config.dataDir, logger);
 
   // Egress proxies first: the host's NAT rules redirect the sandboxes' DNS, HTTP and TLS to them.
   const egressProxies = egressCa
@@ -127,7 +127,7 @@ export async function startServer(
       )
     : undefined;
   await reconcile(s, { runtime, agents, logger }, egressProxies?.ports);
-  s.pool.start();
+  await s.pool.start();
   const stopTimers = startTimers(config, logger, s);
 
   // Takes back agents whose token was changed from inside their sandbox (real agents only).
@@ -169,7 +169,7 @@ export async function startServer(
       stopTimers();
       await s.pool.drain();
       // Running builds end first: their log streams are open connections the listener waits for.
-      s.builds.close();
+      await s.builds.close();
       app.close();
       await listener.close();
       // Checkpoints still being stored finish first (a hard stop would redo them at the next start).

@@ -8,8 +8,8 @@ import { AgentConnections } from "../src/services/agent-connections.js";
 import { AgentGuard } from "../src/services/agent-guard.js";
 import { Transitions } from "../src/services/transitions.js";
 import { openDb } from "../src/store/db.js";
-import { EventStore } from "../src/store/event-store.js";
-import { SandboxStore } from "../src/store/sandbox-store.js";
+import { SqliteEventStore } from "../src/store/event-store.js";
+import { SqliteSandboxStore } from "../src/store/sandbox-store.js";
 
 /** A fake runtime whose sandboxes' agent is a local HTTP server. */
 class LoopbackAgentRuntime extends FakeRuntime {
@@ -62,21 +62,21 @@ describe("agent guard", () => {
     const { server, runtime } = await lockedOutAgent(old);
     servers.push(server);
     const db = openDb(":memory:");
-    const events = new EventStore(db);
+    const events = new SqliteEventStore(db);
     const restarts: string[] = [];
     const connections = new AgentConnections();
     closers.push(() => connections.close());
     const guard = new AgentGuard({
       runtime,
       agents: new HttpAgentClient(connections),
-      transitions: new Transitions(new SandboxStore(db), events, silentLogger),
+      transitions: new Transitions(new SqliteSandboxStore(db), events, silentLogger),
       logger: silentLogger,
       restart: async (id) => {
         restarts.push(id);
       },
     });
     const sandbox = { id: ID, networkIndex: 1, agentToken: "server-token" };
-    return { guard, sandbox, restarts, types: () => events.list(ID, 0).map((e) => e.type), runtime };
+    return { guard, sandbox, restarts, types: async () => (await events.list(ID, 0)).map((e) => e.type), runtime };
   };
 
   it("hands the agent its token through the runtime and records agent_token_restored", async () => {
@@ -84,7 +84,7 @@ describe("agent guard", () => {
     const [a, b] = await Promise.all([guard.check(sandbox), guard.check(sandbox)]);
     expect([a, b]).toEqual(["restored", "restored"]);
     expect(runtime.providedTokens.get(ID)).toBe("server-token");
-    expect(types()).toEqual(["agent_token_restored"]);
+    expect(await types()).toEqual(["agent_token_restored"]);
     expect(restarts).toEqual([]);
     expect(await guard.check(sandbox)).toBe("valid");
   });
@@ -92,7 +92,7 @@ describe("agent guard", () => {
   it("restarts a sandbox whose agent does not take the token back (an older agent)", async () => {
     const { guard, sandbox, restarts, types } = await setup(true);
     expect(await guard.check(sandbox)).toBe("restarted");
-    expect(types()).toEqual(["agent_locked_out"]);
+    expect(await types()).toEqual(["agent_locked_out"]);
     expect(restarts).toEqual([ID]);
   });
 });

@@ -22,6 +22,15 @@ function code(fn: () => unknown): string | undefined {
   return undefined;
 }
 
+async function codeOf(fn: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await fn();
+  } catch (err) {
+    return err instanceof BurrowError ? err.code : String(err);
+  }
+  return undefined;
+}
+
 describe("E2B template steps → Burrow steps", () => {
   it("maps RUN, COPY, ENV, WORKDIR, USER; a RUN naming a user runs as it and restores the user", () => {
     const out = translateE2bSteps(
@@ -118,10 +127,10 @@ class FakeBuilds implements TemplateBuilds {
     };
     return this.info;
   }
-  get(id: string) {
+  async get(id: string) {
     return id === "bld_1" ? this.info : undefined;
   }
-  logs(_id: string, offset = 0) {
+  async logs(_id: string, offset = 0) {
     return this.log.slice(offset);
   }
   async wait(): Promise<TemplateBuildInfo> {
@@ -132,12 +141,12 @@ class FakeBuilds implements TemplateBuilds {
 function fakeCatalog(): TemplateCatalog {
   const resolved: ResolvedTemplate = { versionId: "tv_base", templateName: "base", layerDirs: [], config: CONFIG };
   return {
-    resolve: () => resolved,
-    version: () => resolved,
-    list: () => [],
-    get: () => undefined,
-    tag: () => undefined,
-    untag: () => false,
+    resolve: async () => resolved,
+    version: async () => resolved,
+    list: async () => [],
+    get: async () => undefined,
+    tag: async () => undefined,
+    untag: async () => false,
     remove: async () => false,
   };
 }
@@ -181,8 +190,8 @@ describe("E2bTemplates over the template services", () => {
     const builds = new FakeBuilds();
     const t = new E2bTemplates({ catalog: fakeCatalog(), builds, contexts: fakeContexts() });
     const requested = t.request("app", ["v1", "prod"]);
-    expect(t.status("app", requested.buildID, 0, undefined).status).toBe("waiting");
-    expect(code(() => t.status("other", requested.buildID, 0, undefined))).toBe("template_build_not_found");
+    expect((await t.status("app", requested.buildID, 0, undefined)).status).toBe("waiting");
+    expect(await codeOf(() => t.status("other", requested.buildID, 0, undefined))).toBe("template_build_not_found");
 
     await t.start("app", requested.buildID, {
       fromTemplate: "base",
@@ -211,12 +220,12 @@ describe("E2bTemplates over the template services", () => {
     if (!builds.info) throw new Error("no build");
     builds.info.status = "error";
     builds.info.error = { message: "step 3/4 failed with exit code 3", step: 3, exitCode: 3, logTail: "boom" };
-    const status = t.status("app", requested.buildID, 1, undefined);
+    const status = await t.status("app", requested.buildID, 1, undefined);
     expect(status.status).toBe("error");
     expect(status.logEntries).toEqual([
       { timestamp: "2026-01-01T00:00:02.000Z", level: "error", message: "build failed", step: "2" },
     ]);
     expect(status.reason).toEqual({ message: "step 3/4 failed with exit code 3:\nboom", step: "2" });
-    expect(t.buildIdOf("tv_1")).toBe(requested.buildID);
+    expect(await t.buildIdOf("tv_1")).toBe(requested.buildID);
   });
 });

@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { CheckpointStore } from "../src/store/checkpoint-store.js";
+import { SqliteCheckpointStore } from "../src/store/checkpoint-store.js";
 import { applyMigrations, type Db, openDb, SCHEMA_VERSION } from "../src/store/db.js";
-import { E2bStore } from "../src/store/e2b-store.js";
-import { EgressStore } from "../src/store/egress-store.js";
-import { PreviewStore } from "../src/store/preview-store.js";
-import { SecretStore } from "../src/store/secret-store.js";
+import { SqliteE2bStore } from "../src/store/e2b-store.js";
+import { SqliteEgressStore } from "../src/store/egress-store.js";
+import { SqlitePreviewStore } from "../src/store/preview-store.js";
+import { SqliteSecretStore } from "../src/store/secret-store.js";
 
 // What the stores of release 0.1.0 ran in their constructors, on a db at user_version 3.
 const OLD_CONSTRUCTOR_SCHEMA = `
@@ -66,11 +66,11 @@ describe("schema migrations", () => {
     const db = openDb(dbPath());
     const before = schemaOf(db);
     // Constructing every store must not change the schema.
-    new CheckpointStore(db);
-    new E2bStore(db);
-    new EgressStore(db);
-    new PreviewStore(db);
-    new SecretStore(db);
+    new SqliteCheckpointStore(db);
+    new SqliteE2bStore(db);
+    new SqliteEgressStore(db);
+    new SqlitePreviewStore(db);
+    new SqliteSecretStore(db);
     expect(schemaOf(db)).toEqual(before);
     expect(Object.keys(before)).toEqual(
       expect.arrayContaining(["checkpoints", "blob_refs", "e2b_sandboxes", "sandbox_egress", "previews", "secrets"]),
@@ -79,7 +79,7 @@ describe("schema migrations", () => {
     db.close();
   });
 
-  it("upgrades a db made by release 0.1.0 (tables made by store constructors, user_version 3), keeping its rows", () => {
+  it("upgrades a db made by release 0.1.0 (tables made by store constructors, user_version 3), keeping its rows", async () => {
     const path = dbPath();
     const old = new Database(path);
     applyMigrations(old, 3);
@@ -107,12 +107,12 @@ describe("schema migrations", () => {
 
     const db = openDb(path);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
-    const checkpoints = new CheckpointStore(db);
-    expect(checkpoints.get("ck_1")).toMatchObject({ name: "before", status: "ready", sandboxId: "sb_1" });
-    expect(checkpoints.head("sb_1")).toBe("ck_1");
-    expect(new E2bStore(db).onTimeout("sb_1")).toBe("pause");
-    expect(new EgressStore(db).get("sb_1")).toMatchObject({ default: "deny" });
-    expect(new SecretStore(db).bindings("sb_1")).toEqual([{ name: "TOKEN", hosts: ["api.example.test"] }]);
+    const checkpoints = new SqliteCheckpointStore(db);
+    expect(await checkpoints.get("ck_1")).toMatchObject({ name: "before", status: "ready", sandboxId: "sb_1" });
+    expect(await checkpoints.head("sb_1")).toBe("ck_1");
+    expect(await new SqliteE2bStore(db).onTimeout("sb_1")).toBe("pause");
+    expect(await new SqliteEgressStore(db).get("sb_1")).toMatchObject({ default: "deny" });
+    expect(await new SqliteSecretStore(db).bindings("sb_1")).toEqual([{ name: "TOKEN", hosts: ["api.example.test"] }]);
     // The upgraded schema is the one a new db gets.
     const fresh = openDb(dbPath());
     expect(schemaOf(db)).toEqual(schemaOf(fresh));

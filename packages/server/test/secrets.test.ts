@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSecretsKey, SecretCipher } from "../src/secrets/secret-cipher.js";
 import { SecretService } from "../src/secrets/secret-service.js";
 import { openDb } from "../src/store/db.js";
-import { SecretStore } from "../src/store/secret-store.js";
+import { SqliteSecretStore } from "../src/store/secret-store.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 describe("secret substitution", () => {
@@ -59,14 +59,14 @@ describe("secret substitution", () => {
 });
 
 describe("plain-HTTP brokering", () => {
-  it("gives plain-HTTP requests only the secrets whose binding allows it; HTTPS gets every bound one", () => {
+  it("gives plain-HTTP requests only the secrets whose binding allows it; HTTPS gets every bound one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "burrow-http-"));
     const db = openDb(join(dir, "burrow.db"));
     try {
-      const secrets = new SecretService(new SecretStore(db), new SecretCipher(Buffer.alloc(32, 3)));
-      secrets.create("TLS_ONLY", "v-tls");
-      secrets.create("ANY", "v-any");
-      const bindings = secrets.parseBindings([
+      const secrets = new SecretService(new SqliteSecretStore(db), new SecretCipher(Buffer.alloc(32, 3)));
+      await secrets.create("TLS_ONLY", "v-tls");
+      await secrets.create("ANY", "v-any");
+      const bindings = await secrets.parseBindings([
         { name: "TLS_ONLY", hosts: ["api.test"] },
         { name: "ANY", hosts: ["api.test"], allowHttp: true },
       ]);
@@ -74,14 +74,14 @@ describe("plain-HTTP brokering", () => {
         { name: "TLS_ONLY", hosts: ["api.test"] },
         { name: "ANY", hosts: ["api.test"], allowHttp: true },
       ]);
-      secrets.setBindings("sb_x", bindings);
-      expect(secrets.bindings("sb_x")).toEqual([
+      await secrets.setBindings("sb_x", bindings);
+      expect(await secrets.bindings("sb_x")).toEqual([
         { name: "ANY", hosts: ["api.test"], allowHttp: true },
         { name: "TLS_ONLY", hosts: ["api.test"] },
       ]);
-      const https = secrets.lookupFor("sb_x", "api.test");
+      const https = await secrets.lookupFor("sb_x", "api.test");
       expect([https("TLS_ONLY"), https("ANY")]).toEqual(["v-tls", "v-any"]);
-      const http = secrets.lookupFor("sb_x", "api.test", true);
+      const http = await secrets.lookupFor("sb_x", "api.test", true);
       expect([http("TLS_ONLY"), http("ANY")]).toEqual([undefined, "v-any"]);
     } finally {
       db.close();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { TemplateBuildInfo, TemplateInfo } from "@burrow/core";
 import { describe, expect, it } from "vitest";
 import { openDb } from "../src/store/db.js";
-import { TemplateStore } from "../src/store/template-store.js";
+import { SqliteTemplateStore } from "../src/store/template-store.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
 const call = (fake: FakeServer, method: string, path: string, body?: unknown) =>
@@ -67,7 +67,7 @@ describe("template builds (fake runtime)", () => {
     await fake.server.close();
     // What a server killed mid-build leaves: a build row still 'building' and a temporary layer.
     const db = openDb(join(dataDir, "burrow.db"));
-    new TemplateStore(db).insertBuild(
+    await new SqliteTemplateStore(db).insertBuild(
       {
         id: "bld_aaaaaaaaaaaaaaaaaaaa",
         templateName: "app",

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { silentLogger } from "@burrow/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDb } from "../src/store/db.js";
-import { TemplateStore } from "../src/store/template-store.js";
+import { SqliteTemplateStore } from "../src/store/template-store.js";
 import { Catalog } from "../src/templates/catalog.js";
 import { directoryConfig } from "../src/templates/directory-config.js";
 import { LayerStore } from "../src/templates/layer-store.js";
@@ -23,7 +23,7 @@ function templateDir(name: string, manifest: unknown): string {
 }
 
 describe("template directory config (template.json)", () => {
-  it("gives the registered version the start command, ready port, user, workdir and env", () => {
+  it("gives the registered version the start command, ready port, user, workdir and env", async () => {
     const dir = templateDir("code-interpreter", {
       name: "code-interpreter",
       recipe: "1",
@@ -39,11 +39,11 @@ describe("template directory config (template.json)", () => {
     });
     const db = openDb(join(dir, "burrow.db"));
     try {
-      const store = new TemplateStore(db);
+      const store = new SqliteTemplateStore(db);
       const layers = new LayerStore(join(dir, "layers"), store, silentLogger);
       const catalog = new Catalog({ store, layers, templatesDir: join(dir, "templates"), logger: silentLogger });
-      catalog.registerDirectories();
-      expect(catalog.resolve("code-interpreter").config).toEqual({
+      await catalog.registerDirectories();
+      expect((await catalog.resolve("code-interpreter")).config).toEqual({
         user: "user",
         workdir: "/home/user",
         env: { MPLBACKEND: "agg" },

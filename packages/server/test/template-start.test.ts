@@ -46,12 +46,12 @@ describe("template start commands and per-template warm pools (fake runtime)", (
   });
 
   /** A version of `name` on base's layers with `start`, tagged `tag`. */
-  const version = (name: string, start: Partial<TemplateConfig>, tag = "latest"): string => {
-    const base = s.templates.registerDirectory("base");
+  const version = async (name: string, start: Partial<TemplateConfig>, tag = "latest"): Promise<string> => {
+    const base = await s.templates.registerDirectory("base");
     if (!base) throw new Error("no base");
     const config: TemplateConfig = { env: { GREETING: "hi" }, labels: {}, exposedPorts: [], ...start };
-    const v = s.templates.addVersion(name, base.layers, config);
-    s.templates.tag(name, tag, v.id);
+    const v = await s.templates.addVersion(name, base.layers, config);
+    await s.templates.tag(name, tag, v.id);
     return v.id;
   };
   const processes = () =>
@@ -59,7 +59,7 @@ describe("template start commands and per-template warm pools (fake runtime)", (
 
   it("runs the start command tagged, as the template's user, in its workdir, with its env; create waits for ready", async () => {
     compose({});
-    version("app", { startCmd: "serve", readyCmd: "check", user: "user", workdir: "/srv" });
+    await version("app", { startCmd: "serve", readyCmd: "check", user: "user", workdir: "/srv" });
     let checks = 0;
     agents.processResult = (spec: AgentProcessSpec) =>
       spec.args.at(-1) === "check"
@@ -78,7 +78,7 @@ describe("template start commands and per-template warm pools (fake runtime)", (
 
   it("a start command that exits first fails the create with 422 template_start_failed and its output; nothing is left", async () => {
     compose({});
-    version("broken", { startCmd: "serve", readyCmd: "check", readyTimeoutMs: 30_000 });
+    await version("broken", { startCmd: "serve", readyCmd: "check", readyTimeoutMs: 30_000 });
     agents.processResult = (spec: AgentProcessSpec) => {
       const script = spec.args.at(-1) ?? "";
       if (script === "check") return { pid: 2, exitCode: 1, output: "connection refused" };
@@ -92,35 +92,35 @@ describe("template start commands and per-template warm pools (fake runtime)", (
     expect((err as BurrowError).status).toBe(422);
     expect((err as BurrowError).details).toMatchObject({ output: "config missing" });
     expect(JSON.stringify((err as BurrowError).details)).toContain("connection refused");
-    expect(s.store.listLive()).toEqual([]);
+    expect(await s.store.listLive()).toEqual([]);
   });
 
   it("a ready command that never passes fails at readyTimeoutMs", async () => {
     compose({});
-    version("slow", { startCmd: "serve", readyCmd: "check", readyTimeoutMs: 300 });
+    await version("slow", { startCmd: "serve", readyCmd: "check", readyTimeoutMs: 300 });
     agents.processResult = (spec: AgentProcessSpec) =>
       spec.args.at(-1) === "check" ? { pid: 2, exitCode: 1, output: "" } : { pid: 1, exitCode: 0 };
     const err = await s.sandboxes.create({ template: "slow" }).catch((e: unknown) => e);
     expect((err as BurrowError).code).toBe("template_start_failed");
     expect((err as BurrowError).message).toContain("not ready within 300 ms");
-    expect(s.store.listLive()).toEqual([]);
+    expect(await s.store.listLive()).toEqual([]);
   });
 
   it("a template without a start command runs nothing at create", async () => {
     compose({});
-    version("plain", {});
+    await version("plain", {});
     await s.sandboxes.create({ template: "plain" });
     expect(processes()).toEqual([]);
   });
 
   it("warm pools per template and tag: filled started, refilled with the version the tag points at now", async () => {
     compose({ base: 1, app: 1, "app:dev": 1 });
-    const v1 = version("app", { startCmd: "serve" });
-    const dev = version("app", { startCmd: "serve-dev" }, "dev");
-    s.pool.start();
+    const v1 = await version("app", { startCmd: "serve" });
+    const dev = await version("app", { startCmd: "serve-dev" }, "dev");
+    await s.pool.start();
     const poolOf = async (key: string, want: string) => {
       for (let i = 0; i < 400; i++) {
-        const ids = s.store.listLive().filter((r) => r.pool === key && r.state === "running");
+        const ids = (await s.store.listLive()).filter((r) => r.pool === key && r.state === "running");
         if (ids.length === 1 && ids[0]?.templateVersion === want && s.pool.size(key) === 1) return ids[0].id;
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -128,14 +128,14 @@ describe("template start commands and per-template warm pools (fake runtime)", (
     };
     const first = await poolOf("app", v1);
     await poolOf("app:dev", dev);
-    await poolOf("base", s.templates.resolve("base").versionId);
+    await poolOf("base", (await s.templates.resolve("base")).versionId);
     // Started before they entered the pool.
     expect(processes().filter((p) => p.spec.tag === START_TAG)).toHaveLength(2);
     // The tag moves: the pooled v1 sandbox is deleted and replaced by one of v2, without a claim.
-    const v2 = version("app", { startCmd: "serve2" });
+    const v2 = await version("app", { startCmd: "serve2" });
     const replacement = await poolOf("app", v2);
     expect(replacement).not.toBe(first);
-    expect(s.store.get(first)?.state).toBe("deleted");
+    expect((await s.store.get(first))?.state).toBe("deleted");
     // `app:latest` and `app` are the same pool; the claim hands out the v2 sandbox.
     const claimed = await s.sandboxes.create({ template: "app:latest" });
     expect(claimed.id).toBe(replacement);
@@ -147,11 +147,11 @@ describe("template start commands and per-template warm pools (fake runtime)", (
 
   it("a claim never hands out a pooled sandbox of an older version, even before the refresh", async () => {
     compose({ app: 2 });
-    const v1 = version("app", {});
-    s.pool.start();
+    const v1 = await version("app", {});
+    await s.pool.start();
     for (let i = 0; i < 400 && s.pool.size("app") < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(s.pool.size("app")).toBe(2);
-    const v2 = version("app", {});
+    const v2 = await version("app", {});
     expect(v2).not.toBe(v1);
     const claimed = await s.sandboxes.create({ template: "app" });
     expect(claimed.templateVersion).toBe(v2);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { silentLogger, type TemplateInfo } from "@burrow/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDb } from "../src/store/db.js";
-import { TemplateStore } from "../src/store/template-store.js";
+import { SqliteTemplateStore } from "../src/store/template-store.js";
 import { Catalog, emptyConfig } from "../src/templates/catalog.js";
 import { LayerStore } from "../src/templates/layer-store.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
@@ -21,7 +21,7 @@ afterEach(() => {
 
 function catalogIn(dir: string) {
   const db = openDb(join(dir, "burrow.db"));
-  const store = new TemplateStore(db);
+  const store = new SqliteTemplateStore(db);
   const layers = new LayerStore(join(dir, "layers"), store, silentLogger);
   const catalog = new Catalog({ store, layers, templatesDir: join(dir, "templates"), logger: silentLogger });
   return { db, store, layers, catalog };
@@ -121,10 +121,10 @@ describe("template catalog (component, fake runtime)", () => {
     const dir = tempDir();
     mkdirSync(join(dir, "templates", "base", "rootfs"), { recursive: true });
     const { db, catalog } = catalogIn(dir);
-    expect(catalog.layersOf({ template: "base" })).toEqual([join(dir, "templates", "base", "rootfs")]);
-    catalog.registerDirectories();
-    const v = catalog.resolve("base");
-    expect(catalog.layersOf({ template: "base", templateVersion: v.versionId })).toEqual(v.layerDirs);
+    expect(await catalog.layersOf({ template: "base" })).toEqual([join(dir, "templates", "base", "rootfs")]);
+    await catalog.registerDirectories();
+    const v = await catalog.resolve("base");
+    expect(await catalog.layersOf({ template: "base", templateVersion: v.versionId })).toEqual(v.layerDirs);
     db.close();
   });
 
@@ -140,8 +140,8 @@ describe("template catalog (component, fake runtime)", () => {
     const unused = await make("b".repeat(64));
     const pinnedDir = await make("c".repeat(64));
     const release = layers.pin("c".repeat(64));
-    const v = catalog.addVersion("app", ["a".repeat(64)], emptyConfig());
-    store.setTag("app", "latest", v.id, new Date().toISOString());
+    const v = await catalog.addVersion("app", ["a".repeat(64)], emptyConfig());
+    await store.setTag("app", "latest", v.id, new Date().toISOString());
     const half = await layers.tempPath("crashed");
     mkdirSync(half);
     const stray = join(layers.root, "d".repeat(24));
@@ -155,10 +155,10 @@ describe("template catalog (component, fake runtime)", () => {
     expect(existsSync(stray)).toBe(false);
     release();
     expect(await layers.collect()).toEqual(["c".repeat(64)]);
-    expect(catalog.resolve("app:latest").layerDirs).toEqual([kept]);
+    expect((await catalog.resolve("app:latest")).layerDirs).toEqual([kept]);
     expect(await catalog.remove("app")).toBe(true);
     expect(existsSync(kept)).toBe(false);
-    expect(catalog.get("app")).toBeUndefined();
+    expect(await catalog.get("app")).toBeUndefined();
     db.close();
   });
 });

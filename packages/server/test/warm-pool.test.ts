@@ -48,21 +48,21 @@ describe("warm pool with a manual clock", () => {
   const tick = () => s.lifecycle.tick((id) => s.sandboxes.delete(id));
 
   it("counts idle time of a claimed sandbox from the claim, not from when the pool started it", async () => {
-    s.pool.start();
+    await s.pool.start();
     await filled();
     // The pool's sandbox waited a minute for a taker.
     clock += 60_000;
     const claimed = await s.sandboxes.create({ env: { A: "1" } });
-    expect(s.events.list(claimed.id, 0).map((e) => e.type)).toContain("claimed");
+    expect((await s.events.list(claimed.id, 0)).map((e) => e.type)).toContain("claimed");
     expect(agents.calls).toContainEqual(expect.objectContaining({ op: "init", env: { A: "1" } }));
     // Five seconds after the claim: well within the default 15 s before standby.
     clock += 5_000;
     await tick();
-    expect(s.store.get(claimed.id)?.state).toBe("running");
+    expect((await s.store.get(claimed.id))?.state).toBe("running");
     expect(s.activity.idleMs(claimed.id)).toBe(5_000);
     // And the policy still applies from there.
     clock += 15_000;
     await tick();
-    expect(s.store.get(claimed.id)?.state).toBe("standby");
+    expect((await s.store.get(claimed.id))?.state).toBe("standby");
   });
 });

@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): App {
           details: { allowed: match.allowed },
         });
       }
-      if (!match.public) authenticate(req, deps.keys);
+      if (!match.public) await authenticate(req, deps.keys);
       await match.handler({ req, res, params: match.params, url });
     };
     run()

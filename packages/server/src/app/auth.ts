@@ -3,7 +3,7 @@ import { BurrowError, ErrorCode } from "@burrow/core";
 import type { ApiKey, ApiKeyStore } from "../store/api-key-store.js";
 
 /** The API key from `Authorization: Bearer <key>` or `X-API-Key`, verified; throws 401 otherwise. */
-export function authenticate(req: IncomingMessage, keys: ApiKeyStore): ApiKey {
+export async function authenticate(req: IncomingMessage, keys: ApiKeyStore): Promise<ApiKey> {
   const header = req.headers.authorization;
   let key: string | undefined;
   if (header?.toLowerCase().startsWith("bearer ")) key = header.slice(7).trim();
@@ -17,7 +17,7 @@ export function authenticate(req: IncomingMessage, keys: ApiKeyStore): ApiKey {
       "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' (the admin key is in <data dir>/admin-key)",
     );
   }
-  const found = keys.verify(key);
+  const found = await keys.verify(key);
   if (!found) throw new BurrowError(ErrorCode.Unauthorized, "invalid API key");
   return found;
 }

@@ -52,9 +52,9 @@ export function registerCheckpointRoutes(router: Router, deps: CheckpointRouteDe
     sendJson(res, 201, toCheckpointInfo(request.wait ? await checkpoints.stored(id, record.id) : record));
   });
 
-  router.add("GET", base, ({ res, params }) => {
+  router.add("GET", base, async ({ res, params }) => {
     const { id } = ids({ ...params, cid: "now" }, true);
-    const { checkpoints: list, headId } = checkpoints.list(id);
+    const { checkpoints: list, headId } = await checkpoints.list(id);
     sendJson(res, 200, { checkpoints: list.map(toCheckpointInfo), headId });
   });
 
@@ -68,14 +68,14 @@ export function registerCheckpointRoutes(router: Router, deps: CheckpointRouteDe
     sendJson(res, 200, await diffs.diff(id, from, to, path));
   });
 
-  router.add("GET", `${base}/:cid`, ({ res, params }) => {
+  router.add("GET", `${base}/:cid`, async ({ res, params }) => {
     const { id, cid } = ids(params);
-    sendJson(res, 200, toCheckpointInfo(checkpoints.get(id, cid)));
+    sendJson(res, 200, toCheckpointInfo(await checkpoints.get(id, cid)));
   });
 
   router.add("DELETE", `${base}/:cid`, async ({ res, params }) => {
     const { id, cid } = ids(params);
-    if (!(await checkpoints.delete(id, cid))) checkpoints.get(id, cid);
+    if (!(await checkpoints.delete(id, cid))) await checkpoints.get(id, cid);
     sendEmpty(res, 204);
   });
 

@@ -37,12 +37,16 @@ export class EventStreams {
     });
     res.write(": connected\n\n");
     this.open.add(res);
+    // Events are written in the order they happened: each waits for the one before.
+    let queue: Promise<void> = Promise.resolve();
     const unsubscribe = this.events.subscribe((event) => {
-      const sandbox = this.current(event.sandboxId);
-      // Warm-pool sandboxes are nobody's yet: their events stay out of the stream.
-      if (sandbox === null && event.type !== "deleted") return;
-      const message: EventStreamMessage = { event, sandbox };
-      res.write(`id: ${event.id}\nevent: sandbox\ndata: ${JSON.stringify(message)}\n\n`);
+      queue = queue.then(async () => {
+        const sandbox = await this.current(event.sandboxId);
+        // Warm-pool sandboxes are nobody's yet: their events stay out of the stream.
+        if (sandbox === null && event.type !== "deleted") return;
+        const message: EventStreamMessage = { event, sandbox };
+        res.write(`id: ${event.id}\nevent: sandbox\ndata: ${JSON.stringify(message)}\n\n`);
+      });
     });
     const heartbeat = setInterval(() => res.write(": ping\n\n"), HEARTBEAT_MS);
     heartbeat.unref();
@@ -53,9 +57,9 @@ export class EventStreams {
     });
   }
 
-  private current(id: string): SandboxInfo | null {
+  private async current(id: string): Promise<SandboxInfo | null> {
     try {
-      return toInfo(this.sandboxes.get(id));
+      return toInfo(await this.sandboxes.get(id));
     } catch {
       return null;
     }

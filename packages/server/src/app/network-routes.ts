@@ -30,21 +30,21 @@ export function registerNetworkRoutes(router: Router, deps: NetworkRouteDeps): v
     }
     return deps.sandboxes.get(id);
   };
-  const settings = (id: string): SandboxNetworkSettings => ({
-    egress: deps.egress.policy(id),
-    secrets: deps.secrets.bindings(id),
+  const settings = async (id: string): Promise<SandboxNetworkSettings> => ({
+    egress: await deps.egress.policy(id),
+    secrets: await deps.secrets.bindings(id),
   });
-  router.add("GET", path, ({ res, params }) => {
-    sendJson(res, 200, settings(record(params).id));
+  router.add("GET", path, async ({ res, params }) => {
+    sendJson(res, 200, await settings((await record(params)).id));
   });
   router.add("PUT", path, async ({ req, res, params }) => {
-    const sandbox = record(params);
+    const sandbox = await record(params);
     const request = parseBody(NetworkSchema, await readJson(req));
     // Both parts are checked before either is applied.
     const policy = request.egress ? parseEgressPolicy(request.egress) : undefined;
-    const bindings = request.secrets ? deps.secrets.parseBindings(request.secrets) : undefined;
+    const bindings = request.secrets ? await deps.secrets.parseBindings(request.secrets) : undefined;
     if (policy) await deps.egress.set(sandbox, policy);
     if (bindings) await deps.binder.bind(sandbox, bindings);
-    sendJson(res, 200, settings(sandbox.id));
+    sendJson(res, 200, await settings(sandbox.id));
   });
 }

@@ -32,12 +32,12 @@ export function registerPreviewRoutes(router: Router, previews: PreviewService):
   router.add("POST", base, async ({ req, res, params }) => {
     const id = sandboxId(params);
     const request = parseBody(CreatePreviewSchema, await readJson(req));
-    sendJson(res, 201, previews.create(id, request));
+    sendJson(res, 201, await previews.create(id, request));
   });
-  router.add("GET", base, ({ res, params }) => {
-    sendJson(res, 200, previews.list(sandboxId(params)));
+  router.add("GET", base, async ({ res, params }) => {
+    sendJson(res, 200, await previews.list(sandboxId(params)));
   });
-  router.add("DELETE", `${base}/:pid`, ({ res, params }) => {
+  router.add("DELETE", `${base}/:pid`, async ({ res, params }) => {
     const id = sandboxId(params);
     const pid = params.pid ?? "";
     if (!isPreviewId(pid)) {
@@ -45,7 +45,7 @@ export function registerPreviewRoutes(router: Router, previews: PreviewService):
         details: { sandboxId: id, previewId: pid },
       });
     }
-    previews.delete(id, pid);
+    await previews.delete(id, pid);
     sendEmpty(res, 204);
   });
 }

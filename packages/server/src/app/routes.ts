@@ -80,13 +80,13 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     sendJson(res, 201, toInfo(await sandboxes.create(request)));
   });
 
-  router.add("GET", "/v1/sandboxes", ({ res, url }) => {
-    const { page, nextToken } = pageOf(sandboxes.list(parseMetadataFilter(url)), parsePageQuery(url));
+  router.add("GET", "/v1/sandboxes", async ({ res, url }) => {
+    const { page, nextToken } = pageOf(await sandboxes.list(parseMetadataFilter(url)), parsePageQuery(url));
     sendJson(res, 200, { sandboxes: page.map(toInfo), ...(nextToken === undefined ? {} : { nextToken }) });
   });
 
-  router.add("GET", "/v1/sandboxes/:id", ({ res, params }) => {
-    sendJson(res, 200, toInfo(sandboxes.get(sandboxIdParam(params))));
+  router.add("GET", "/v1/sandboxes/:id", async ({ res, params }) => {
+    sendJson(res, 200, toInfo(await sandboxes.get(sandboxIdParam(params))));
   });
 
   router.add("DELETE", "/v1/sandboxes/:id", async ({ res, params }) => {
@@ -101,30 +101,30 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     const id = sandboxIdParam(params);
     const request = parseUpdateSandbox(await readJson(req));
     if (request.resources) await sandboxes.resize(id, request.resources);
-    sendJson(res, 200, toInfo(sandboxes.update(id, request)));
+    sendJson(res, 200, toInfo(await sandboxes.update(id, request)));
   });
 
-  router.add("GET", "/v1/sandboxes/:id/events", ({ res, params, url }) => {
+  router.add("GET", "/v1/sandboxes/:id/events", async ({ res, params, url }) => {
     const id = sandboxIdParam(params);
-    sandboxes.get(id);
+    await sandboxes.get(id);
     const after = Number(url.searchParams.get("after") ?? "0");
-    sendJson(res, 200, { events: deps.events.list(id, Number.isFinite(after) ? after : 0) });
+    sendJson(res, 200, { events: await deps.events.list(id, Number.isFinite(after) ? after : 0) });
   });
 
   router.add("POST", "/v1/sandboxes/:id/keepalive", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
-    sandboxes.get(id);
+    await sandboxes.get(id);
     const { durationMs } = parseKeepAlive(await readJson(req));
-    lifecycle.keepAlive(id, durationMs);
+    await lifecycle.keepAlive(id, durationMs);
     sendJson(res, 200, toInfo(await lifecycle.ensureAwake(id)));
   });
 
   const lifecycleAction = (path: string, act: (id: string) => Promise<unknown>) =>
     router.add("POST", `/v1/sandboxes/:id/${path}`, async ({ res, params }) => {
       const id = sandboxIdParam(params);
-      sandboxes.get(id);
+      await sandboxes.get(id);
       await act(id);
-      sendJson(res, 200, toInfo(sandboxes.get(id)));
+      sendJson(res, 200, toInfo(await sandboxes.get(id)));
     });
   lifecycleAction("pause", (id) => lifecycle.pause(id));
   lifecycleAction("hibernate", (id) => lifecycle.hibernate(id));
@@ -141,7 +141,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
   router.add("*", "/v1/sandboxes/:id/envd/*", async ({ req, res, params }) => {
     const id = sandboxIdParam(params);
-    sandboxes.get(id);
+    await sandboxes.get(id);
     const path = clientAgentPath(req.method ?? "GET", req.url ?? "");
     const guard = deps.agentGuard;
     // Counted as activity from before the wake until the response (or stream) ends.

@@ -11,21 +11,21 @@ const UpdateSecretSchema = z.object({ value: z.string() }).strict();
 export function registerSecretRoutes(router: Router, secrets: SecretService): void {
   router.add("POST", "/v1/secrets", async ({ req, res }) => {
     const { name, value } = parseBody(CreateSecretSchema, await readJson(req));
-    sendJson(res, 201, secrets.create(name, value));
+    sendJson(res, 201, await secrets.create(name, value));
   });
-  router.add("GET", "/v1/secrets", ({ res }) => {
-    sendJson(res, 200, { secrets: secrets.list() });
+  router.add("GET", "/v1/secrets", async ({ res }) => {
+    sendJson(res, 200, { secrets: await secrets.list() });
   });
-  router.add("GET", "/v1/secrets/:name", ({ res, params }) => {
-    sendJson(res, 200, secrets.get(params.name ?? ""));
+  router.add("GET", "/v1/secrets/:name", async ({ res, params }) => {
+    sendJson(res, 200, await secrets.get(params.name ?? ""));
   });
   router.add("PUT", "/v1/secrets/:name", async ({ req, res, params }) => {
     const { value } = parseBody(UpdateSecretSchema, await readJson(req));
-    sendJson(res, 200, secrets.put(params.name ?? "", value));
+    sendJson(res, 200, await secrets.put(params.name ?? "", value));
   });
-  router.add("DELETE", "/v1/secrets/:name", ({ res, params }) => {
+  router.add("DELETE", "/v1/secrets/:name", async ({ res, params }) => {
     const name = params.name ?? "";
-    if (!secrets.delete(name)) secrets.get(name);
+    if (!(await secrets.delete(name))) await secrets.get(name);
     sendEmpty(res, 204);
   });
 }

@@ -85,38 +85,52 @@ export async function followLogs(
   res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-store" });
   let sent = offset;
   let done = false;
-  const flush = () => {
-    const logs = builds.logs(id, sent);
+  const flush = async () => {
+    const logs = await builds.logs(id, sent);
     for (const log of logs) res.write(`${JSON.stringify({ log })}\n`);
     sent += logs.length;
+  };
+  const finished = async () => {
+    const b = await builds.get(id);
+    return b === undefined || b.status === "ready" || b.status === "error";
   };
   await new Promise<void>((resolve) => {
     let stop: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const finish = () => {
+    // Reads run one after another, so no log line is sent twice.
+    let queue: Promise<void> = Promise.resolve();
+    const end = (last?: string) => {
       if (done) return;
       done = true;
       stop?.();
       if (timer) clearInterval(timer);
-      flush();
-      res.end(`${JSON.stringify({ build: builds.get(id) })}\n`);
+      if (last === undefined) res.destroy();
+      else res.end(last);
       resolve();
     };
-    const finished = () => {
-      const b = builds.get(id);
-      return b === undefined || b.status === "ready" || b.status === "error";
+    const run = (work: () => Promise<void>) => {
+      queue = queue
+        .then(async () => {
+          if (!done) await work();
+        })
+        .catch(() => end());
     };
-    stop = builds.follow?.(id, (_entry, last) => {
-      if (done) return;
-      flush();
-      if (last) finish();
-    });
+    const finish = async () => {
+      await flush();
+      end(`${JSON.stringify({ build: await builds.get(id) })}\n`);
+    };
+    stop = builds.follow?.(id, (_entry, last) =>
+      run(async () => {
+        await flush();
+        if (last) await finish();
+      }),
+    );
     // Without live events (or should one be missed), the log is read again every second.
-    timer = setInterval(() => {
-      if (done) return;
-      flush();
-      if (finished()) finish();
-    }, 1000);
+    const poll = async () => {
+      await flush();
+      if (await finished()) await finish();
+    };
+    timer = setInterval(() => run(poll), 1000);
     res.on("close", () => {
       if (done) return;
       done = true;
@@ -124,7 +138,6 @@ export async function followLogs(
       if (timer) clearInterval(timer);
       resolve();
     });
-    flush();
-    if (finished()) finish();
+    run(poll);
   });
 }

@@ -30,17 +30,17 @@ function templateNotFound(name: string): BurrowError {
 /** `/v1/templates`: templates, their versions and tags. */
 export function registerTemplateRoutes(router: Router, deps: TemplateRouteDeps): void {
   const { catalog } = deps;
-  const template = (name: string) => {
-    const t = catalog.get(name);
+  const template = async (name: string) => {
+    const t = await catalog.get(name);
     if (!t) throw templateNotFound(name);
     return t;
   };
 
-  router.add("GET", "/v1/templates", ({ res }) => {
-    sendJson(res, 200, { templates: catalog.list() });
+  router.add("GET", "/v1/templates", async ({ res }) => {
+    sendJson(res, 200, { templates: await catalog.list() });
   });
-  router.add("GET", "/v1/templates/:name", ({ res, params }) => {
-    sendJson(res, 200, template(params.name ?? ""));
+  router.add("GET", "/v1/templates/:name", async ({ res, params }) => {
+    sendJson(res, 200, await template(params.name ?? ""));
   });
   router.add("DELETE", "/v1/templates/:name", async ({ res, params }) => {
     const name = params.name ?? "";
@@ -48,9 +48,9 @@ export function registerTemplateRoutes(router: Router, deps: TemplateRouteDeps):
     await deps.snapshots?.collect();
     sendEmpty(res, 204);
   });
-  router.add("GET", "/v1/templates/:name/versions/:version", ({ res, params }) => {
+  router.add("GET", "/v1/templates/:name/versions/:version", async ({ res, params }) => {
     const name = params.name ?? "";
-    const version = template(name).versions.find((v) => v.id === params.version);
+    const version = (await template(name)).versions.find((v) => v.id === params.version);
     if (!version) throw templateNotFound(`${name}@${params.version ?? ""}`);
     sendJson(res, 200, version);
   });
@@ -64,13 +64,13 @@ export function registerTemplateRoutes(router: Router, deps: TemplateRouteDeps):
   router.add("PUT", "/v1/templates/:name/tags/:tag", async ({ req, res, params }) => {
     const name = params.name ?? "";
     const { versionId } = parseBody(TagSchema, await readJson(req));
-    catalog.tag(name, params.tag ?? "", versionId);
-    sendJson(res, 200, template(name));
+    await catalog.tag(name, params.tag ?? "", versionId);
+    sendJson(res, 200, await template(name));
   });
-  router.add("DELETE", "/v1/templates/:name/tags/:tag", ({ res, params }) => {
+  router.add("DELETE", "/v1/templates/:name/tags/:tag", async ({ res, params }) => {
     const name = params.name ?? "";
     const tag = params.tag ?? "";
-    if (!catalog.untag(name, tag)) throw templateNotFound(`${name}:${tag}`);
+    if (!(await catalog.untag(name, tag))) throw templateNotFound(`${name}:${tag}`);
     sendEmpty(res, 204);
   });
   if (deps.builds && deps.contexts) registerBuildRoutes(router, deps.builds, deps.contexts);
@@ -124,22 +124,22 @@ function registerBuildRoutes(router: Router, builds: TemplateBuilds, contexts: T
     if (body.force) request.force = true;
     sendJson(res, 202, await builds.start(request));
   });
-  router.add("GET", "/v1/template-builds/:id", ({ res, params }) => {
+  router.add("GET", "/v1/template-builds/:id", async ({ res, params }) => {
     const id = params.id ?? "";
-    const build = builds.get(id);
+    const build = await builds.get(id);
     if (!build) throw buildNotFound(id);
     sendJson(res, 200, build);
   });
   router.add("GET", "/v1/template-builds/:id/logs", async ({ res, params, url }) => {
     const id = params.id ?? "";
-    const build = builds.get(id);
+    const build = await builds.get(id);
     if (!build) throw buildNotFound(id);
     const offset = Math.max(0, Number.parseInt(url.searchParams.get("offset") ?? "0", 10) || 0);
     if (url.searchParams.get("follow") === "1" || url.searchParams.get("follow") === "true") {
       await followLogs(res, builds, id, offset);
       return;
     }
-    const logs = builds.logs(id, offset);
+    const logs = await builds.logs(id, offset);
     sendJson(res, 200, { build, logs, nextOffset: offset + logs.length });
   });
 }

@@ -69,7 +69,10 @@ export class CheckpointCapture {
     const wasStandby = record.state === "standby";
     // "hibernating" holds new requests back until the image is written: a connection open at
     // that moment would be dead in every restore of it.
-    this.deps.transitions.move(record, "hibernating", { type: "checkpointing", reason: `full checkpoint ${cid}` });
+    await this.deps.transitions.move(record, "hibernating", {
+      type: "checkpointing",
+      reason: `full checkpoint ${cid}`,
+    });
     const marker = join(dirname(this.deps.runtime.upperDir(id)), FROZEN_MARKER);
     const t0 = performance.now();
     try {
@@ -83,13 +86,13 @@ export class CheckpointCapture {
       await rm(marker, { force: true });
     }
     const pausedMs = performance.now() - t0;
-    this.deps.transitions.move(record, "running", {
+    await this.deps.transitions.move(record, "running", {
       reason: `resumed after full checkpoint ${cid}`,
       durationMs: pausedMs,
     });
     if (wasStandby) {
       await this.deps.runtime.pause(id);
-      this.deps.transitions.move(record, "standby", { reason: `back to standby after checkpoint ${cid}` });
+      await this.deps.transitions.move(record, "standby", { reason: `back to standby after checkpoint ${cid}` });
     }
     return pausedMs;
   }
@@ -98,14 +101,14 @@ export class CheckpointCapture {
     await rm(this.deps.imageDirOf(record.id), { recursive: true, force: true }).catch(() => undefined);
     const status = await this.deps.runtime.status(record.id).catch(() => null);
     if (status && (status.status === "running" || status.status === "paused")) {
-      this.deps.transitions.move(record, wasStandby ? "standby" : "running", {
+      await this.deps.transitions.move(record, wasStandby ? "standby" : "running", {
         type: "checkpoint_failed",
         reason: `full checkpoint failed; the sandbox kept running: ${errorMessage(err)}`,
       });
       if (wasStandby) await this.deps.runtime.pause(record.id).catch(() => undefined);
       return;
     }
-    this.deps.transitions.move(record, "error", {
+    await this.deps.transitions.move(record, "error", {
       type: "checkpoint_failed",
       reason: "full checkpoint failed and the sandbox stopped",
       error: `checkpoint failed: ${errorMessage(err)}; the files are kept — restart or restore the sandbox`,

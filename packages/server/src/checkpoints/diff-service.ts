@@ -74,27 +74,27 @@ export class DiffService {
       const ck = await this.deps.service.stored(id, ref);
       return { entries: await mergedEntries(this.deps.blobs, await loadManifest(this.deps.blobs, ck.manifestHash)) };
     }
-    const head = this.deps.checkpoints.head(id);
+    const head = await this.deps.checkpoints.head(id);
     const headCk = head === null ? undefined : await this.deps.service.stored(id, head);
     const previous = headCk
       ? new Map((await loadManifest(this.deps.blobs, headCk.manifestHash)).entries.map((e) => [e.path, e]))
       : undefined;
     const upperDir = this.deps.runtime.upperDir(id);
     const { entries } = await buildManifest(upperDir, hashOnly, previous);
-    const base = this.deps.checkpoints.base(id);
+    const base = await this.deps.checkpoints.base(id);
     if (!base) return { entries, upperDir };
     const baseEntries = (await loadManifest(this.deps.blobs, base.manifestHash)).entries;
     return { entries: mergeLayers(baseEntries, entries), upperDir };
   }
 
   async diff(id: string, from: string, to: string, path?: string): Promise<DiffResponse> {
-    const record = this.deps.store.get(id);
+    const record = await this.deps.store.get(id);
     if (!record || record.state === "deleted") {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
     if (from === "now") throw new BurrowError(ErrorCode.BadRequest, "'from' must be a checkpoint id; 'to' may be now");
     // Files the sandbox never changed are read from its template's bottom layer.
-    const templateRoot = this.deps.templates.layersOf(record).at(-1) ?? "/nonexistent";
+    const templateRoot = (await this.deps.templates.layersOf(record)).at(-1) ?? "/nonexistent";
     const template = templateLayer(templateRoot);
     const a = await this.side(id, from);
     const b = await this.side(id, to);

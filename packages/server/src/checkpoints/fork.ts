@@ -69,13 +69,13 @@ export async function startForks(
           // The source's layers, even if its template's tag has moved since.
           ...(sandbox.templateVersion === undefined ? {} : { templateVersion: sandbox.templateVersion }),
           // Written with the sandbox row, before the runtime mounts the snapshot.
-          onInserted: (forkId) => {
+          onInserted: async (forkId) => {
             inserted.push(forkId);
-            deps.checkpoints.setBase(forkId, { checkpointId: source.id, manifestHash: saved.hash }, hashes);
+            await deps.checkpoints.setBase(forkId, { checkpointId: source.id, manifestHash: saved.hash }, hashes);
           },
         },
       );
-      deps.transitions.record(fork.id, {
+      await deps.transitions.record(fork.id, {
         type: "forked",
         reason: `forked from ${sandbox.id} checkpoint ${source.id}${imageDir === undefined ? "" : " with its memory"}`,
       });
@@ -104,7 +104,7 @@ export async function startForks(
       for (const forkId of inserted) await deps.sandboxes.delete(forkId).catch(() => false);
       throw failure.reason;
     }
-    deps.sandboxes.handOut(ids);
+    await deps.sandboxes.handOut(ids);
     return {
       checkpointId: source.id,
       sandboxIds: ids,

@@ -89,8 +89,8 @@ export class CheckpointService {
     this.capture = new CheckpointCapture(deps);
   }
 
-  private sandbox(id: string): SandboxRecord {
-    const record = this.deps.store.get(id);
+  private async sandbox(id: string): Promise<SandboxRecord> {
+    const record = await this.deps.store.get(id);
     if (!record || record.state === "deleted" || record.state === "deleting" || record.pool !== null) {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
@@ -98,9 +98,9 @@ export class CheckpointService {
   }
 
   /** The checkpoint `cid` of sandbox `id`, or checkpoint_not_found. */
-  get(id: string, cid: string): CheckpointRecord {
-    this.sandbox(id);
-    const record = this.deps.checkpoints.get(cid);
+  async get(id: string, cid: string): Promise<CheckpointRecord> {
+    await this.sandbox(id);
+    const record = await this.deps.checkpoints.get(cid);
     if (!record || record.sandboxId !== id) {
       throw new BurrowError(ErrorCode.CheckpointNotFound, `checkpoint ${cid} of sandbox ${id} not found`, {
         details: { sandboxId: id, checkpointId: cid },
@@ -109,9 +109,9 @@ export class CheckpointService {
     return record;
   }
 
-  list(id: string): { checkpoints: CheckpointRecord[]; headId: string | null } {
-    this.sandbox(id);
-    return { checkpoints: this.deps.checkpoints.list(id), headId: this.deps.checkpoints.head(id) };
+  async list(id: string): Promise<{ checkpoints: CheckpointRecord[]; headId: string | null }> {
+    await this.sandbox(id);
+    return { checkpoints: await this.deps.checkpoints.list(id), headId: await this.deps.checkpoints.head(id) };
   }
 
   private sink(counter: { newBytes: number; hashes: Set<string> }): ChunkSink {
@@ -125,8 +125,8 @@ export class CheckpointService {
 
   /** Entries of the sandbox's layer at its head checkpoint, to skip re-reading unchanged files. */
   private async previousEntries(id: string) {
-    const head = this.deps.checkpoints.head(id);
-    const ck = head === null ? undefined : this.deps.checkpoints.get(head);
+    const head = await this.deps.checkpoints.head(id);
+    const ck = head === null ? undefined : await this.deps.checkpoints.get(head);
     if (ck?.status !== "ready") return undefined;
     const manifest = await loadManifest(this.deps.blobs, ck.manifestHash);
     return new Map(manifest.entries.map((e) => [e.path, e]));
@@ -141,7 +141,7 @@ export class CheckpointService {
     const mode = options.mode ?? "fs";
     return this.deps.locks.run(id, async () => {
       // The head's data first (outside the blob lock, which its storing holds).
-      const head = this.deps.checkpoints.head(id);
+      const head = await this.deps.checkpoints.head(id);
       if (head !== null) await this.ingests.get(head)?.catch(() => undefined);
       return this.blobLock.shared(() => this.createLocked(id, mode, options.name));
     });
@@ -149,9 +149,9 @@ export class CheckpointService {
 
   /** The checkpoint once its data is in the blob store (waits while it is storing). */
   async stored(id: string, cid: string): Promise<CheckpointRecord> {
-    this.get(id, cid);
+    await this.get(id, cid);
     await this.ingests.get(cid)?.catch(() => undefined);
-    const ck = this.get(id, cid);
+    const ck = await this.get(id, cid);
     if (ck.status !== "ready") {
       throw new BurrowError(ErrorCode.Conflict, `checkpoint ${cid} is still being stored; try again shortly`, {
         details: { sandboxId: id, checkpointId: cid },
@@ -166,7 +166,7 @@ export class CheckpointService {
   }
 
   private async createLocked(id: string, mode: CheckpointMode, name: string | undefined): Promise<CheckpointRecord> {
-    const record = this.sandbox(id);
+    const record = await this.sandbox(id);
     const cid = newCheckpointId((n) => randomBytes(n));
     const started = performance.now();
     const previous = await this.previousEntries(id);
@@ -202,7 +202,7 @@ export class CheckpointService {
       throw err;
     }
     const reused = chunkHashes(scan.entries);
-    const base = this.deps.checkpoints.base(id);
+    const base = await this.deps.checkpoints.base(id);
     if (base) {
       // A fork's checkpoint also needs its base layer's blobs.
       const baseManifest = await loadManifest(this.deps.blobs, base.manifestHash);
@@ -214,7 +214,7 @@ export class CheckpointService {
       sandboxId: id,
       name: name ?? null,
       mode,
-      parentId: this.deps.checkpoints.head(id),
+      parentId: await this.deps.checkpoints.head(id),
       manifestHash: "",
       sizeBytes: logicalBytesOf(scan.entries) + memoryBytes,
       storedBytes: 0,
@@ -224,7 +224,7 @@ export class CheckpointService {
       status: "storing",
     };
     // From here the checkpoint exists: its stage holds everything, and a restart finishes storing it.
-    this.deps.checkpoints.insert(ck, reused);
+    await this.deps.checkpoints.insert(ck, reused);
     this.startIngest(ck, stage, started);
     return ck;
   }
@@ -233,16 +233,16 @@ export class CheckpointService {
     const job = this.blobLock
       .shared(() => this.ingest(ck, stage, started))
       .catch(async (err: unknown) => {
-        const sandbox = this.deps.store.get(ck.sandboxId);
+        const sandbox = await this.deps.store.get(ck.sandboxId);
         const gone = !sandbox || sandbox.state === "deleted" || sandbox.state === "deleting";
-        const released = this.deps.checkpoints.delete(ck.id);
+        const released = await this.deps.checkpoints.delete(ck.id);
         await rm(stage, { recursive: true, force: true }).catch(() => undefined);
         if (!gone) {
           this.deps.logger.warn(
             { sandboxId: ck.sandboxId, checkpointId: ck.id, err: errorMessage(err) },
             "storing a checkpoint failed",
           );
-          this.deps.transitions.record(ck.sandboxId, {
+          await this.deps.transitions.record(ck.sandboxId, {
             type: "checkpoint_failed",
             reason: `storing ${ck.mode} checkpoint ${ck.id} failed, so it was removed: ${errorMessage(err)}`,
           });
@@ -260,26 +260,29 @@ export class CheckpointService {
     const counter = { newBytes: 0, hashes: new Set<string>() };
     const { entries, memory } = await ingestStage(stage, plan, this.sink(counter));
     const manifest: Manifest = { version: 1, entries };
-    const base = this.deps.checkpoints.base(ck.sandboxId);
+    const base = await this.deps.checkpoints.base(ck.sandboxId);
     if (base) manifest.base = base.manifestHash;
     if (memory) manifest.memory = memory;
     const saved = await saveManifest(this.deps.blobs, manifest);
-    if (!this.deps.checkpoints.get(ck.id)) throw new Error("the checkpoint was deleted while it was stored");
     const storedBytes = counter.newBytes + saved.newBytes;
-    this.deps.checkpoints.complete(ck.id, saved.hash, storedBytes, [...chunkHashes(entries, memory), ...saved.hashes]);
+    // The check that the row still exists and the update are one store transaction.
+    const hashes = [...chunkHashes(entries, memory), ...saved.hashes];
+    if (!(await this.deps.checkpoints.complete(ck.id, saved.hash, storedBytes, hashes))) {
+      throw new Error("the checkpoint was deleted while it was stored");
+    }
     await rm(stage, { recursive: true, force: true });
-    this.deps.transitions.record(ck.sandboxId, {
+    await this.deps.transitions.record(ck.sandboxId, {
       type: "checkpointed",
       reason: `${ck.mode} checkpoint ${ck.id}${ck.name ? ` (${ck.name})` : ""}: ${ck.fileCount} entries, ${storedBytes} new bytes, paused ${ck.pausedMs} ms`,
       durationMs: performance.now() - started,
     });
   }
 
-  private specOf(record: SandboxRecord) {
+  private async specOf(record: SandboxRecord) {
     return {
       id: record.id,
       networkIndex: record.networkIndex,
-      templateLayers: this.deps.templates.layersOf(record),
+      templateLayers: await this.deps.templates.layersOf(record),
       agentToken: record.agentToken,
     };
   }
@@ -288,10 +291,10 @@ export class CheckpointService {
    * Puts the sandbox back to checkpoint `cid`: its files exactly (deletions included) and, for a
    * `full` checkpoint, its memory and processes. The checkpoint becomes the sandbox's head.
    */
-  restore(id: string, cid: string): Promise<SandboxRecord> {
-    this.get(id, cid);
+  async restore(id: string, cid: string): Promise<SandboxRecord> {
+    await this.get(id, cid);
     return this.deps.locks.run(id, async () => {
-      const record = this.sandbox(id);
+      const record = await this.sandbox(id);
       const ck = await this.stored(id, cid);
       if (record.state === "starting" || record.state === "waking" || record.state === "hibernating") {
         throw sandboxBusy(record);
@@ -302,7 +305,10 @@ export class CheckpointService {
       const newUpper = `${upper}${RESTORE_SUFFIX}`;
       const imageDir = this.deps.imageDirOf(id);
       // "restarting": if the server dies mid-restore, reconcile keeps the files and reports error.
-      this.deps.transitions.move(record, "starting", { type: "restarting", reason: `restoring checkpoint ${cid}` });
+      await this.deps.transitions.move(record, "starting", {
+        type: "restarting",
+        reason: `restoring checkpoint ${cid}`,
+      });
       let restoredNote = "";
       const memory = ck.mode === "full" ? manifest.memory : undefined;
       const newImage = `${imageDir}${RESTORE_SUFFIX}`;
@@ -323,11 +329,11 @@ export class CheckpointService {
         restoredNote = reused > 0 ? `; ${reused} unchanged files reused` : "";
         if (memory !== undefined) {
           await rename(newImage, imageDir);
-          await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
+          await this.deps.runtime.restore({ ...(await this.specOf(record)), imageDir });
           await this.deps.agents.waitReady(this.deps.runtime.agentEndpoint(id, record.networkIndex), record.agentToken);
           await rm(imageDir, { recursive: true, force: true });
         } else {
-          await this.deps.runtime.restart(this.specOf(record));
+          await this.deps.runtime.restart(await this.specOf(record));
           await this.deps.lifecycle.initAgent(record);
         }
       } catch (err) {
@@ -336,15 +342,15 @@ export class CheckpointService {
         await rm(newImage, { recursive: true, force: true }).catch(() => undefined);
         // A restore or restart that started but never answered must not keep running unseen.
         await this.deps.runtime.stop(id).catch(() => undefined);
-        this.deps.transitions.move(record, "error", {
+        await this.deps.transitions.move(record, "error", {
           type: "restore_failed",
           reason: errorMessage(err),
           error: `restoring checkpoint ${cid} failed: ${errorMessage(err)}`,
         });
         throw err;
       }
-      this.deps.checkpoints.setHead(id, cid);
-      this.deps.transitions.move(record, "running", {
+      await this.deps.checkpoints.setHead(id, cid);
+      await this.deps.transitions.move(record, "running", {
         type: "restored",
         reason: `restored ${ck.mode} checkpoint ${cid}${restoredNote}`,
         durationMs: performance.now() - started,
@@ -363,22 +369,24 @@ export class CheckpointService {
    */
   async fork(id: string, cid: string, count: number): Promise<ForkResponse> {
     const taken =
-      cid === "now" ? await this.create(id, { name: "fork point", mode: this.forkPointMode(id) }) : this.get(id, cid);
+      cid === "now"
+        ? await this.create(id, { name: "fork point", mode: await this.forkPointMode(id) })
+        : await this.get(id, cid);
     const source = await this.stored(id, taken.id);
-    const sandbox = this.sandbox(id);
+    const sandbox = await this.sandbox(id);
     return this.blobLock.shared(() => startForks(this.deps, sandbox, source, count));
   }
 
   /** What a fork of `now` captures: memory too, when the sandbox has processes (or an image) to carry. */
-  private forkPointMode(id: string): CheckpointMode {
-    const { state } = this.sandbox(id);
+  private async forkPointMode(id: string): Promise<CheckpointMode> {
+    const { state } = await this.sandbox(id);
     return state === "running" || state === "standby" || state === "hibernated" ? "full" : "fs";
   }
 
   /** Deletes a checkpoint and frees the blobs nothing else references. False when absent. */
   async delete(id: string, cid: string): Promise<boolean> {
-    this.sandbox(id);
-    const ck = this.deps.checkpoints.get(cid);
+    await this.sandbox(id);
+    const ck = await this.deps.checkpoints.get(cid);
     if (!ck || ck.sandboxId !== id) return false;
     await this.ingests.get(cid)?.catch(() => undefined);
     const candidates = await this.deps.locks.run(id, async () => this.deps.checkpoints.delete(cid));
@@ -393,13 +401,13 @@ export class CheckpointService {
    */
   collect(candidates?: Iterable<string>): Promise<number> {
     return this.blobLock.exclusive(async () => {
-      const released = [...this.deps.checkpoints.releaseDeletedForks()];
-      for (const orphan of this.deps.checkpoints.orphanedCheckpoints()) {
-        released.push(...this.deps.checkpoints.delete(orphan));
+      const released = [...(await this.deps.checkpoints.releaseDeletedForks())];
+      for (const orphan of await this.deps.checkpoints.orphanedCheckpoints()) {
+        released.push(...(await this.deps.checkpoints.delete(orphan)));
       }
       let removed = 0;
       const check = async (hash: string) => {
-        if (!this.deps.checkpoints.isReferenced(hash) && (await this.deps.blobs.delete(hash))) removed++;
+        if (!(await this.deps.checkpoints.isReferenced(hash)) && (await this.deps.blobs.delete(hash))) removed++;
       };
       if (candidates === undefined) {
         for await (const hash of this.deps.blobs.list()) await check(hash);
@@ -412,7 +420,7 @@ export class CheckpointService {
   }
 
   private async removeUnusedSnapshots(): Promise<void> {
-    const live = this.deps.checkpoints.liveBaseManifests();
+    const live = await this.deps.checkpoints.liveBaseManifests();
     let names: string[] = [];
     try {
       names = await readdir(this.deps.snapshotsDir);
@@ -430,7 +438,7 @@ export class CheckpointService {
    * left frozen in an fs checkpoint or paused in a full one (runsc cannot talk to a frozen sandbox).
    */
   async thawInterrupted(): Promise<void> {
-    for (const record of this.deps.store.listLive()) {
+    for (const record of await this.deps.store.listLive()) {
       const marker = join(dirname(this.deps.runtime.upperDir(record.id)), FROZEN_MARKER);
       if (!existsSync(marker)) continue;
       if (record.state !== "standby") {
@@ -455,8 +463,8 @@ export class CheckpointService {
   async reconcile(): Promise<void> {
     await this.deps.blobs.cleanup();
     await mkdir(this.deps.snapshotsDir, { recursive: true });
-    const storing = new Map(this.deps.checkpoints.listStoring().map((ck) => [ck.id, ck]));
-    for (const record of this.deps.store.listLive()) {
+    const storing = new Map((await this.deps.checkpoints.listStoring()).map((ck) => [ck.id, ck]));
+    for (const record of await this.deps.store.listLive()) {
       const dir = dirname(this.deps.runtime.upperDir(record.id));
       for (const name of await readdir(dir).catch(() => [] as string[])) {
         const staged = name.startsWith(STAGE_PREFIX) ? storing.get(name.slice(STAGE_PREFIX.length)) : undefined;
@@ -479,7 +487,7 @@ export class CheckpointService {
         { sandboxId: lost.sandboxId, checkpointId: lost.id },
         "dropping a checkpoint whose staged copy is gone",
       );
-      this.deps.checkpoints.delete(lost.id);
+      await this.deps.checkpoints.delete(lost.id);
     }
     const removed = await this.collect();
     if (removed > 0) this.deps.logger.info({ removed }, "removed unreferenced checkpoint blobs");

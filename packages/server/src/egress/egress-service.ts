@@ -25,6 +25,8 @@ const DENIAL_EVENT_INTERVAL_MS = 10_000;
  */
 export class EgressService implements EgressControl {
   private readonly compiled = new Map<string, CompiledEgress>();
+  /** Counts policy changes, so a read that a change overtook is not cached. */
+  private changes = 0;
   private readonly lastDenial = new Map<string, number>();
   private readonly blocked: CidrEntry[];
 
@@ -32,29 +34,31 @@ export class EgressService implements EgressControl {
     this.blocked = alwaysBlocked(deps.networkPrefix).map(parseCidr);
   }
 
-  policy(sandboxId: string): EgressPolicy {
-    return this.deps.store.get(sandboxId) ?? DEFAULT_EGRESS;
+  async policy(sandboxId: string): Promise<EgressPolicy> {
+    return (await this.deps.store.get(sandboxId)) ?? DEFAULT_EGRESS;
   }
 
-  compiledFor(sandboxId: string): CompiledEgress {
+  async compiledFor(sandboxId: string): Promise<CompiledEgress> {
     let c = this.compiled.get(sandboxId);
     if (!c) {
-      c = new CompiledEgress(this.policy(sandboxId));
-      this.compiled.set(sandboxId, c);
+      const changes = this.changes;
+      c = new CompiledEgress(await this.policy(sandboxId));
+      if (changes === this.changes) this.compiled.set(sandboxId, c);
     }
     return c;
   }
 
   /** Stores a (validated) policy and applies it to the sandbox's firewall chain. */
   async set(record: SandboxRecord, policy: EgressPolicy): Promise<void> {
-    this.deps.store.set(record.id, policy);
+    this.changes++;
+    await this.deps.store.set(record.id, policy);
     this.compiled.delete(record.id);
     await this.apply(record);
   }
 
   /** Writes the sandbox's stored policy into its firewall chain. */
   async apply(record: SandboxRecord): Promise<void> {
-    const c = this.compiledFor(record.id);
+    const c = await this.compiledFor(record.id);
     await this.deps.runtime.setEgress(record.id, record.networkIndex, {
       defaultAllow: c.policy.default === "allow",
       allowCidrs: c.cidrs("allow"),
@@ -67,8 +71,8 @@ export class EgressService implements EgressControl {
    * reboot). The others need none: the prefix's default chain covers them.
    */
   async applyAll(): Promise<void> {
-    for (const record of this.deps.sandboxes.listLive()) {
-      if (record.state === "deleting" || this.deps.store.get(record.id) === undefined) continue;
+    for (const record of await this.deps.sandboxes.listLive()) {
+      if (record.state === "deleting" || (await this.deps.store.get(record.id)) === undefined) continue;
       await this.apply(record).catch((err: unknown) =>
         this.deps.logger.warn({ sandboxId: record.id, err: errorMessage(err) }, "applying the egress policy failed"),
       );
@@ -77,18 +81,19 @@ export class EgressService implements EgressControl {
 
   /** Gives `toId` (a fork) the policy of `fromId`. */
   async copy(fromId: string, toId: string): Promise<void> {
-    const policy = this.deps.store.get(fromId);
-    const record = this.deps.sandboxes.get(toId);
+    const policy = await this.deps.store.get(fromId);
+    const record = await this.deps.sandboxes.get(toId);
     if (policy && record) await this.set(record, policy);
   }
 
-  forget(sandboxId: string): void {
-    this.deps.store.delete(sandboxId);
+  async forget(sandboxId: string): Promise<void> {
+    this.changes++;
+    await this.deps.store.delete(sandboxId);
     this.compiled.delete(sandboxId);
   }
 
   /** The sandbox whose address `ip` is (a /30 of this server's /16), if any. */
-  sandboxAt(ip: string | undefined): SandboxRecord | undefined {
+  async sandboxAt(ip: string | undefined): Promise<SandboxRecord | undefined> {
     const address = (ip ?? "").replace(/^::ffff:/, "");
     if (!isIPv4(address) || !address.startsWith(`${this.deps.networkPrefix}.`)) return undefined;
     const offset = ipToNumber(address) - ipToNumber(`${this.deps.networkPrefix}.0.0`);
@@ -124,6 +129,9 @@ export class EgressService implements EgressControl {
     if ((this.lastDenial.get(key) ?? 0) > now - DENIAL_EVENT_INTERVAL_MS) return;
     this.lastDenial.set(key, now);
     if (this.lastDenial.size > 10_000) this.lastDenial.clear();
-    this.deps.transitions.record(sandboxId, { type: "egress_denied", reason: `${via} ${target}` });
+    // The proxies do not wait for the event: a denial is answered at once.
+    this.deps.transitions
+      .record(sandboxId, { type: "egress_denied", reason: `${via} ${target}` })
+      .catch((err: unknown) => this.deps.logger.warn({ sandboxId, err: errorMessage(err) }, "egress event not stored"));
   }
 }

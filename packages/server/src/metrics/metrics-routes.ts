@@ -54,7 +54,7 @@ export function registerMetricsRoutes(router: Router, deps: MetricsRouteDeps): v
     if (!isSandboxId(id)) {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
-    const record = deps.sandboxes.get(id);
+    const record = await deps.sandboxes.get(id);
     const usage = await deps.runtime.usage(id);
     const body: SandboxMetrics = {
       sandboxId: id,

@@ -73,8 +73,8 @@ export class PreviewService {
     return info;
   }
 
-  create(sandboxId: string, request: CreatePreviewRequest): PreviewInfo {
-    this.deps.sandboxes.get(sandboxId);
+  async create(sandboxId: string, request: CreatePreviewRequest): Promise<PreviewInfo> {
+    await this.deps.sandboxes.get(sandboxId);
     const now = Date.now();
     const token = request.public ? undefined : `bpt_${randomBytes(24).toString("base64url")}`;
     const record: PreviewRecord = {
@@ -86,18 +86,18 @@ export class PreviewService {
       expiresAt: request.expiresInMs === undefined ? null : new Date(now + request.expiresInMs).toISOString(),
       createdAt: new Date(now).toISOString(),
     };
-    this.deps.store.insert(record);
+    await this.deps.store.insert(record);
     return this.info(record, token);
   }
 
-  list(sandboxId: string): ListPreviewsResponse {
-    this.deps.sandboxes.get(sandboxId);
-    return { previews: this.deps.store.list(sandboxId).map((p) => this.info(p)), domain: this.deps.domain() };
+  async list(sandboxId: string): Promise<ListPreviewsResponse> {
+    await this.deps.sandboxes.get(sandboxId);
+    return { previews: (await this.deps.store.list(sandboxId)).map((p) => this.info(p)), domain: this.deps.domain() };
   }
 
-  delete(sandboxId: string, previewId: string): void {
-    this.deps.sandboxes.get(sandboxId);
-    if (!this.deps.store.delete(sandboxId, previewId)) {
+  async delete(sandboxId: string, previewId: string): Promise<void> {
+    await this.deps.sandboxes.get(sandboxId);
+    if (!(await this.deps.store.delete(sandboxId, previewId))) {
       throw new BurrowError(ErrorCode.PreviewNotFound, `preview ${previewId} of sandbox ${sandboxId} not found`, {
         details: { sandboxId, previewId },
       });
@@ -109,11 +109,11 @@ export class PreviewService {
   }
 
   /** Whether `req` may reach `port` of sandbox `sandboxId`. */
-  authorize(req: IncomingMessage, url: URL, sandboxId: string, port: number): PortAllowed | PortDenied {
-    if (this.deps.e2b.onTimeout(sandboxId) !== undefined) return {};
-    if (this.deps.store.publicFor(sandboxId, port).some((p) => this.live(p))) return {};
+  async authorize(req: IncomingMessage, url: URL, sandboxId: string, port: number): Promise<PortAllowed | PortDenied> {
+    if ((await this.deps.e2b.onTimeout(sandboxId)) !== undefined) return {};
+    if ((await this.deps.store.publicFor(sandboxId, port)).some((p) => this.live(p))) return {};
     const apiKey = req.headers["x-api-key"];
-    if (typeof apiKey === "string" && this.deps.keys.verify(apiKey)) return {};
+    if (typeof apiKey === "string" && (await this.deps.keys.verify(apiKey))) return {};
     const fromHeader = req.headers[PREVIEW_TOKEN_HEADER];
     const fromQuery = url.searchParams.get(PREVIEW_TOKEN_QUERY) ?? undefined;
     const token =
@@ -127,7 +127,7 @@ export class PreviewService {
         message: `port ${port} of sandbox ${sandboxId} is private: create a preview (POST /v1/sandboxes/${sandboxId}/previews) and send its token in ${PREVIEW_TOKEN_HEADER} or ?${PREVIEW_TOKEN_QUERY}=`,
       };
     }
-    const preview = this.deps.store.byTokenHash(hashToken(token));
+    const preview = await this.deps.store.byTokenHash(hashToken(token));
     if (!preview || !this.live(preview)) {
       return { status: 401, code: "preview_token_invalid", message: "the preview token is unknown or expired" };
     }

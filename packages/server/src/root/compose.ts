@@ -113,7 +113,7 @@ export function composeServices(f: Foundation): Services {
     snapshotDirOf: (v) => (v.snapshot === undefined ? undefined : join(snapshotRoot, v.id, "image")),
   });
   const transitions = new Transitions(store, events, logger, date);
-  const metrics = new ServerMetrics(() => countSandboxes(store.listLive()));
+  const metrics = new ServerMetrics(async () => countSandboxes(await store.listLive()));
   transitions.observe((e) => metrics.event(e));
   const activity = new ActivityTracker(store, now);
   const locks = new KeyedMutex();
@@ -181,7 +181,7 @@ export function composeServices(f: Foundation): Services {
     locks,
     logger,
     agents,
-    currentVersion: (ref) => templates.resolve(ref).versionId,
+    currentVersion: async (ref) => (await templates.resolve(ref)).versionId,
     now: date,
   });
   sandboxes.usePool(pool);

@@ -58,10 +58,10 @@ export function createPrivateFile(path: string): void {
 }
 
 /** Creates the admin key on first start, writing it to `<data>/admin-key` (0600). */
-export function bootstrapAdminKey(keys: ApiKeyStore, dataDir: string, logger: Logger): string {
+export async function bootstrapAdminKey(keys: ApiKeyStore, dataDir: string, logger: Logger): Promise<string> {
   const path = join(dataDir, "admin-key");
-  if (keys.count() === 0 || !existsSync(path)) {
-    const { key } = keys.create("admin", new Date().toISOString());
+  if ((await keys.count()) === 0 || !existsSync(path)) {
+    const { key } = await keys.create("admin", new Date().toISOString());
     writeFileSync(path, `${key}\n`, { mode: 0o600 });
     chmodSync(path, 0o600);
     logger.info({ path }, "created admin API key");

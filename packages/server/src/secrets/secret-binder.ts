@@ -16,10 +16,10 @@ export class SecretBinder {
   ) {}
 
   async bind(record: SandboxRecord, bindings: SecretBinding[]): Promise<void> {
-    this.secrets.setBindings(record.id, bindings);
+    await this.secrets.setBindings(record.id, bindings);
     const env = SecretService.rebindEnv(record.env, bindings);
     if (JSON.stringify(Object.entries(env).sort()) === JSON.stringify(Object.entries(record.env).sort())) return;
-    this.store.update(record.id, { env }, new Date().toISOString());
+    await this.store.update(record.id, { env }, new Date().toISOString());
     await this.lifecycle.ensureAwake(record.id);
     await this.lifecycle.initAgent({ ...record, env });
   }

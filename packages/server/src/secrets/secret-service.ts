@@ -42,6 +42,8 @@ function info(r: SecretRecord): SecretInfo {
  */
 export class SecretService implements SecretBroker {
   private readonly compiled = new Map<string, CompiledBinding[]>();
+  /** Counts binding changes, so a read that a change overtook is not cached. */
+  private changes = 0;
 
   constructor(
     private readonly store: SecretStore,
@@ -71,11 +73,11 @@ export class SecretService implements SecretBroker {
     }
   }
 
-  create(name: string, value: string): SecretInfo {
+  async create(name: string, value: string): Promise<SecretInfo> {
     this.validate(name, value);
     const now = new Date().toISOString();
     const record = { name, sealed: this.cipher.seal(name, value), createdAt: now, updatedAt: now };
-    if (!this.store.insert(record)) {
+    if (!(await this.store.insert(record))) {
       throw new BurrowError(ErrorCode.Conflict, `secret ${name} already exists; PUT /v1/secrets/${name} replaces it`, {
         details: { name },
       });
@@ -84,43 +86,44 @@ export class SecretService implements SecretBroker {
   }
 
   /** Sets the value of a secret, creating it when missing. Bound sandboxes use it from their next request. */
-  put(name: string, value: string): SecretInfo {
+  async put(name: string, value: string): Promise<SecretInfo> {
     this.validate(name, value);
     const now = new Date().toISOString();
-    const existing = this.store.get(name);
-    this.store.upsert({
+    const existing = await this.store.get(name);
+    await this.store.upsert({
       name,
       sealed: this.cipher.seal(name, value),
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     });
-    return info(this.store.get(name) as SecretRecord);
+    return info((await this.store.get(name)) as SecretRecord);
   }
 
-  get(name: string): SecretInfo {
-    const record = this.store.get(name);
+  async get(name: string): Promise<SecretInfo> {
+    const record = await this.store.get(name);
     if (!record) throw new BurrowError(ErrorCode.SecretNotFound, `secret ${name} not found`, { details: { name } });
     return info(record);
   }
 
-  list(): SecretInfo[] {
-    return this.store.list().map(info);
+  async list(): Promise<SecretInfo[]> {
+    return (await this.store.list()).map(info);
   }
 
   /** Deletes the secret; bound sandboxes then send its placeholder unreplaced. */
-  delete(name: string): boolean {
+  delete(name: string): Promise<boolean> {
     return this.store.delete(name);
   }
 
   /** Validates bindings from the API: known secrets, each once, with domain hosts. */
-  parseBindings(input: SecretBinding[], field = "network.secrets"): SecretBinding[] {
+  async parseBindings(input: SecretBinding[], field = "network.secrets"): Promise<SecretBinding[]> {
     if (input.length > MAX_BINDINGS) {
       throw new BurrowError(ErrorCode.ValidationFailed, `${field}: at most ${MAX_BINDINGS} secrets per sandbox`);
     }
     const seen = new Set<string>();
+    const known = new Set((await this.store.list()).map((r) => r.name));
     return input.map((binding, i) => {
       const at = `${field}[${i}]`;
-      if (!this.store.get(binding.name)) {
+      if (!known.has(binding.name)) {
         throw new BurrowError(
           ErrorCode.UnknownSecret,
           `${at}: secret '${binding.name}' does not exist; create it with POST /v1/secrets`,
@@ -155,59 +158,64 @@ export class SecretService implements SecretBroker {
     });
   }
 
-  bindings(sandboxId: string): SecretBinding[] {
+  bindings(sandboxId: string): Promise<SecretBinding[]> {
     return this.store.bindings(sandboxId);
   }
 
-  setBindings(sandboxId: string, bindings: SecretBinding[]): void {
-    this.store.setBindings(sandboxId, bindings);
+  async setBindings(sandboxId: string, bindings: SecretBinding[]): Promise<void> {
+    this.changes++;
+    await this.store.setBindings(sandboxId, bindings);
     this.compiled.delete(sandboxId);
   }
 
   /** Gives `toId` (a fork) the bindings of `fromId`. */
-  copy(fromId: string, toId: string): void {
-    const bindings = this.bindings(fromId);
-    if (bindings.length > 0) this.setBindings(toId, bindings);
+  async copy(fromId: string, toId: string): Promise<void> {
+    const bindings = await this.bindings(fromId);
+    if (bindings.length > 0) await this.setBindings(toId, bindings);
   }
 
-  forget(sandboxId: string): void {
-    this.setBindings(sandboxId, []);
+  async forget(sandboxId: string): Promise<void> {
+    await this.setBindings(sandboxId, []);
   }
 
-  private compiledFor(sandboxId: string): CompiledBinding[] {
+  private async compiledFor(sandboxId: string): Promise<CompiledBinding[]> {
     let c = this.compiled.get(sandboxId);
     if (!c) {
-      c = this.store.bindings(sandboxId).map((b) => ({
+      const changes = this.changes;
+      c = (await this.store.bindings(sandboxId)).map((b) => ({
         name: b.name,
         hosts: b.hosts.map((h) => parseEgressEntry(h, "hosts") as DomainEntry),
         allowHttp: b.allowHttp === true,
       }));
-      this.compiled.set(sandboxId, c);
+      if (changes === this.changes) this.compiled.set(sandboxId, c);
     }
     return c;
   }
 
   /** Whether the sandbox's requests to `host` carry brokered secrets (so TLS to it is terminated). */
-  brokers(sandboxId: string, host: string): boolean {
+  async brokers(sandboxId: string, host: string): Promise<boolean> {
     const name = host.toLowerCase().replace(/\.$/, "");
-    return this.compiledFor(sandboxId).some((b) => b.hosts.some((h) => domainMatches(h, name)));
+    return (await this.compiledFor(sandboxId)).some((b) => b.hosts.some((h) => domainMatches(h, name)));
   }
 
   /**
    * The values the sandbox's request to `host` may carry: only secrets bound to that host, and
    * over plain HTTP (`plainHttp`) only those whose binding opted in with `allowHttp`.
    */
-  lookupFor(sandboxId: string, host: string, plainHttp = false): SecretLookup {
+  async lookupFor(sandboxId: string, host: string, plainHttp = false): Promise<SecretLookup> {
     const name = host.toLowerCase().replace(/\.$/, "");
-    const allowed = new Set(
-      this.compiledFor(sandboxId)
-        .filter((b) => (!plainHttp || b.allowHttp) && b.hosts.some((h) => domainMatches(h, name)))
-        .map((b) => b.name),
-    );
+    const allowed = (await this.compiledFor(sandboxId))
+      .filter((b) => (!plainHttp || b.allowHttp) && b.hosts.some((h) => domainMatches(h, name)))
+      .map((b) => b.name);
+    // The sealed values are read now; the lookup opens one only when the request names it.
+    const sealed = new Map<string, Buffer>();
+    for (const secret of allowed) {
+      const record = await this.store.get(secret);
+      if (record) sealed.set(secret, record.sealed);
+    }
     return (secret) => {
-      if (!allowed.has(secret)) return undefined;
-      const record = this.store.get(secret);
-      return record ? this.cipher.open(secret, record.sealed) : undefined;
+      const value = sealed.get(secret);
+      return value === undefined ? undefined : this.cipher.open(secret, value);
     };
   }
 

@@ -36,7 +36,8 @@ export class ActivityTracker {
     e.lastMs = this.nowMs();
     if (e.lastMs - e.persistedMs >= PERSIST_EVERY_MS) {
       e.persistedMs = e.lastMs;
-      this.store.setLastActivity(id, new Date(e.lastMs).toISOString());
+      // Not awaited: callers are stream and request handlers; the time is a hint kept in memory too.
+      void this.store.setLastActivity(id, new Date(e.lastMs).toISOString()).catch(() => undefined);
     }
   }
 

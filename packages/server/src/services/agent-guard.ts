@@ -62,7 +62,7 @@ export class AgentGuard {
     try {
       await runtime.provideAgentToken(record.id, record.agentToken);
       if (await this.accepted(record)) {
-        transitions.record(record.id, {
+        await transitions.record(record.id, {
           type: "agent_token_restored",
           reason:
             "the agent refused the server's access token (changed from inside the sandbox); the server handed it the token again through the host-only run dir",
@@ -72,7 +72,7 @@ export class AgentGuard {
     } catch (err) {
       logger.warn({ sandboxId: record.id, err: errorMessage(err) }, "handing the agent its token failed");
     }
-    transitions.record(record.id, {
+    await transitions.record(record.id, {
       type: "agent_locked_out",
       reason: "the agent refuses the server's access token and did not take it back; restarting the sandbox",
     });

@@ -43,8 +43,8 @@ export class LifecycleService {
     this.now = deps.now ?? (() => Date.now());
   }
 
-  private load(id: string): SandboxRecord {
-    const record = this.deps.store.get(id);
+  private async load(id: string): Promise<SandboxRecord> {
+    const record = await this.deps.store.get(id);
     if (!record || record.state === "deleted") {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
@@ -62,7 +62,7 @@ export class LifecycleService {
   /** The sandbox, running: woken first if it sleeps. Concurrent callers share one wake. */
   async ensureAwake(id: string): Promise<SandboxRecord> {
     this.deps.activity.touch(id);
-    const record = this.load(id);
+    const record = await this.load(id);
     if (record.state === "running") return record;
     if (!["standby", "hibernated", "hibernating", "waking"].includes(record.state)) throw this.notServing(record);
     let wake = this.wakes.get(id);
@@ -74,12 +74,12 @@ export class LifecycleService {
   }
 
   private async wakeLocked(id: string): Promise<SandboxRecord> {
-    const record = this.load(id);
+    const record = await this.load(id);
     const started = performance.now();
     if (record.state === "running") return record;
     if (record.state === "standby") {
       await this.deps.runtime.resume(id);
-      this.deps.transitions.move(record, "running", {
+      await this.deps.transitions.move(record, "running", {
         type: "woken",
         reason: "activity while in standby",
         durationMs: performance.now() - started,
@@ -87,17 +87,17 @@ export class LifecycleService {
       return record;
     }
     if (record.state !== "hibernated") throw this.notServing(record);
-    this.deps.transitions.move(record, "waking", { reason: "activity while hibernated" });
+    await this.deps.transitions.move(record, "waking", { reason: "activity while hibernated" });
     const imageDir = this.deps.imageDirOf(id);
     try {
       if (!existsSync(join(imageDir, "checkpoint.img"))) throw new Error(`checkpoint image missing in ${imageDir}`);
       this.deps.agents.disconnect(this.agent(record));
-      await this.deps.runtime.restore({ ...this.specOf(record), imageDir });
+      await this.deps.runtime.restore({ ...(await this.specOf(record)), imageDir });
       await this.deps.agents.waitReady(this.agent(record), record.agentToken);
     } catch (err) {
       // A restore that started but never answered must not keep running unseen.
       await this.deps.runtime.stop(id).catch(() => undefined);
-      this.deps.transitions.move(record, "error", {
+      await this.deps.transitions.move(record, "error", {
         type: "wake_failed",
         reason: "restoring from hibernation failed",
         error: `waking from hibernation failed: ${errorMessage(err)}; the files are kept — restart the sandbox to start it afresh on them`,
@@ -107,7 +107,7 @@ export class LifecycleService {
       });
     }
     await rm(imageDir, { recursive: true, force: true });
-    this.deps.transitions.move(record, "running", {
+    await this.deps.transitions.move(record, "running", {
       type: "woken",
       reason: "restored from hibernation",
       durationMs: performance.now() - started,
@@ -115,11 +115,11 @@ export class LifecycleService {
     return record;
   }
 
-  private specOf(record: SandboxRecord) {
+  private async specOf(record: SandboxRecord) {
     return {
       id: record.id,
       networkIndex: record.networkIndex,
-      templateLayers: this.deps.templates.layersOf(record),
+      templateLayers: await this.deps.templates.layersOf(record),
       agentToken: record.agentToken,
     };
   }
@@ -131,19 +131,19 @@ export class LifecycleService {
   /** running → standby. With `ifIdleForMs`, only when still idle that long once the lock is held. */
   pause(id: string, reason = "requested", ifIdleForMs?: number): Promise<SandboxRecord> {
     return this.deps.locks.run(id, async () => {
-      const record = this.load(id);
+      const record = await this.load(id);
       if (record.state === "standby" || record.state === "hibernated") return record;
       if (ifIdleForMs !== undefined && this.deps.activity.idleMs(id) < ifIdleForMs) return record;
       if (record.state !== "running") throw this.notServing(record);
       const started = performance.now();
-      this.deps.transitions.move(record, "standby", { reason });
+      await this.deps.transitions.move(record, "standby", { reason });
       try {
         await this.deps.runtime.pause(id);
       } catch (err) {
-        this.deps.transitions.move(record, "running", { type: "standby_failed", reason: errorMessage(err) });
+        await this.deps.transitions.move(record, "running", { type: "standby_failed", reason: errorMessage(err) });
         throw err;
       }
-      this.deps.transitions.record(id, {
+      await this.deps.transitions.record(id, {
         type: "paused",
         reason: "processes frozen",
         durationMs: performance.now() - started,
@@ -155,12 +155,12 @@ export class LifecycleService {
   /** running|standby → hibernated: memory and processes written to disk. */
   hibernate(id: string, reason = "requested"): Promise<SandboxRecord> {
     return this.deps.locks.run(id, async () => {
-      const record = this.load(id);
+      const record = await this.load(id);
       if (record.state === "hibernated") return record;
       if (record.state !== "running" && record.state !== "standby") throw this.notServing(record);
       const previous = record.state;
       const started = performance.now();
-      this.deps.transitions.move(record, "hibernating", { reason });
+      await this.deps.transitions.move(record, "hibernating", { reason });
       const imageDir = this.deps.imageDirOf(id);
       try {
         await rm(imageDir, { recursive: true, force: true });
@@ -173,7 +173,7 @@ export class LifecycleService {
       }
       this.deps.agents.disconnect(this.agent(record));
       this.hibernateRetryAt.delete(id);
-      this.deps.transitions.move(record, "hibernated", {
+      await this.deps.transitions.move(record, "hibernated", {
         reason: "memory and processes saved to disk",
         durationMs: performance.now() - started,
       });
@@ -186,14 +186,14 @@ export class LifecycleService {
     const status = await this.deps.runtime.status(record.id).catch(() => null);
     if (status && (status.status === "running" || status.status === "paused")) {
       this.hibernateRetryAt.set(record.id, this.now() + HIBERNATE_RETRY_MS);
-      this.deps.transitions.move(record, previous, {
+      await this.deps.transitions.move(record, previous, {
         type: "hibernate_failed",
         reason: `hibernation failed, still ${previous}, retried later: ${errorMessage(err)}`,
       });
       if (previous === "standby") await this.deps.runtime.pause(record.id).catch(() => undefined);
       return;
     }
-    this.deps.transitions.move(record, "error", {
+    await this.deps.transitions.move(record, "error", {
       type: "hibernate_failed",
       reason: "hibernation failed and the sandbox stopped",
       error: `hibernation failed: ${errorMessage(err)}; the files are kept — restart the sandbox to start it afresh on them`,
@@ -203,26 +203,26 @@ export class LifecycleService {
   /** Starts the sandbox afresh on its files (from error, or discarding sleeping processes). */
   restart(id: string): Promise<SandboxRecord> {
     return this.deps.locks.run(id, async () => {
-      const record = this.load(id);
+      const record = await this.load(id);
       if (record.state === "deleting" || record.state === "starting") throw this.notServing(record);
       const started = performance.now();
       if (record.state === "standby") await this.deps.runtime.resume(id).catch(() => undefined);
-      this.deps.transitions.move(record, "starting", { type: "restarting", reason: "restart requested" });
+      await this.deps.transitions.move(record, "starting", { type: "restarting", reason: "restart requested" });
       try {
         this.deps.agents.disconnect(this.agent(record));
-        await this.deps.runtime.restart(this.specOf(record));
+        await this.deps.runtime.restart(await this.specOf(record));
         await rm(this.deps.imageDirOf(id), { recursive: true, force: true });
         await this.initAgent(record);
       } catch (err) {
         await this.deps.runtime.stop(id).catch(() => undefined);
-        this.deps.transitions.move(record, "error", {
+        await this.deps.transitions.move(record, "error", {
           type: "restart_failed",
           reason: errorMessage(err),
           error: errorMessage(err),
         });
         throw err;
       }
-      this.deps.transitions.move(record, "running", {
+      await this.deps.transitions.move(record, "running", {
         type: "restarted",
         reason: "started afresh on its files",
         durationMs: performance.now() - started,
@@ -236,12 +236,12 @@ export class LifecycleService {
     await this.deps.agents.waitReady(agent, record.agentToken);
     // The template's WORKDIR is where commands naming no cwd run (E2B's setWorkdir, Docker's exec).
     const version =
-      record.templateVersion === undefined ? undefined : this.deps.templates.version(record.templateVersion);
+      record.templateVersion === undefined ? undefined : await this.deps.templates.version(record.templateVersion);
     await this.deps.agents.init(agent, record.agentToken, record.env, version?.config.workdir);
   }
 
-  keepAlive(id: string, durationMs?: number): SandboxRecord {
-    const record = this.load(id);
+  async keepAlive(id: string, durationMs?: number): Promise<SandboxRecord> {
+    const record = await this.load(id);
     this.deps.activity.keepAlive(id, durationMs ?? (record.lifecycle.standbyAfterMs || 15_000));
     return record;
   }
@@ -252,7 +252,7 @@ export class LifecycleService {
    */
   async tick(deleteSandbox: (id: string) => Promise<unknown>): Promise<void> {
     const now = this.now();
-    for (const record of this.deps.store.listAwakeOrExpiring()) {
+    for (const record of await this.deps.store.listAwakeOrExpiring()) {
       if (this.deps.locks.busy(record.id)) continue;
       const policy: LifecyclePolicy = record.lifecycle;
       const idle = this.deps.activity.idleMs(record.id);

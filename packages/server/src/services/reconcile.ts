@@ -25,7 +25,7 @@ export interface ReconcileDeps {
  */
 export async function reconcileAtStart(deps: ReconcileDeps): Promise<void> {
   const { store, runtime, transitions } = deps;
-  for (const record of store.listLive()) {
+  for (const record of await store.listLive()) {
     try {
       await reconcileOne(deps, record);
     } catch (err) {
@@ -52,15 +52,15 @@ export async function reconcileAtStart(deps: ReconcileDeps): Promise<void> {
       return;
     }
     if (record.state === "starting") {
-      if (d.events.lastType(record.id) === "restarting") {
-        transitions.move(record, "error", {
+      if ((await d.events.lastType(record.id)) === "restarting") {
+        await transitions.move(record, "error", {
           ...note("a restart was interrupted by a server stop"),
           error: "a restart was interrupted; the files are kept — restart the sandbox again",
         });
         return;
       }
       await runtime.destroy(record.id, record.networkIndex).catch(() => undefined);
-      transitions.move(record, "error", {
+      await transitions.move(record, "error", {
         ...note("creation was interrupted by a server stop"),
         error: "creation was interrupted (the server stopped mid-create)",
       });
@@ -73,19 +73,19 @@ export async function reconcileAtStart(deps: ReconcileDeps): Promise<void> {
     if (alive) {
       const actual = status === "paused" ? "standby" : "running";
       if (record.state === "hibernating" || record.state === "waking") {
-        transitions.move(record, actual, note(`${record.state} was interrupted; the sandbox is ${actual}`));
+        await transitions.move(record, actual, note(`${record.state} was interrupted; the sandbox is ${actual}`));
       } else if (record.state !== actual) {
-        transitions.move(record, actual, note(`runsc reports the sandbox ${status}`));
+        await transitions.move(record, actual, note(`runsc reports the sandbox ${status}`));
       }
       return;
     }
     if (hasImage && record.state !== "running" && record.state !== "standby") {
       const to = record.state === "waking" ? "hibernated" : "hibernated";
-      transitions.move(record, to, note(`${record.state} was interrupted; the checkpoint image is on disk`));
+      await transitions.move(record, to, note(`${record.state} was interrupted; the checkpoint image is on disk`));
       return;
     }
     const reason = `the sandbox process is gone (runsc: ${status}) and there is no memory image`;
-    transitions.move(record, "error", {
+    await transitions.move(record, "error", {
       ...note(reason),
       error: `${reason}; restart the sandbox to start it on its files`,
     });

@@ -82,7 +82,7 @@ export interface CreateFreshOptions {
   /** Read-only layer between the template and the new sandbox's files (a fork's snapshot). */
   extraLower?: string;
   /** Called right after the sandbox row is written, before the runtime starts it. */
-  onInserted?: (id: string) => void;
+  onInserted?: (id: string) => Promise<void>;
   /** Sandbox whose egress policy and secret bindings the new one gets (a fork's source). */
   settingsOf?: string;
   /** Layers (top first) to start on instead of the template's: a template build step's. */
@@ -128,7 +128,7 @@ export class SandboxService {
   async create(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<SandboxRecord> {
     const started = performance.now();
     const template = request.template ?? DEFAULT_TEMPLATE;
-    const resolved = this.deps.templates.resolve(template);
+    const resolved = await this.deps.templates.resolve(template);
     // A snapshot's memory image was taken with fixed resources; its sandboxes get them, all but
     // the disk, which holds files only.
     const snapshot = resolved.snapshotResources;
@@ -138,7 +138,7 @@ export class SandboxService {
         : { ...snapshot, diskMb: request.resources?.diskMb ?? snapshot.diskMb ?? this.defaultResources().diskMb };
     admit(resources, this.deps.host);
     const lifecycle: LifecyclePolicy = { ...DEFAULT_LIFECYCLE, ...request.lifecycle };
-    const settings = this.deps.settings.prepare(request, egress);
+    const settings = await this.deps.settings.prepare(request, egress);
     // Each bound secret's placeholder is in the env from the first command on.
     // The template's ENV first; the request's own variables win.
     const env = { ...resolved.config.env, ...settings.env, ...request.env };
@@ -197,12 +197,12 @@ export class SandboxService {
   ): Promise<SandboxRecord> {
     const resolved =
       options.layers === undefined
-        ? this.deps.templates.resolve(options.templateVersion ?? template)
+        ? await this.deps.templates.resolve(options.templateVersion ?? template)
         : { layerDirs: options.layers };
     const started = performance.now();
     const now = this.now().toISOString();
     // Written before the runtime acts, so a crash mid-create leaves a row to reconcile.
-    const record = this.deps.store.insertWithNetworkIndex(
+    const record = await this.deps.store.insertWithNetworkIndex(
       {
         id: newSandboxId((n) => randomBytes(n)),
         template,
@@ -229,7 +229,7 @@ export class SandboxService {
     } finally {
       if (options.volumes === undefined) volumes?.release();
     }
-    options.onInserted?.(record.id);
+    await options.onInserted?.(record.id);
     this.deps.activity.touch(record.id);
     const log = this.deps.logger.child({ sandboxId: record.id });
     try {
@@ -266,12 +266,15 @@ export class SandboxService {
           await startTemplateCommands(this.deps.agents, this.agentEndpoint(record), record.agentToken, resolved.config);
         } catch (err) {
           // Nothing half-made: the sandbox goes, and the error says why (its output included).
-          this.deps.transitions.move(record, "running", { type: "created", reason: "created; start command failed" });
+          await this.deps.transitions.move(record, "running", {
+            type: "created",
+            reason: "created; start command failed",
+          });
           await this.delete(record.id).catch(() => false);
           throw err;
         }
       }
-      this.deps.transitions.move(record, "running", {
+      await this.deps.transitions.move(record, "running", {
         type: "created",
         reason:
           pool === PENDING_FORK
@@ -286,10 +289,10 @@ export class SandboxService {
       log.debug({ template }, "sandbox created");
       return record;
     } catch (err) {
-      if (this.deps.store.get(record.id)?.state === "deleted") throw err; // already taken down
+      if ((await this.deps.store.get(record.id))?.state === "deleted") throw err; // already taken down
       log.error({ err: errorMessage(err) }, "sandbox create failed");
       await this.deps.runtime.destroy(record.id, record.networkIndex).catch(() => undefined);
-      this.deps.transitions.move(record, "error", {
+      await this.deps.transitions.move(record, "error", {
         type: "create_failed",
         reason: errorMessage(err),
         error: errorMessage(err),
@@ -315,7 +318,7 @@ export class SandboxService {
    */
   async resize(id: string, wanted: Partial<SandboxResources>): Promise<SandboxRecord> {
     return this.withLock(id, async () => {
-      const record = this.get(id);
+      const record = await this.get(id);
       const next = resized(record.resources, wanted, this.deps.host);
       if (record.state !== "running" && record.state !== "standby" && record.state !== "hibernated") {
         throw new BurrowError(
@@ -327,37 +330,39 @@ export class SandboxService {
         );
       }
       await this.deps.runtime.updateResources(id, next);
-      this.deps.store.update(id, { resources: next }, this.now().toISOString());
-      return this.get(id);
+      await this.deps.store.update(id, { resources: next }, this.now().toISOString());
+      return await this.get(id);
     });
   }
 
   /** Makes sandboxes made for a fork visible, together, once all of them have started. */
-  handOut(ids: string[]): void {
-    this.deps.store.handOut(ids, PENDING_FORK);
+  async handOut(ids: string[]): Promise<void> {
+    await this.deps.store.handOut(ids, PENDING_FORK);
   }
 
-  get(id: string): SandboxRecord {
-    const record = this.deps.store.get(id);
+  async get(id: string): Promise<SandboxRecord> {
+    const record = await this.deps.store.get(id);
     if (!record || record.state === "deleted" || record.pool !== null) {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
     }
     return record;
   }
 
-  list(metadata: Record<string, string> = {}): SandboxRecord[] {
+  async list(metadata: Record<string, string> = {}): Promise<SandboxRecord[]> {
     const wanted = Object.entries(metadata);
-    return this.deps.store.listLive().filter((r) => r.pool === null && wanted.every(([k, v]) => r.metadata[k] === v));
+    return (await this.deps.store.listLive()).filter(
+      (r) => r.pool === null && wanted.every(([k, v]) => r.metadata[k] === v),
+    );
   }
 
-  update(id: string, request: UpdateSandboxRequest): SandboxRecord {
-    const record = this.get(id);
+  async update(id: string, request: UpdateSandboxRequest): Promise<SandboxRecord> {
+    const record = await this.get(id);
     const fields: { lifecycle?: LifecyclePolicy; metadata?: Record<string, string> } = {};
     if (request.lifecycle) fields.lifecycle = { ...record.lifecycle, ...request.lifecycle };
     if (request.metadata) fields.metadata = request.metadata;
-    this.deps.store.update(id, fields, this.now().toISOString());
+    await this.deps.store.update(id, fields, this.now().toISOString());
     this.deps.activity.touch(id);
-    return this.get(id);
+    return await this.get(id);
   }
 
   /**
@@ -366,24 +371,28 @@ export class SandboxService {
    */
   delete(id: string): Promise<boolean> {
     return this.deps.locks.run(id, async () => {
-      const record = this.deps.store.get(id);
+      const record = await this.deps.store.get(id);
       if (!record || record.state === "deleted") return false;
       const started = performance.now();
-      if (record.state !== "deleting") this.deps.transitions.move(record, "deleting", { reason: "delete requested" });
+      if (record.state !== "deleting")
+        await this.deps.transitions.move(record, "deleting", { reason: "delete requested" });
       try {
         // Pooled connections go with it: its address is handed to the next sandbox.
         this.deps.agents.disconnect(this.agentEndpoint(record));
         await this.deps.runtime.destroy(id, record.networkIndex);
       } catch (err) {
-        this.deps.transitions.move(record, "error", {
+        await this.deps.transitions.move(record, "error", {
           type: "delete_failed",
           reason: errorMessage(err),
           error: `delete failed: ${errorMessage(err)}`,
         });
         throw err;
       }
-      this.deps.settings.forget(id);
-      this.deps.transitions.move(record, "deleted", { reason: "deleted", durationMs: performance.now() - started });
+      await this.deps.settings.forget(id);
+      await this.deps.transitions.move(record, "deleted", {
+        reason: "deleted",
+        durationMs: performance.now() - started,
+      });
       this.deps.activity.forget(id);
       return true;
     });
@@ -395,13 +404,13 @@ export class SandboxService {
     const status = await this.deps.runtime.status(record.id);
     if (status.status === "running" || status.status === "paused") return true;
     return this.deps.locks.run(record.id, async () => {
-      const current = this.deps.store.get(record.id);
+      const current = await this.deps.store.get(record.id);
       if (!current || (current.state !== "running" && current.state !== "standby")) return true;
       const again = await this.deps.runtime.status(record.id);
       if (again.status === "running" || again.status === "paused") return true;
       const tail = await this.deps.runtime.agentLogTail(record.id);
       const reason = `the sandbox process exited unexpectedly (runsc: ${again.status})${tail ? `; agent log: ${tail}` : ""}`;
-      this.deps.transitions.move(current, "error", { type: "died", reason, error: reason });
+      await this.deps.transitions.move(current, "error", { type: "died", reason, error: reason });
       record.state = "error";
       record.error = reason;
       return false;
@@ -410,7 +419,7 @@ export class SandboxService {
 
   /** Marks running or standby sandboxes whose runsc process is gone as `error`. Runs periodically. */
   async checkAll(): Promise<void> {
-    for (const record of this.deps.store.listAwakeOrExpiring()) {
+    for (const record of await this.deps.store.listAwakeOrExpiring()) {
       if (record.state !== "running" && record.state !== "standby") continue;
       if (!this.deps.locks.busy(record.id)) await this.checkAlive(record);
     }

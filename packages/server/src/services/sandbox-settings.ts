@@ -15,7 +15,7 @@ export interface SandboxSettingsDeps {
   egress: EgressService;
   secrets: SecretService;
   /** Other rows kept per sandbox (previews, E2B options), dropped when it is deleted. */
-  dropOnDelete?: Array<(sandboxId: string) => void>;
+  dropOnDelete?: Array<(sandboxId: string) => Promise<void>>;
 }
 
 /**
@@ -30,15 +30,15 @@ export class SandboxSettings {
    * Checks the request's egress policy and secret bindings (or `egress`, a policy already
    * compiled by the caller): a bad entry or an unknown secret throws a 4xx, and no sandbox starts.
    */
-  prepare(request: CreateSandboxRequest, egress?: EgressPolicy): PreparedSettings {
+  async prepare(request: CreateSandboxRequest, egress?: EgressPolicy): Promise<PreparedSettings> {
     const policy = egress ?? (request.network?.egress ? parseEgressPolicy(request.network.egress) : undefined);
     const bindings: SecretBinding[] | undefined = request.network?.secrets
-      ? this.deps.secrets.parseBindings(request.network.secrets)
+      ? await this.deps.secrets.parseBindings(request.network.secrets)
       : undefined;
     return {
       env: bindings ? SecretService.sandboxEnv(bindings) : {},
       apply: async (record) => {
-        if (bindings) this.deps.secrets.setBindings(record.id, bindings);
+        if (bindings) await this.deps.secrets.setBindings(record.id, bindings);
         if (policy) await this.deps.egress.set(record, policy);
       },
     };
@@ -47,13 +47,13 @@ export class SandboxSettings {
   /** Gives a fork its source's egress policy and secret bindings. */
   async copy(fromId: string, toId: string): Promise<void> {
     await this.deps.egress.copy(fromId, toId);
-    this.deps.secrets.copy(fromId, toId);
+    await this.deps.secrets.copy(fromId, toId);
   }
 
   /** Drops everything kept for a deleted sandbox. */
-  forget(sandboxId: string): void {
-    this.deps.egress.forget(sandboxId);
-    this.deps.secrets.forget(sandboxId);
-    for (const drop of this.deps.dropOnDelete ?? []) drop(sandboxId);
+  async forget(sandboxId: string): Promise<void> {
+    await this.deps.egress.forget(sandboxId);
+    await this.deps.secrets.forget(sandboxId);
+    for (const drop of this.deps.dropOnDelete ?? []) await drop(sandboxId);
   }
 }

@@ -30,16 +30,16 @@ export class Transitions {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  move(record: SandboxRecord, to: SandboxState, note: TransitionNote): void {
+  async move(record: SandboxRecord, to: SandboxState, note: TransitionNote): Promise<void> {
     const from = record.state;
     assertTransition(record.id, from, to);
     const at = this.now().toISOString();
-    this.store.setState(record.id, to, note.error ?? null, at);
+    await this.store.setState(record.id, to, note.error ?? null, at);
     record.state = to;
     record.stateSince = at;
     if (note.error === undefined) delete record.error;
     else record.error = note.error;
-    this.record(record.id, { type: note.type ?? to, from, to, reason: note.reason, durationMs: note.durationMs });
+    await this.record(record.id, { type: note.type ?? to, from, to, reason: note.reason, durationMs: note.durationMs });
   }
 
   /** Calls `listener` with every event recorded from now on (metrics). */
@@ -48,14 +48,14 @@ export class Transitions {
   }
 
   /** An event without a state change (e.g. a failed hibernation that left the sandbox in standby). */
-  record(
+  async record(
     sandboxId: string,
     e: { type: string; reason: string; from?: SandboxState; to?: SandboxState; durationMs?: number | undefined },
-  ): void {
+  ): Promise<void> {
     const event = { sandboxId, at: this.now().toISOString(), ...e };
     if (event.durationMs === undefined) delete event.durationMs;
     else event.durationMs = Math.round(event.durationMs);
-    this.events.add(event as Parameters<EventStore["add"]>[0]);
+    await this.events.add(event as Parameters<EventStore["add"]>[0]);
     for (const listener of this.listeners) listener(event);
     this.logger.info({ sandboxId, event: e.type, from: e.from, to: e.to, reason: e.reason }, "sandbox event");
   }

@@ -45,14 +45,14 @@ export class WarmPool implements WarmSource {
       logger: Logger;
       agents: AgentClient;
       /** The version `ref` resolves to now; undefined when it resolves to none. */
-      currentVersion: (ref: string) => string | undefined;
+      currentVersion: (ref: string) => Promise<string | undefined>;
       now?: () => Date;
     },
   ) {}
 
   /** Adopts pool sandboxes from a previous run and starts filling. */
-  start(): void {
-    for (const record of this.deps.store.listLive()) {
+  async start(): Promise<void> {
+    for (const record of await this.deps.store.listLive()) {
       // A fork's sandboxes are not the pool's (reconcile deletes those of an interrupted fork).
       if (record.pool === PENDING_FORK || record.pool === TEMPLATE_BUILD_POOL) continue;
       if (record.pool === null) continue;
@@ -62,7 +62,9 @@ export class WarmPool implements WarmSource {
     }
     for (const template of Object.keys(this.sizes)) this.refill(template);
     if (Object.keys(this.sizes).length > 0) {
-      this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+      this.timer = setInterval(() => {
+        this.refresh().catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, "warm pool refresh failed"));
+      }, REFRESH_MS);
       this.timer.unref();
     }
   }
@@ -78,20 +80,24 @@ export class WarmPool implements WarmSource {
   }
 
   /** Deletes the ready sandboxes of versions their tag has moved away from, and refills. */
-  refresh(): void {
+  async refresh(): Promise<void> {
     if (this.closed) return;
     for (const template of Object.keys(this.sizes)) {
-      const ids = this.list(template);
+      const ids = [...this.list(template)];
       if (ids.length === 0) continue;
-      const version = this.version(template);
-      const stale = ids.filter((id) => {
-        const record = this.deps.store.get(id);
-        return record !== undefined && !this.current(record, version);
-      });
+      const version = await this.version(template);
+      const found: string[] = [];
+      for (const id of ids) {
+        const record = await this.deps.store.get(id);
+        if (record !== undefined && !this.current(record, version)) found.push(id);
+      }
+      // Only those still ready: a claim during the reads handed some to a user.
+      const ready = this.list(template);
+      const stale = found.filter((id) => ready.includes(id));
       if (stale.length === 0) continue;
       this.ready.set(
         template,
-        ids.filter((id) => !stale.includes(id)),
+        ready.filter((id) => !stale.includes(id)),
       );
       this.deps.logger.info({ template, count: stale.length }, "warm pool: the tag moved; replacing its sandboxes");
       for (const id of stale) void this.deps.sandboxes.delete(id).catch(() => false);
@@ -99,9 +105,9 @@ export class WarmPool implements WarmSource {
     }
   }
 
-  private version(template: string): string | undefined {
+  private async version(template: string): Promise<string | undefined> {
     try {
-      return this.deps.currentVersion(template);
+      return await this.deps.currentVersion(template);
     } catch {
       return undefined;
     }
@@ -143,7 +149,7 @@ export class WarmPool implements WarmSource {
     const ids = this.list(template);
     while (ids.length > 0) {
       const id = ids.shift() as string;
-      const record = this.deps.store.get(id);
+      const record = await this.deps.store.get(id);
       if (record && versionId !== undefined && !this.current(record, versionId)) {
         void this.deps.sandboxes.delete(id).catch(() => false);
         continue;
@@ -163,22 +169,22 @@ export class WarmPool implements WarmSource {
   }
 
   private async claimOne(id: string, request: ClaimRequest): Promise<SandboxRecord | undefined> {
-    const record = this.deps.store.get(id);
+    const record = await this.deps.store.get(id);
     if (!record || record.pool === null || record.state !== "running") return undefined;
     if (Object.keys(request.env).length > 0) {
       await this.deps.agents.init(this.deps.sandboxes.agentEndpoint(record), record.agentToken, request.env);
     }
     const now = (this.deps.now?.() ?? new Date()).toISOString();
-    this.deps.store.claim(id, request.metadata, request.env, request.lifecycle, now);
+    await this.deps.store.claim(id, request.metadata, request.env, request.lifecycle, now);
     // A claim is activity: idle time counts from here, not from when the pool started it.
     this.deps.activity.touch(id);
-    this.deps.transitions.record(id, { type: "claimed", reason: "handed out from the warm pool" });
-    return this.deps.store.get(id);
+    await this.deps.transitions.record(id, { type: "claimed", reason: "handed out from the warm pool" });
+    return await this.deps.store.get(id);
   }
 
   /** Pool sandboxes nobody will claim: failed ones are deleted rather than kept hidden. */
   private async discardFailed(template: string): Promise<void> {
-    for (const record of this.deps.store.listLive()) {
+    for (const record of await this.deps.store.listLive()) {
       if (record.pool === template && record.state === "error")
         await this.deps.sandboxes.delete(record.id).catch(() => false);
     }

@@ -13,10 +13,18 @@ export function hashKey(key: string): string {
 }
 
 /** API keys, stored only as SHA-256 hashes. */
-export class ApiKeyStore {
+export interface ApiKeyStore {
+  count(): Promise<number>;
+  /** Creates a key and returns its plaintext; only the hash is stored. */
+  create(name: string, now: string, kind?: ApiKeyKind): Promise<{ key: string; id: string }>;
+  verify(key: string): Promise<ApiKey | undefined>;
+}
+
+/** API keys in SQLite. */
+export class SqliteApiKeyStore implements ApiKeyStore {
   constructor(private readonly db: Db) {}
 
-  count(): number {
+  async count(): Promise<number> {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM api_keys").get() as { n: number }).n;
   }
 
@@ -24,7 +32,7 @@ export class ApiKeyStore {
    * Creates a key and returns its plaintext; only the hash is stored. Both kinds work on every
    * API; `e2b` keys look like E2B's (`e2b_<hex>`), which the e2b SDK checks before sending them.
    */
-  create(name: string, now: string, kind: ApiKeyKind = "burrow"): { key: string; id: string } {
+  async create(name: string, now: string, kind: ApiKeyKind = "burrow"): Promise<{ key: string; id: string }> {
     const key = `${kind}_${randomBytes(24).toString("hex")}`;
     const id = `key_${randomBytes(8).toString("hex")}`;
     this.db
@@ -33,7 +41,7 @@ export class ApiKeyStore {
     return { key, id };
   }
 
-  verify(key: string): ApiKey | undefined {
+  async verify(key: string): Promise<ApiKey | undefined> {
     const hash = hashKey(key);
     const row = this.db.prepare("SELECT id, name, key_hash FROM api_keys WHERE key_hash = ?").get(hash) as
       | { id: string; name: string; key_hash: string }

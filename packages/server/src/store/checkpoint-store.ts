@@ -50,14 +50,47 @@ export interface SandboxBase {
  * `blob_refs.owner` is a checkpoint id, or a sandbox id for a fork's base layer (kept while the
  * fork lives even when the checkpoint it came from is deleted).
  */
-export class CheckpointStore {
+export interface CheckpointStore {
+  /** Writes the row, its blob references and the sandbox's new head, atomically. */
+  insert(record: CheckpointRecord, hashes: Iterable<string>): Promise<void>;
+  /**
+   * Marks a storing checkpoint stored: its manifest, stored bytes and the blobs it added, in one
+   * transaction. False (and nothing written) when the checkpoint was deleted meanwhile.
+   */
+  complete(id: string, manifestHash: string, storedBytes: number, hashes: Iterable<string>): Promise<boolean>;
+  /** Checkpoints whose data was still being stored. */
+  listStoring(): Promise<CheckpointRecord[]>;
+  addRefs(owner: string, hashes: Iterable<string>): Promise<void>;
+  get(id: string): Promise<CheckpointRecord | undefined>;
+  list(sandboxId: string): Promise<CheckpointRecord[]>;
+  head(sandboxId: string): Promise<string | null>;
+  setHead(sandboxId: string, checkpointId: string | null): Promise<void>;
+  base(sandboxId: string): Promise<SandboxBase | undefined>;
+  /** Records a fork's base layer and the blobs it needs, owned by the fork (atomically). */
+  setBase(sandboxId: string, base: SandboxBase, hashes: Iterable<string>): Promise<void>;
+  /**
+   * Deletes a checkpoint and its references, moving its children and heads to its parent, in one
+   * transaction. Returns the hashes it referenced.
+   */
+  delete(id: string): Promise<string[]>;
+  /** Checkpoint ids of sandboxes that were deleted. */
+  orphanedCheckpoints(): Promise<string[]>;
+  /** Drops base-layer references of forks that were deleted (atomically); returns the hashes they held. */
+  releaseDeletedForks(): Promise<string[]>;
+  isReferenced(hash: string): Promise<boolean>;
+  /** Manifest hashes of live forks' base layers. */
+  liveBaseManifests(): Promise<Set<string>>;
+}
+
+/** Checkpoint rows in SQLite; multi-statement writes are one synchronous transaction each. */
+export class SqliteCheckpointStore implements CheckpointStore {
   constructor(private readonly db: Db) {}
 
   /**
    * Writes the row, its blob references and the sandbox's new head, atomically. A "storing"
    * row references the blobs it reuses; `complete` adds the rest once they are stored.
    */
-  insert(record: CheckpointRecord, hashes: Iterable<string>): void {
+  async insert(record: CheckpointRecord, hashes: Iterable<string>): Promise<void> {
     this.db.transaction(() => {
       this.db
         .prepare(
@@ -79,49 +112,59 @@ export class CheckpointStore {
           record.createdAt,
           record.status,
         );
-      this.addRefs(record.id, hashes);
-      this.setHead(record.sandboxId, record.id);
+      this.addRefsSync(record.id, hashes);
+      this.setHeadSync(record.sandboxId, record.id);
     })();
   }
 
   /** Marks a storing checkpoint stored: its manifest, stored bytes and the blobs it added. */
-  complete(id: string, manifestHash: string, storedBytes: number, hashes: Iterable<string>): void {
-    this.db.transaction(() => {
-      this.db
+  async complete(id: string, manifestHash: string, storedBytes: number, hashes: Iterable<string>): Promise<boolean> {
+    return this.db.transaction(() => {
+      const updated = this.db
         .prepare("UPDATE checkpoints SET manifest_hash = ?, stored_bytes = ?, status = 'ready' WHERE id = ?")
-        .run(manifestHash, storedBytes, id);
-      this.addRefs(id, hashes);
+        .run(manifestHash, storedBytes, id).changes;
+      if (updated === 0) return false;
+      this.addRefsSync(id, hashes);
+      return true;
     })();
   }
 
   /** Checkpoints whose data was still being stored (at start: those a stop interrupted). */
-  listStoring(): CheckpointRecord[] {
+  async listStoring(): Promise<CheckpointRecord[]> {
     const rows = this.db
       .prepare("SELECT * FROM checkpoints WHERE status = 'storing' ORDER BY created_at")
       .all() as Row[];
     return rows.map(fromRow);
   }
 
-  addRefs(owner: string, hashes: Iterable<string>): void {
+  async addRefs(owner: string, hashes: Iterable<string>): Promise<void> {
+    this.addRefsSync(owner, hashes);
+  }
+
+  private addRefsSync(owner: string, hashes: Iterable<string>): void {
     const stmt = this.db.prepare("INSERT OR IGNORE INTO blob_refs (owner, hash) VALUES (?, ?)");
     this.db.transaction(() => {
       for (const h of hashes) stmt.run(owner, h);
     })();
   }
 
-  get(id: string): CheckpointRecord | undefined {
+  async get(id: string): Promise<CheckpointRecord | undefined> {
+    return this.getSync(id);
+  }
+
+  private getSync(id: string): CheckpointRecord | undefined {
     const row = this.db.prepare("SELECT * FROM checkpoints WHERE id = ?").get(id) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
-  list(sandboxId: string): CheckpointRecord[] {
+  async list(sandboxId: string): Promise<CheckpointRecord[]> {
     const rows = this.db
       .prepare("SELECT * FROM checkpoints WHERE sandbox_id = ? ORDER BY created_at, rowid")
       .all(sandboxId) as Row[];
     return rows.map(fromRow);
   }
 
-  head(sandboxId: string): string | null {
+  async head(sandboxId: string): Promise<string | null> {
     const id = this.db
       .prepare("SELECT checkpoint_id FROM checkpoint_heads WHERE sandbox_id = ?")
       .pluck()
@@ -129,7 +172,11 @@ export class CheckpointStore {
     return typeof id === "string" ? id : null;
   }
 
-  setHead(sandboxId: string, checkpointId: string | null): void {
+  async setHead(sandboxId: string, checkpointId: string | null): Promise<void> {
+    this.setHeadSync(sandboxId, checkpointId);
+  }
+
+  private setHeadSync(sandboxId: string, checkpointId: string | null): void {
     if (checkpointId === null) this.db.prepare("DELETE FROM checkpoint_heads WHERE sandbox_id = ?").run(sandboxId);
     else {
       this.db
@@ -140,7 +187,7 @@ export class CheckpointStore {
     }
   }
 
-  base(sandboxId: string): SandboxBase | undefined {
+  async base(sandboxId: string): Promise<SandboxBase | undefined> {
     const row = this.db
       .prepare("SELECT checkpoint_id, manifest_hash FROM sandbox_bases WHERE sandbox_id = ?")
       .get(sandboxId) as { checkpoint_id: string; manifest_hash: string } | undefined;
@@ -148,12 +195,12 @@ export class CheckpointStore {
   }
 
   /** Records a fork's base layer and the blobs it needs, owned by the fork. */
-  setBase(sandboxId: string, base: SandboxBase, hashes: Iterable<string>): void {
+  async setBase(sandboxId: string, base: SandboxBase, hashes: Iterable<string>): Promise<void> {
     this.db.transaction(() => {
       this.db
         .prepare("INSERT OR REPLACE INTO sandbox_bases (sandbox_id, checkpoint_id, manifest_hash) VALUES (?, ?, ?)")
         .run(sandboxId, base.checkpointId, base.manifestHash);
-      this.addRefs(sandboxId, hashes);
+      this.addRefsSync(sandboxId, hashes);
     })();
   }
 
@@ -161,9 +208,9 @@ export class CheckpointStore {
    * Deletes a checkpoint and its references; its children and any head pointing at it move to
    * its parent, so the tree stays connected. Returns the hashes it referenced.
    */
-  delete(id: string): string[] {
+  async delete(id: string): Promise<string[]> {
     return this.db.transaction(() => {
-      const record = this.get(id);
+      const record = this.getSync(id);
       if (!record) return [];
       const hashes = this.db.prepare("SELECT hash FROM blob_refs WHERE owner = ?").pluck().all(id) as string[];
       this.db.prepare("DELETE FROM blob_refs WHERE owner = ?").run(id);
@@ -179,7 +226,7 @@ export class CheckpointStore {
   }
 
   /** Checkpoint ids of sandboxes that were deleted (their checkpoints go with them). */
-  orphanedCheckpoints(): string[] {
+  async orphanedCheckpoints(): Promise<string[]> {
     return this.db
       .prepare("SELECT c.id FROM checkpoints c JOIN sandboxes s ON s.id = c.sandbox_id WHERE s.state = 'deleted'")
       .pluck()
@@ -187,7 +234,7 @@ export class CheckpointStore {
   }
 
   /** Drops base-layer references of forks that were deleted; returns the hashes they held. */
-  releaseDeletedForks(): string[] {
+  async releaseDeletedForks(): Promise<string[]> {
     return this.db.transaction(() => {
       const owners = this.db
         .prepare(
@@ -205,12 +252,12 @@ export class CheckpointStore {
     })();
   }
 
-  isReferenced(hash: string): boolean {
+  async isReferenced(hash: string): Promise<boolean> {
     return this.db.prepare("SELECT 1 FROM blob_refs WHERE hash = ? LIMIT 1").get(hash) !== undefined;
   }
 
   /** Manifest hashes of live forks' base layers (their snapshot directories are in use). */
-  liveBaseManifests(): Set<string> {
+  async liveBaseManifests(): Promise<Set<string>> {
     const rows = this.db
       .prepare(
         "SELECT DISTINCT b.manifest_hash FROM sandbox_bases b JOIN sandboxes s ON s.id = b.sandbox_id WHERE s.state != 'deleted'",

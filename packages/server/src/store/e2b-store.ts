@@ -15,10 +15,25 @@ export interface E2bIngress {
  * deleting it; this row is how connect knows to turn deletion back on), and whether its next
  * connect boots it afresh on its files (E2B's pause without memory).
  */
-export class E2bStore {
+export interface E2bStore {
+  setOnTimeout(sandboxId: string, onTimeout: StoredOnTimeout): Promise<void>;
+  onTimeout(sandboxId: string): Promise<StoredOnTimeout | undefined>;
+  /** Whether a pause on timeout keeps memory (E2B's `onTimeout.keepMemory`, default true). */
+  setAutoPauseMemory(sandboxId: string, keepMemory: boolean): Promise<void>;
+  /** Records an explicit pause and whether it kept memory; `undefined` clears it (after connect). */
+  setPausedMemory(sandboxId: string, keepMemory: boolean | undefined): Promise<void>;
+  /** Whether waking this sleeping sandbox through connect starts it afresh on its files. */
+  bootsFreshOnConnect(sandboxId: string): Promise<boolean>;
+  setIngress(sandboxId: string, ingress: E2bIngress): Promise<void>;
+  ingress(sandboxId: string): Promise<E2bIngress | undefined>;
+  forget(sandboxId: string): Promise<void>;
+}
+
+/** The E2B rows in SQLite. */
+export class SqliteE2bStore implements E2bStore {
   constructor(private readonly db: Db) {}
 
-  setOnTimeout(sandboxId: string, onTimeout: StoredOnTimeout): void {
+  async setOnTimeout(sandboxId: string, onTimeout: StoredOnTimeout): Promise<void> {
     this.db
       .prepare(
         `INSERT INTO e2b_sandboxes (sandbox_id, on_timeout) VALUES (?, ?)
@@ -27,14 +42,14 @@ export class E2bStore {
       .run(sandboxId, onTimeout);
   }
 
-  onTimeout(sandboxId: string): StoredOnTimeout | undefined {
+  async onTimeout(sandboxId: string): Promise<StoredOnTimeout | undefined> {
     return this.db.prepare("SELECT on_timeout FROM e2b_sandboxes WHERE sandbox_id = ?").pluck().get(sandboxId) as
       | StoredOnTimeout
       | undefined;
   }
 
   /** Whether a pause on timeout keeps memory (E2B's `onTimeout.keepMemory`, default true). */
-  setAutoPauseMemory(sandboxId: string, keepMemory: boolean): void {
+  async setAutoPauseMemory(sandboxId: string, keepMemory: boolean): Promise<void> {
     this.db
       .prepare("UPDATE e2b_sandboxes SET auto_pause_memory = ? WHERE sandbox_id = ?")
       .run(keepMemory ? 1 : 0, sandboxId);
@@ -44,7 +59,7 @@ export class E2bStore {
    * Records an explicit pause and whether it kept memory; `undefined` clears it (after connect).
    * The sandbox must have a row (setOnTimeout).
    */
-  setPausedMemory(sandboxId: string, keepMemory: boolean | undefined): void {
+  async setPausedMemory(sandboxId: string, keepMemory: boolean | undefined): Promise<void> {
     this.db
       .prepare("UPDATE e2b_sandboxes SET paused_memory = ? WHERE sandbox_id = ?")
       .run(keepMemory === undefined ? null : keepMemory ? 1 : 0, sandboxId);
@@ -54,7 +69,7 @@ export class E2bStore {
    * Whether waking this sleeping sandbox through connect starts it afresh on its files: it was
    * paused without memory, or went to sleep on its timeout with `keepMemory: false`.
    */
-  bootsFreshOnConnect(sandboxId: string): boolean {
+  async bootsFreshOnConnect(sandboxId: string): Promise<boolean> {
     const row = this.db
       .prepare("SELECT auto_pause_memory, paused_memory FROM e2b_sandboxes WHERE sandbox_id = ?")
       .get(sandboxId) as { auto_pause_memory: number; paused_memory: number | null } | undefined;
@@ -63,20 +78,20 @@ export class E2bStore {
   }
 
   /** E2B's ingress options: `allowPublicTraffic: false` (its token) and `maskRequestHost`. */
-  setIngress(sandboxId: string, ingress: E2bIngress): void {
+  async setIngress(sandboxId: string, ingress: E2bIngress): Promise<void> {
     this.db
       .prepare("UPDATE e2b_sandboxes SET traffic_token = ?, mask_request_host = ? WHERE sandbox_id = ?")
       .run(ingress.trafficToken, ingress.maskRequestHost, sandboxId);
   }
 
-  ingress(sandboxId: string): E2bIngress | undefined {
+  async ingress(sandboxId: string): Promise<E2bIngress | undefined> {
     const row = this.db
       .prepare("SELECT traffic_token, mask_request_host FROM e2b_sandboxes WHERE sandbox_id = ?")
       .get(sandboxId) as { traffic_token: string | null; mask_request_host: string | null } | undefined;
     return row && { trafficToken: row.traffic_token, maskRequestHost: row.mask_request_host };
   }
 
-  forget(sandboxId: string): void {
+  async forget(sandboxId: string): Promise<void> {
     this.db.prepare("DELETE FROM e2b_sandboxes WHERE sandbox_id = ?").run(sandboxId);
   }
 }

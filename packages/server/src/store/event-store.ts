@@ -17,7 +17,19 @@ export type NewEvent = Omit<SandboxEvent, "id">;
 export type EventListener = (event: SandboxEvent) => void;
 
 /** Every lifecycle transition of every sandbox, with time and reason; subscribers see each new one. */
-export class EventStore {
+export interface EventStore {
+  /** Calls `listener` with every event added from now on; returns the unsubscribe function. */
+  subscribe(listener: EventListener): () => void;
+  /** Stores the event, then calls the subscribers with it. */
+  add(event: NewEvent): Promise<void>;
+  /** The type of the sandbox's latest event, if any. */
+  lastType(sandboxId: string): Promise<string | undefined>;
+  /** A sandbox's events, oldest first; at most `limit`, after event id `after`. */
+  list(sandboxId: string, after?: number, limit?: number): Promise<SandboxEvent[]>;
+}
+
+/** Events in SQLite; subscribers are called in this process. */
+export class SqliteEventStore implements EventStore {
   private readonly listeners = new Set<EventListener>();
 
   constructor(private readonly db: Db) {}
@@ -30,7 +42,7 @@ export class EventStore {
     };
   }
 
-  add(event: NewEvent): void {
+  async add(event: NewEvent): Promise<void> {
     const result = this.db
       .prepare(
         "INSERT INTO events (sandbox_id, at, type, from_state, to_state, reason, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -56,7 +68,7 @@ export class EventStore {
   }
 
   /** The type of the sandbox's latest event, if any. */
-  lastType(sandboxId: string): string | undefined {
+  async lastType(sandboxId: string): Promise<string | undefined> {
     return this.db
       .prepare("SELECT type FROM events WHERE sandbox_id = ? ORDER BY id DESC LIMIT 1")
       .pluck()
@@ -64,7 +76,7 @@ export class EventStore {
   }
 
   /** A sandbox's events, oldest first; at most `limit`, after event id `after`. */
-  list(sandboxId: string, after = 0, limit = 1000): SandboxEvent[] {
+  async list(sandboxId: string, after = 0, limit = 1000): Promise<SandboxEvent[]> {
     const rows = this.db
       .prepare("SELECT * FROM events WHERE sandbox_id = ? AND id > ? ORDER BY id LIMIT ?")
       .all(sandboxId, after, limit) as Row[];

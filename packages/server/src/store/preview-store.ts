@@ -32,10 +32,22 @@ const fromRow = (r: Row): PreviewRecord => ({
 });
 
 /** Preview URLs of sandbox ports. */
-export class PreviewStore {
+export interface PreviewStore {
+  insert(p: PreviewRecord): Promise<void>;
+  list(sandboxId: string): Promise<PreviewRecord[]>;
+  byTokenHash(hash: string): Promise<PreviewRecord | undefined>;
+  /** Public previews of one port (there is usually at most one). */
+  publicFor(sandboxId: string, port: number): Promise<PreviewRecord[]>;
+  /** False when there was no such preview. */
+  delete(sandboxId: string, id: string): Promise<boolean>;
+  deleteForSandbox(sandboxId: string): Promise<void>;
+}
+
+/** Previews in SQLite. */
+export class SqlitePreviewStore implements PreviewStore {
   constructor(private readonly db: Db) {}
 
-  insert(p: PreviewRecord): void {
+  async insert(p: PreviewRecord): Promise<void> {
     this.db
       .prepare(
         `INSERT INTO previews (id, sandbox_id, port, public, token_hash, expires_at, created_at)
@@ -44,31 +56,31 @@ export class PreviewStore {
       .run(p.id, p.sandboxId, p.port, p.public ? 1 : 0, p.tokenHash, p.expiresAt, p.createdAt);
   }
 
-  list(sandboxId: string): PreviewRecord[] {
+  async list(sandboxId: string): Promise<PreviewRecord[]> {
     const rows = this.db
       .prepare("SELECT * FROM previews WHERE sandbox_id = ? ORDER BY created_at, rowid")
       .all(sandboxId) as Row[];
     return rows.map(fromRow);
   }
 
-  byTokenHash(hash: string): PreviewRecord | undefined {
+  async byTokenHash(hash: string): Promise<PreviewRecord | undefined> {
     const row = this.db.prepare("SELECT * FROM previews WHERE token_hash = ?").get(hash) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
   /** Public previews of one port (there is usually at most one). */
-  publicFor(sandboxId: string, port: number): PreviewRecord[] {
+  async publicFor(sandboxId: string, port: number): Promise<PreviewRecord[]> {
     const rows = this.db
       .prepare("SELECT * FROM previews WHERE sandbox_id = ? AND port = ? AND public = 1")
       .all(sandboxId, port) as Row[];
     return rows.map(fromRow);
   }
 
-  delete(sandboxId: string, id: string): boolean {
+  async delete(sandboxId: string, id: string): Promise<boolean> {
     return this.db.prepare("DELETE FROM previews WHERE sandbox_id = ? AND id = ?").run(sandboxId, id).changes > 0;
   }
 
-  deleteForSandbox(sandboxId: string): void {
+  async deleteForSandbox(sandboxId: string): Promise<void> {
     this.db.prepare("DELETE FROM previews WHERE sandbox_id = ?").run(sandboxId);
   }
 }

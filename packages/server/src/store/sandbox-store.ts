@@ -63,11 +63,51 @@ function fromRow(row: Row): SandboxRecord {
 
 const NETWORK_REUSE_DELAY_MS = 180_000;
 
-/** Sandbox rows in SQLite. Every state change is written here before the runtime acts on it. */
-export class SandboxStore {
+/** Sandbox rows. Every state change is written here before the runtime acts on it. */
+export interface SandboxStore {
+  insert(record: SandboxRecord): Promise<void>;
+  /** Inserts a new sandbox with the lowest network index no live sandbox uses, atomically. */
+  insertWithNetworkIndex(record: Omit<SandboxRecord, "networkIndex">, maxIndex: number): Promise<SandboxRecord>;
+  get(id: string): Promise<SandboxRecord | undefined>;
+  /** The live sandbox holding network index `index` (its /30), if any. */
+  byNetworkIndex(index: number): Promise<SandboxRecord | undefined>;
+  /** All sandboxes not yet deleted, oldest first (warm-pool ones included). */
+  listLive(): Promise<SandboxRecord[]>;
+  /** Running or standby sandboxes, plus any with a deleteAfterMs (not warm-pool ones). */
+  listAwakeOrExpiring(): Promise<SandboxRecord[]>;
+  setState(id: string, state: SandboxState, error: string | null, now: string): Promise<void>;
+  setLastActivity(id: string, at: string): Promise<void>;
+  update(
+    id: string,
+    fields: {
+      lifecycle?: LifecyclePolicy;
+      metadata?: Record<string, string>;
+      env?: Record<string, string>;
+      resources?: SandboxResources;
+    },
+    now: string,
+  ): Promise<void>;
+  /** Hands a warm-pool sandbox to a user: its metadata, env and times become the user's. */
+  claim(
+    id: string,
+    metadata: Record<string, string>,
+    env: Record<string, string>,
+    lifecycle: LifecyclePolicy,
+    now: string,
+  ): Promise<void>;
+  /** Makes sandboxes held under `pool` (a fork in progress) ordinary sandboxes, in one transaction. */
+  handOut(ids: string[], pool: string): Promise<void>;
+}
+
+/** Sandbox rows in SQLite (better-sqlite3 is synchronous; each method resolves at once). */
+export class SqliteSandboxStore implements SandboxStore {
   constructor(private readonly db: Db) {}
 
-  insert(record: SandboxRecord): void {
+  async insert(record: SandboxRecord): Promise<void> {
+    this.insertRow(record);
+  }
+
+  private insertRow(record: SandboxRecord): void {
     this.db
       .prepare(
         `INSERT INTO sandboxes (id, template, state, metadata, env, resources, lifecycle, agent_token, net_index,
@@ -96,7 +136,7 @@ export class SandboxStore {
   }
 
   /** Inserts a new sandbox with the lowest network index no live sandbox uses, atomically. */
-  insertWithNetworkIndex(record: Omit<SandboxRecord, "networkIndex">, maxIndex: number): SandboxRecord {
+  async insertWithNetworkIndex(record: Omit<SandboxRecord, "networkIndex">, maxIndex: number): Promise<SandboxRecord> {
     return this.db.transaction(() => {
       // Addresses of sandboxes deleted in the last minutes are not reused yet: the host may still
       // hold closing TCP connections to them, which would be mistaken for the new sandbox's.
@@ -117,18 +157,18 @@ export class SandboxStore {
         throw new BurrowError(ErrorCode.ServiceUnavailable, `no free sandbox network (all ${maxIndex + 1} in use)`);
       }
       const full: SandboxRecord = { ...record, networkIndex: index };
-      this.insert(full);
+      this.insertRow(full);
       return full;
     })();
   }
 
-  get(id: string): SandboxRecord | undefined {
+  async get(id: string): Promise<SandboxRecord | undefined> {
     const row = this.db.prepare("SELECT * FROM sandboxes WHERE id = ?").get(id) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
   /** The live sandbox holding network index `index` (its /30), if any. */
-  byNetworkIndex(index: number): SandboxRecord | undefined {
+  async byNetworkIndex(index: number): Promise<SandboxRecord | undefined> {
     const row = this.db.prepare("SELECT * FROM sandboxes WHERE net_index = ? AND state != 'deleted'").get(index) as
       | Row
       | undefined;
@@ -136,7 +176,7 @@ export class SandboxStore {
   }
 
   /** All sandboxes not yet deleted, oldest first (warm-pool ones included). */
-  listLive(): SandboxRecord[] {
+  async listLive(): Promise<SandboxRecord[]> {
     const rows = this.db
       .prepare("SELECT * FROM sandboxes WHERE state != 'deleted' ORDER BY created_at, id")
       .all() as Row[];
@@ -148,7 +188,7 @@ export class SandboxStore {
    * with a deleteAfterMs. Hibernated and failed sandboxes (the bulk, on a busy host) are skipped,
    * so the once-a-second policy pass stays cheap however many sandboxes sleep on disk.
    */
-  listAwakeOrExpiring(): SandboxRecord[] {
+  async listAwakeOrExpiring(): Promise<SandboxRecord[]> {
     const rows = this.db
       .prepare(
         `SELECT * FROM sandboxes WHERE pool IS NULL AND (state IN ('running', 'standby')
@@ -158,17 +198,17 @@ export class SandboxStore {
     return rows.map(fromRow);
   }
 
-  setState(id: string, state: SandboxState, error: string | null, now: string): void {
+  async setState(id: string, state: SandboxState, error: string | null, now: string): Promise<void> {
     this.db
       .prepare("UPDATE sandboxes SET state = ?, error = ?, updated_at = ?, state_since = ? WHERE id = ?")
       .run(state, error, now, now, id);
   }
 
-  setLastActivity(id: string, at: string): void {
+  async setLastActivity(id: string, at: string): Promise<void> {
     this.db.prepare("UPDATE sandboxes SET last_activity_at = ? WHERE id = ?").run(at, id);
   }
 
-  update(
+  async update(
     id: string,
     fields: {
       lifecycle?: LifecyclePolicy;
@@ -177,7 +217,7 @@ export class SandboxStore {
       resources?: SandboxResources;
     },
     now: string,
-  ): void {
+  ): Promise<void> {
     if (fields.resources) {
       this.db
         .prepare("UPDATE sandboxes SET resources = ?, updated_at = ? WHERE id = ?")
@@ -201,13 +241,13 @@ export class SandboxStore {
   }
 
   /** Hands a warm-pool sandbox to a user: its metadata, env and times become the user's. */
-  claim(
+  async claim(
     id: string,
     metadata: Record<string, string>,
     env: Record<string, string>,
     lifecycle: LifecyclePolicy,
     now: string,
-  ): void {
+  ): Promise<void> {
     this.db
       .prepare(
         `UPDATE sandboxes SET pool = NULL, metadata = ?, env = ?, lifecycle = ?, created_at = ?, updated_at = ?,
@@ -217,7 +257,7 @@ export class SandboxStore {
   }
 
   /** Makes sandboxes held under `pool` (a fork in progress) ordinary sandboxes, in one transaction. */
-  handOut(ids: string[], pool: string): void {
+  async handOut(ids: string[], pool: string): Promise<void> {
     const update = this.db.prepare("UPDATE sandboxes SET pool = NULL WHERE id = ? AND pool = ?");
     this.db.transaction(() => {
       for (const id of ids) update.run(id, pool);

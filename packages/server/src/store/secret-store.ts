@@ -24,11 +24,27 @@ const fromRow = (r: Row): SecretRecord => ({
 });
 
 /** Secrets and the sandboxes bound to them. */
-export class SecretStore {
+export interface SecretStore {
+  /** Inserts a new secret; false when the name is taken. */
+  insert(record: SecretRecord): Promise<boolean>;
+  /** Replaces the value of an existing secret, or inserts it; the creation time is kept. */
+  upsert(record: SecretRecord): Promise<void>;
+  get(name: string): Promise<SecretRecord | undefined>;
+  list(): Promise<SecretRecord[]>;
+  delete(name: string): Promise<boolean>;
+  bindings(sandboxId: string): Promise<SecretBinding[]>;
+  /** Replaces every binding of the sandbox in one transaction. */
+  setBindings(sandboxId: string, bindings: SecretBinding[]): Promise<void>;
+  /** Ids of the sandboxes bound to the secret. */
+  boundSandboxes(name: string): Promise<string[]>;
+}
+
+/** Secrets in SQLite. */
+export class SqliteSecretStore implements SecretStore {
   constructor(private readonly db: Db) {}
 
   /** Inserts a new secret; false when the name is taken. */
-  insert(record: SecretRecord): boolean {
+  async insert(record: SecretRecord): Promise<boolean> {
     const result = this.db
       .prepare(
         `INSERT INTO secrets (name, sealed, created_at, updated_at) VALUES (?, ?, ?, ?)
@@ -39,7 +55,7 @@ export class SecretStore {
   }
 
   /** Replaces the value of an existing secret, or inserts it; the creation time is kept. */
-  upsert(record: SecretRecord): void {
+  async upsert(record: SecretRecord): Promise<void> {
     this.db
       .prepare(
         `INSERT INTO secrets (name, sealed, created_at, updated_at) VALUES (?, ?, ?, ?)
@@ -48,20 +64,20 @@ export class SecretStore {
       .run(record.name, record.sealed, record.createdAt, record.updatedAt);
   }
 
-  get(name: string): SecretRecord | undefined {
+  async get(name: string): Promise<SecretRecord | undefined> {
     const row = this.db.prepare("SELECT * FROM secrets WHERE name = ?").get(name) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
-  list(): SecretRecord[] {
+  async list(): Promise<SecretRecord[]> {
     return (this.db.prepare("SELECT * FROM secrets ORDER BY name").all() as Row[]).map(fromRow);
   }
 
-  delete(name: string): boolean {
+  async delete(name: string): Promise<boolean> {
     return this.db.prepare("DELETE FROM secrets WHERE name = ?").run(name).changes === 1;
   }
 
-  bindings(sandboxId: string): SecretBinding[] {
+  async bindings(sandboxId: string): Promise<SecretBinding[]> {
     const rows = this.db
       .prepare("SELECT name, hosts, allow_http FROM sandbox_secrets WHERE sandbox_id = ? ORDER BY name")
       .all(sandboxId) as { name: string; hosts: string; allow_http: number }[];
@@ -73,7 +89,7 @@ export class SecretStore {
   }
 
   /** Replaces every binding of the sandbox in one transaction. */
-  setBindings(sandboxId: string, bindings: SecretBinding[]): void {
+  async setBindings(sandboxId: string, bindings: SecretBinding[]): Promise<void> {
     this.db.transaction(() => {
       this.db.prepare("DELETE FROM sandbox_secrets WHERE sandbox_id = ?").run(sandboxId);
       const insert = this.db.prepare(
@@ -84,7 +100,7 @@ export class SecretStore {
   }
 
   /** Ids of the sandboxes bound to the secret. */
-  boundSandboxes(name: string): string[] {
+  async boundSandboxes(name: string): Promise<string[]> {
     return this.db.prepare("SELECT sandbox_id FROM sandbox_secrets WHERE name = ?").pluck().all(name) as string[];
   }
 }

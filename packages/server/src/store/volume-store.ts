@@ -49,40 +49,58 @@ const fromMountRow = (r: MountRow): SandboxVolumeRecord => ({
 });
 
 /** Volumes and the sandboxes that mount them (tables of migration 8). */
-export class VolumeStore {
+export interface VolumeStore {
+  insert(v: VolumeRecord): Promise<void>;
+  get(id: string): Promise<VolumeRecord | undefined>;
+  byName(name: string): Promise<VolumeRecord | undefined>;
+  byToken(token: string): Promise<VolumeRecord | undefined>;
+  list(): Promise<VolumeRecord[]>;
+  delete(id: string): Promise<boolean>;
+  /** Records the volumes a sandbox mounts (at its create, before it starts), in one transaction. */
+  setMounts(sandboxId: string, mounts: Array<Omit<SandboxVolumeRecord, "sandboxId">>): Promise<void>;
+  mountsOf(sandboxId: string): Promise<SandboxVolumeRecord[]>;
+  /** Sandboxes not deleted that mount the volume. */
+  mountedBy(volumeId: string): Promise<string[]>;
+  /** Volumes that sandboxes not deleted mount. */
+  inUse(): Promise<string[]>;
+  forgetSandbox(sandboxId: string): Promise<void>;
+}
+
+/** Volumes in SQLite. */
+export class SqliteVolumeStore implements VolumeStore {
   constructor(private readonly db: Db) {}
 
-  insert(v: VolumeRecord): void {
+  async insert(v: VolumeRecord): Promise<void> {
     this.db
       .prepare("INSERT INTO volumes (id, name, size_bytes, token, created_at) VALUES (?, ?, ?, ?, ?)")
       .run(v.id, v.name, v.sizeBytes, v.token, v.createdAt);
   }
 
-  get(id: string): VolumeRecord | undefined {
+  async get(id: string): Promise<VolumeRecord | undefined> {
     const row = this.db.prepare("SELECT * FROM volumes WHERE id = ?").get(id) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
-  byName(name: string): VolumeRecord | undefined {
+  async byName(name: string): Promise<VolumeRecord | undefined> {
     const row = this.db.prepare("SELECT * FROM volumes WHERE name = ?").get(name) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
-  byToken(token: string): VolumeRecord | undefined {
+  async byToken(token: string): Promise<VolumeRecord | undefined> {
     const row = this.db.prepare("SELECT * FROM volumes WHERE token = ?").get(token) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
-  list(): VolumeRecord[] {
+  async list(): Promise<VolumeRecord[]> {
     return (this.db.prepare("SELECT * FROM volumes ORDER BY created_at, id").all() as Row[]).map(fromRow);
   }
 
-  delete(id: string): boolean {
+  async delete(id: string): Promise<boolean> {
     return this.db.prepare("DELETE FROM volumes WHERE id = ?").run(id).changes > 0;
   }
 
   /** Records the volumes a sandbox mounts (at its create, before it starts). */
-  setMounts(sandboxId: string, mounts: Array<Omit<SandboxVolumeRecord, "sandboxId">>): void {
+  async setMounts(sandboxId: string, mounts: Array<Omit<SandboxVolumeRecord, "sandboxId">>): Promise<void> {
     const insert = this.db.prepare(
       "INSERT INTO sandbox_volumes (sandbox_id, volume_id, path, read_only) VALUES (?, ?, ?, ?)",
     );
@@ -91,7 +109,7 @@ export class VolumeStore {
     })();
   }
 
-  mountsOf(sandboxId: string): SandboxVolumeRecord[] {
+  async mountsOf(sandboxId: string): Promise<SandboxVolumeRecord[]> {
     const rows = this.db
       .prepare("SELECT * FROM sandbox_volumes WHERE sandbox_id = ? ORDER BY path")
       .all(sandboxId) as MountRow[];
@@ -99,7 +117,7 @@ export class VolumeStore {
   }
 
   /** Sandboxes not deleted that mount the volume. */
-  mountedBy(volumeId: string): string[] {
+  async mountedBy(volumeId: string): Promise<string[]> {
     return this.db
       .prepare(
         `SELECT DISTINCT m.sandbox_id FROM sandbox_volumes m JOIN sandboxes s ON s.id = m.sandbox_id
@@ -110,7 +128,7 @@ export class VolumeStore {
   }
 
   /** Volumes that sandboxes not deleted mount. */
-  inUse(): string[] {
+  async inUse(): Promise<string[]> {
     return this.db
       .prepare(
         `SELECT DISTINCT m.volume_id FROM sandbox_volumes m JOIN sandboxes s ON s.id = m.sandbox_id
@@ -120,7 +138,7 @@ export class VolumeStore {
       .all() as string[];
   }
 
-  forgetSandbox(sandboxId: string): void {
+  async forgetSandbox(sandboxId: string): Promise<void> {
     this.db.prepare("DELETE FROM sandbox_volumes WHERE sandbox_id = ?").run(sandboxId);
   }
 }

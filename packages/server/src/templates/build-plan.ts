@@ -125,11 +125,11 @@ function checkStep(step: TemplateStep, index: number, contextEntries: (hash: str
  * Checks a build request and resolves what it starts from. Bad names, tags, steps, missing
  * contexts or COPY sources, an unknown base, and stacks deeper than the mount allows are 400s.
  */
-export function planBuild(
+export async function planBuild(
   request: TemplateBuildRequest,
-  resolveBase: (ref: string) => ResolvedTemplate,
+  resolveBase: (ref: string) => Promise<ResolvedTemplate>,
   contextEntries: (hash: string) => ContextEntry[],
-): BuildPlan {
+): Promise<BuildPlan> {
   const ref = parseTemplateRef(request.name);
   if (!ref) {
     throw invalid("name", `'${request.name}' is not a valid name[:tag] (names: a-z, 0-9, '.', '_', '-'; ≤ 63)`);
@@ -143,7 +143,7 @@ export function planBuild(
   let base: ResolvedTemplate;
   if ("template" in request.from) {
     try {
-      base = resolveBase(request.from.template);
+      base = await resolveBase(request.from.template);
     } catch (err) {
       if (err instanceof BurrowError && err.code === ErrorCode.TemplateNotFound) {
         throw invalid("from", `unknown base template '${request.from.template}': ${err.message}`);
@@ -151,7 +151,7 @@ export function planBuild(
       throw err;
     }
   } else {
-    base = resolveBase(request.from.image);
+    base = await resolveBase(request.from.image);
   }
   const steps = request.steps.map((s, i) => checkStep(s, i, contextEntries));
   const layerSteps = steps.filter((s) => makesLayer(s.step)).length;

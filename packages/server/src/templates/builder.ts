@@ -66,9 +66,9 @@ export class Builder implements TemplateBuilds {
   }
 
   /** At start: builds a stop interrupted become failed (their temporary layers go with layer recovery). */
-  recover(): number {
-    const unfinished = this.deps.store.unfinishedBuilds();
-    for (const b of unfinished) this.markInterrupted(b.id);
+  async recover(): Promise<number> {
+    const unfinished = await this.deps.store.unfinishedBuilds();
+    for (const b of unfinished) await this.markInterrupted(b.id);
     return unfinished.length;
   }
 
@@ -77,30 +77,30 @@ export class Builder implements TemplateBuilds {
    * log streams (open connections the HTTP server would wait for). Their steps are not waited
    * for: the next start deletes their build sandboxes, like any a stop left behind.
    */
-  close(): void {
+  async close(): Promise<void> {
     this.closing = true;
-    for (const id of this.running.keys()) this.markInterrupted(id);
+    for (const id of this.running.keys()) await this.markInterrupted(id);
   }
 
-  private markInterrupted(id: string): void {
-    const b = this.deps.store.build(id);
+  private async markInterrupted(id: string): Promise<void> {
+    const b = await this.deps.store.build(id);
     if (!b || b.status === "ready" || b.status === "error") return;
-    this.deps.store.updateBuild({
+    await this.deps.store.updateBuild({
       ...b,
       status: "error",
       error: { message: INTERRUPTED },
       finishedAt: this.now().toISOString(),
     });
-    this.log(id, "error", `build failed: ${INTERRUPTED}`, undefined, true);
+    await this.log(id, "error", `build failed: ${INTERRUPTED}`, undefined, true);
   }
 
   async start(request: TemplateBuildRequest): Promise<TemplateBuildInfo> {
     if (this.closing) throw new BurrowError(ErrorCode.ServiceUnavailable, "the server is stopping");
     // An image is unpacked (once per image) into a layer and an untagged version before planning.
     const imported = "image" in request.from ? await this.importImage(request.from.image, request.name) : undefined;
-    const plan = planBuild(
+    const plan = await planBuild(
       request,
-      (ref) => imported ?? this.deps.catalog.resolve(ref),
+      async (ref) => imported ?? (await this.deps.catalog.resolve(ref)),
       (hash) => this.deps.contexts.entries(hash),
     );
     const info: TemplateBuildInfo = {
@@ -113,8 +113,8 @@ export class Builder implements TemplateBuilds {
       cacheHits: 0,
       startedAt: this.now().toISOString(),
     };
-    this.deps.store.insertBuild(info, request);
-    this.log(
+    await this.deps.store.insertBuild(info, request);
+    await this.log(
       info.id,
       "info",
       `build ${info.id} of ${plan.name}:${plan.tags.join(",")} on ${plan.base.templateName} (${plan.base.versionId}): ${plan.steps.length} steps, ${plan.layerSteps} make layers`,
@@ -124,12 +124,12 @@ export class Builder implements TemplateBuilds {
     return { ...info };
   }
 
-  get(buildId: string): TemplateBuildInfo | undefined {
+  get(buildId: string): Promise<TemplateBuildInfo | undefined> {
     return this.deps.store.build(buildId);
   }
 
-  logs(buildId: string, offset = 0): TemplateBuildLogEntry[] {
-    this.require(buildId);
+  async logs(buildId: string, offset = 0): Promise<TemplateBuildLogEntry[]> {
+    await this.require(buildId);
     return this.deps.store.logs(buildId, offset);
   }
 
@@ -164,8 +164,8 @@ export class Builder implements TemplateBuilds {
     return this.deps.importImage(ref, name);
   }
 
-  private require(buildId: string): TemplateBuildInfo {
-    const b = this.deps.store.build(buildId);
+  private async require(buildId: string): Promise<TemplateBuildInfo> {
+    const b = await this.deps.store.build(buildId);
     if (!b) {
       throw new BurrowError(ErrorCode.TemplateBuildNotFound, `template build ${buildId} not found`, {
         details: { buildId },
@@ -174,16 +174,16 @@ export class Builder implements TemplateBuilds {
     return b;
   }
 
-  private log(
+  private async log(
     buildId: string,
     level: TemplateBuildLogEntry["level"],
     message: string,
     step?: number,
     finished = false,
-  ) {
+  ): Promise<void> {
     const entry: TemplateBuildLogEntry = { at: this.now().toISOString(), level, message };
     if (step !== undefined) entry.step = step;
-    this.deps.store.appendLog(buildId, entry);
+    await this.deps.store.appendLog(buildId, entry);
     this.events.emit(buildId, entry, finished);
   }
 
@@ -195,9 +195,9 @@ export class Builder implements TemplateBuilds {
     const output: string[] = [];
     try {
       info.status = "building";
-      this.deps.store.updateBuild(info);
+      await this.deps.store.updateBuild(info);
       const config: TemplateConfig = structuredClone(plan.base.config);
-      const digests = [...(this.deps.store.version(plan.base.versionId)?.layers ?? [])];
+      const digests = [...((await this.deps.store.version(plan.base.versionId))?.layers ?? [])];
       const dirs = [...plan.base.layerDirs];
       let parent = stackKey([plan.base.versionId]);
       for (const [i, planned] of plan.steps.entries()) {
@@ -207,19 +207,19 @@ export class Builder implements TemplateBuilds {
         const label = `step ${current}/${total}: ${describeStep(step)}`;
         if (!makesLayer(step)) {
           applyConfig(config, step);
-          this.log(info.id, "info", label, current);
+          await this.log(info.id, "info", label, current);
           continue;
         }
         const key = cacheKey(parent, planned, config, plan.buildArgs);
         releases.push(this.deps.layers.pin(key));
         const t0 = performance.now();
-        let hit = !plan.force && this.deps.layers.has(key);
+        let hit = !plan.force && (await this.deps.layers.has(key));
         let dir: string;
         if (hit) {
           dir = this.deps.layers.dirOf(key);
-          this.log(info.id, "info", `${label}: cache hit`, current);
+          await this.log(info.id, "info", `${label}: cache hit`, current);
         } else {
-          this.log(info.id, "info", `${label}: running`, current);
+          await this.log(info.id, "info", `${label}: running`, current);
           const shared = this.making.get(key);
           if (shared) hit = true;
           const making =
@@ -233,8 +233,8 @@ export class Builder implements TemplateBuilds {
             void making.finally(() => this.making.delete(key)).catch(() => undefined);
           }
           dir = await making;
-          if (!shared) this.logOutput(info.id, current, output);
-          this.log(
+          if (!shared) await this.logOutput(info.id, current, output);
+          await this.log(
             info.id,
             "info",
             `${label}: ${shared ? "made by a concurrent build" : "done"} in ${seconds(t0)}`,
@@ -246,17 +246,17 @@ export class Builder implements TemplateBuilds {
         parent = key;
         info.stepsDone++;
         if (hit) info.cacheHits++;
-        this.deps.store.updateBuild(info);
+        await this.deps.store.updateBuild(info);
       }
       if (this.closing) throw new Error(INTERRUPTED);
       if (plan.request.start) Object.assign(config, plan.request.start);
-      this.deps.catalog.addVersion(plan.name, digests, config, { id: info.versionId });
-      for (const tag of plan.tags) this.deps.catalog.tag(plan.name, tag, info.versionId);
+      await this.deps.catalog.addVersion(plan.name, digests, config, { id: info.versionId });
+      for (const tag of plan.tags) await this.deps.catalog.tag(plan.name, tag, info.versionId);
       info.status = "ready";
       this.deps.onFinished?.("ready", (performance.now() - started) / 1000);
       info.finishedAt = this.now().toISOString();
-      this.deps.store.updateBuild(info);
-      this.log(
+      await this.deps.store.updateBuild(info);
+      await this.log(
         info.id,
         "info",
         `built ${plan.name}:${plan.tags.join(",")} = ${info.versionId} in ${seconds(started)} (${info.cacheHits}/${info.stepsTotal} layer steps from cache)`,
@@ -269,7 +269,7 @@ export class Builder implements TemplateBuilds {
       const failed = err instanceof StepFailed ? err : undefined;
       const reason = errorMessage(err);
       const lines = failed ? failed.output.split("\n") : [];
-      if (failed) this.logOutput(info.id, current, lines);
+      if (failed) await this.logOutput(info.id, current, lines);
       const logTail = lines
         .filter((l) => l !== "")
         .slice(-LOG_TAIL_LINES)
@@ -281,8 +281,8 @@ export class Builder implements TemplateBuilds {
       this.deps.onFinished?.("failed", (performance.now() - started) / 1000);
       info.error = { message, step: current, ...(failed ? { exitCode: failed.exitCode, logTail } : {}) };
       info.finishedAt = this.now().toISOString();
-      this.deps.store.updateBuild(info);
-      this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
+      await this.deps.store.updateBuild(info);
+      await this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
       this.deps.logger.warn({ buildId: info.id, err: reason }, "template build failed");
     } finally {
       // Layers of a failed build stay as cache for the next try; they go at the next deletion
@@ -292,12 +292,12 @@ export class Builder implements TemplateBuilds {
     return { ...info };
   }
 
-  private logOutput(buildId: string, step: number, lines: string[]): void {
+  private async logOutput(buildId: string, step: number, lines: string[]): Promise<void> {
     const trimmed = lines.at(-1) === "" ? lines.slice(0, -1) : lines;
     const shown = trimmed.length > MAX_OUTPUT_LINES ? trimmed.slice(-MAX_OUTPUT_LINES) : trimmed;
     if (shown.length < trimmed.length)
-      this.log(buildId, "info", `(${trimmed.length - shown.length} earlier lines not kept)`, step);
-    for (const line of shown) this.log(buildId, "info", `  ${line}`, step);
+      await this.log(buildId, "info", `(${trimmed.length - shown.length} earlier lines not kept)`, step);
+    for (const line of shown) await this.log(buildId, "info", `  ${line}`, step);
   }
 }
 

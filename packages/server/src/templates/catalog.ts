@@ -12,6 +12,7 @@ import {
   type TemplateInfo,
   type TemplateVersionInfo,
 } from "@burrow/core";
+import { KeyedMutex } from "../services/keyed-mutex.js";
 import type { TemplateStore, VersionRow } from "../store/template-store.js";
 import type { ResolvedTemplate, TemplateCatalog } from "./contract.js";
 import { directoryConfig } from "./directory-config.js";
@@ -51,6 +52,8 @@ export interface TemplateOfSandbox {
  */
 export class Catalog implements TemplateCatalog {
   private readonly now: () => Date;
+  /** One registration of a template directory at a time per name (its check-then-add spans awaits). */
+  private readonly registering = new KeyedMutex();
 
   constructor(private readonly deps: CatalogDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -61,7 +64,7 @@ export class Catalog implements TemplateCatalog {
   }
 
   /** Registers every template directory (at server start). */
-  registerDirectories(): void {
+  async registerDirectories(): Promise<void> {
     let names: string[] = [];
     try {
       names = readdirSync(this.deps.templatesDir, { withFileTypes: true })
@@ -70,7 +73,7 @@ export class Catalog implements TemplateCatalog {
     } catch {
       return;
     }
-    for (const name of names) this.registerDirectory(name);
+    for (const name of names) await this.registerDirectory(name);
   }
 
   /**
@@ -78,7 +81,11 @@ export class Catalog implements TemplateCatalog {
    * unless a version made from the same template.json exists. Returns that version, if the
    * directory exists.
    */
-  registerDirectory(name: string): VersionRow | undefined {
+  registerDirectory(name: string): Promise<VersionRow | undefined> {
+    return this.registering.run(name, () => this.registerDirectoryNow(name));
+  }
+
+  private async registerDirectoryNow(name: string): Promise<VersionRow | undefined> {
     const rootfs = join(this.deps.templatesDir, name, "rootfs");
     if (!existsSync(rootfs)) return undefined;
     let manifest = "";
@@ -88,32 +95,31 @@ export class Catalog implements TemplateCatalog {
       // A directory without template.json: one version for as long as it exists.
     }
     const source = `dir:${createHash("sha256").update(`${rootfs}\0${manifest}`).digest("hex")}`;
-    const existing = this.store.versionsOf(name).find((v) => v.source === source);
+    const existing = (await this.store.versionsOf(name)).find((v) => v.source === source);
     if (existing) {
-      if (Object.keys(this.store.tagsOf(name)).length === 0) {
-        this.store.setTag(name, DEFAULT_TEMPLATE_TAG, existing.id, this.now().toISOString());
-      }
+      await this.store.setTagIfUntagged(name, DEFAULT_TEMPLATE_TAG, existing.id, this.now().toISOString());
       return existing;
     }
     const now = this.now().toISOString();
     const digest = createHash("sha256").update(`external\0${source}`).digest("hex");
-    this.store.putLayer({ digest, dir: rootfs, external: true, sizeBytes: 0, createdAt: now });
+    await this.store.putLayer({ digest, dir: rootfs, external: true, sizeBytes: 0, createdAt: now });
     const config = directoryConfig(manifest, this.deps.logger, name);
-    const version = this.addVersion(name, [digest], config, { source });
-    this.store.setTag(name, DEFAULT_TEMPLATE_TAG, version.id, now);
+    const version = await this.addVersion(name, [digest], config, { source });
+    await this.store.setTag(name, DEFAULT_TEMPLATE_TAG, version.id, now);
     this.deps.logger.info({ template: name, versionId: version.id }, "template directory registered");
     return version;
   }
 
   /** Writes a new version (layers bottom first) and its template row; tags are the caller's. */
-  addVersion(
+  async addVersion(
     name: string,
     layers: string[],
     config: TemplateConfig,
     extra: { source?: string; snapshot?: TemplateVersionInfo["snapshot"]; id?: string } = {},
-  ): VersionRow {
+  ): Promise<VersionRow> {
     const now = this.now().toISOString();
-    const sizeBytes = layers.reduce((sum, d) => sum + (this.store.layer(d)?.sizeBytes ?? 0), 0);
+    let sizeBytes = 0;
+    for (const d of layers) sizeBytes += (await this.store.layer(d))?.sizeBytes ?? 0;
     const row: VersionRow = {
       id: extra.id ?? newTemplateVersionId(),
       templateName: name,
@@ -124,16 +130,16 @@ export class Catalog implements TemplateCatalog {
       createdAt: now,
       ...(extra.snapshot === undefined ? {} : { snapshot: extra.snapshot }),
     };
-    this.store.ensureTemplate(name, now);
-    this.store.insertVersion(row);
+    await this.store.ensureTemplate(name, now);
+    await this.store.insertVersion(row);
     return row;
   }
 
-  resolve(ref: string): ResolvedTemplate {
+  async resolve(ref: string): Promise<ResolvedTemplate> {
     if (TEMPLATE_VERSION_ID_PATTERN.test(ref)) {
-      const v = this.version(ref);
+      const v = await this.version(ref);
       if (v) return v;
-      throw this.notFound(ref);
+      throw await this.notFound(ref);
     }
     const parsed = parseTemplateRef(ref);
     if (!parsed) {
@@ -143,22 +149,26 @@ export class Catalog implements TemplateCatalog {
         { details: { field: "template", template: ref } },
       );
     }
-    let id = this.store.tagTarget(parsed.name, parsed.tag);
+    let id = await this.store.tagTarget(parsed.name, parsed.tag);
     // A template directory made after the server started.
-    if (id === undefined && parsed.tag === DEFAULT_TEMPLATE_TAG && this.store.template(parsed.name) === undefined) {
-      id = this.registerDirectory(parsed.name)?.id;
+    if (
+      id === undefined &&
+      parsed.tag === DEFAULT_TEMPLATE_TAG &&
+      (await this.store.template(parsed.name)) === undefined
+    ) {
+      id = (await this.registerDirectory(parsed.name))?.id;
     }
-    const resolved = id === undefined ? undefined : this.version(id);
-    if (!resolved) throw this.notFound(ref);
+    const resolved = id === undefined ? undefined : await this.version(id);
+    if (!resolved) throw await this.notFound(ref);
     return resolved;
   }
 
-  version(versionId: string): ResolvedTemplate | undefined {
-    const v = this.store.version(versionId);
+  async version(versionId: string): Promise<ResolvedTemplate | undefined> {
+    const v = await this.store.version(versionId);
     if (!v) return undefined;
     const layerDirs: string[] = [];
     for (const digest of [...v.layers].reverse()) {
-      const layer = this.store.layer(digest);
+      const layer = await this.store.layer(digest);
       if (!layer) return undefined;
       layerDirs.push(layer.dir);
     }
@@ -173,35 +183,38 @@ export class Catalog implements TemplateCatalog {
    * The layer directories (top first) of a sandbox's template: its version's, or for a sandbox of
    * a release before versions, its template directory's rootfs.
    */
-  layersOf(sandbox: TemplateOfSandbox): string[] {
+  async layersOf(sandbox: TemplateOfSandbox): Promise<string[]> {
     if (sandbox.templateVersion !== undefined) {
-      const v = this.version(sandbox.templateVersion);
+      const v = await this.version(sandbox.templateVersion);
       if (v) return v.layerDirs;
     }
     return [join(this.deps.templatesDir, sandbox.template, "rootfs")];
   }
 
-  list(): TemplateInfo[] {
-    return this.store
-      .templateNames()
-      .map((n) => this.get(n))
-      .filter((t): t is TemplateInfo => t !== undefined);
+  async list(): Promise<TemplateInfo[]> {
+    const infos: TemplateInfo[] = [];
+    for (const name of await this.store.templateNames()) {
+      const info = await this.get(name);
+      if (info !== undefined) infos.push(info);
+    }
+    return infos;
   }
 
-  get(name: string): TemplateInfo | undefined {
-    const t = this.store.template(name);
+  async get(name: string): Promise<TemplateInfo | undefined> {
+    const t = await this.store.template(name);
     if (!t) return undefined;
-    const tags = this.store.tagsOf(name);
+    const tags = await this.store.tagsOf(name);
     return {
       name,
       tags,
-      versions: this.store.versionsOf(name).map((v) => this.versionInfo(v, tags)),
+      versions: (await this.store.versionsOf(name)).map((v) => this.versionInfo(v, tags)),
       createdAt: t.createdAt,
       updatedAt: t.updatedAt,
     };
   }
 
-  versionInfo(v: VersionRow, tags = this.store.tagsOf(v.templateName)): TemplateVersionInfo {
+  /** A version as the API shows it; `tags` are its template's (tagsOf). */
+  versionInfo(v: VersionRow, tags: Record<string, string>): TemplateVersionInfo {
     const info: TemplateVersionInfo = {
       id: v.id,
       templateName: v.templateName,
@@ -217,30 +230,28 @@ export class Catalog implements TemplateCatalog {
     return info;
   }
 
-  tag(name: string, tag: string, versionId: string): void {
+  async tag(name: string, tag: string, versionId: string): Promise<void> {
     if (parseTemplateRef(`${name}:${tag}`) === undefined) {
       throw new BurrowError(ErrorCode.ValidationFailed, `'${name}:${tag}' is not a valid name:tag`, {
         details: { field: "tag", name, tag },
       });
     }
-    const v = this.store.version(versionId);
+    const v = await this.store.version(versionId);
     if (!v || v.templateName !== name) {
       throw new BurrowError(ErrorCode.TemplateNotFound, `template ${name} has no version ${versionId}`, {
         details: { template: name, versionId },
       });
     }
-    this.store.setTag(name, tag, versionId, this.now().toISOString());
+    await this.store.setTag(name, tag, versionId, this.now().toISOString());
   }
 
-  untag(name: string, tag: string): boolean {
+  untag(name: string, tag: string): Promise<boolean> {
     return this.store.removeTag(name, tag);
   }
 
   async remove(name: string, versionId?: string): Promise<boolean> {
-    const versions = this.store.versionsOf(name);
-    const doomed = versionId === undefined ? versions : versions.filter((v) => v.id === versionId);
-    if (doomed.length === 0 && (versionId !== undefined || this.store.template(name) === undefined)) return false;
-    const users = this.store.sandboxesUsing(doomed.map((v) => v.id));
+    // The check for sandboxes using it and the delete are one store transaction.
+    const { removed, users } = await this.store.removeUnused(name, versionId);
     if (users.length > 0) {
       throw new BurrowError(
         ErrorCode.Conflict,
@@ -248,14 +259,13 @@ export class Catalog implements TemplateCatalog {
         { details: { template: name, versionId, sandboxes: users } },
       );
     }
-    if (versionId === undefined) this.store.deleteTemplate(name);
-    else this.store.deleteVersion(versionId);
+    if (!removed) return false;
     await this.deps.layers.collect();
     return true;
   }
 
-  private notFound(ref: string): BurrowError {
-    const available = this.store.templateNames();
+  private async notFound(ref: string): Promise<BurrowError> {
+    const available = await this.store.templateNames();
     return new BurrowError(
       ErrorCode.TemplateNotFound,
       `template '${ref}' not found; available: ${available.length ? available.join(", ") : "none (run npm start to build 'base')"}`,

@@ -39,15 +39,15 @@ export interface ResolvedTemplate {
 
 export interface TemplateCatalog {
   /** `name[:tag]` or a version id → the version; template_not_found naming what exists. */
-  resolve(ref: string): ResolvedTemplate;
+  resolve(ref: string): Promise<ResolvedTemplate>;
   /** A version by id, even one no tag points at any more (sandboxes keep their version). */
-  version(versionId: string): ResolvedTemplate | undefined;
-  list(): TemplateInfo[];
-  get(name: string): TemplateInfo | undefined;
+  version(versionId: string): Promise<ResolvedTemplate | undefined>;
+  list(): Promise<TemplateInfo[]>;
+  get(name: string): Promise<TemplateInfo | undefined>;
   /** Points `name:tag` at a version of that template. */
-  tag(name: string, tag: string, versionId: string): void;
+  tag(name: string, tag: string, versionId: string): Promise<void>;
   /** Removes a tag; false when it did not exist. */
-  untag(name: string, tag: string): boolean;
+  untag(name: string, tag: string): Promise<boolean>;
   /**
    * Deletes a template (every version) or one version; conflict (409) naming the sandboxes that
    * still use one of them. Layers no version or sandbox uses are collected afterwards.
@@ -58,9 +58,9 @@ export interface TemplateCatalog {
 export interface TemplateBuilds {
   /** Validates the request (400 on bad input) and queues the build; answers at once. */
   start(request: TemplateBuildRequest): Promise<TemplateBuildInfo>;
-  get(buildId: string): TemplateBuildInfo | undefined;
+  get(buildId: string): Promise<TemplateBuildInfo | undefined>;
   /** Log lines from `offset` (0-based index into the build's log). */
-  logs(buildId: string, offset?: number): TemplateBuildLogEntry[];
+  logs(buildId: string, offset?: number): Promise<TemplateBuildLogEntry[]>;
   /** Resolves when the build is ready or failed. */
   wait(buildId: string, signal?: AbortSignal): Promise<TemplateBuildInfo>;
   /**

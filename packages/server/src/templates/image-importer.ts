@@ -82,7 +82,7 @@ export class ImageImporter {
       const digest = createHash("sha256").update(`image\0${image.manifestDigest}`).digest("hex");
       const release = this.deps.layers.pin(digest);
       try {
-        if (this.deps.layers.has(digest)) await removeTree(rootfs);
+        if (await this.deps.layers.has(digest)) await removeTree(rootfs);
         else await this.deps.layers.commit(digest, rootfs, 0);
         const config: TemplateConfig = {
           env: image.config.env,
@@ -92,11 +92,12 @@ export class ImageImporter {
           ...(image.config.workdir ? { workdir: image.config.workdir } : {}),
         };
         // The same image again reuses its version, so steps on top of it hit the layer cache.
-        const known = this.deps.catalog
-          .get(templateName)
-          ?.versions.find((v) => v.layers.length === 1 && v.layers[0] === digest);
-        const versionId = known?.id ?? this.deps.catalog.addVersion(templateName, [digest], config, { source: ref }).id;
-        const resolved = this.deps.catalog.version(versionId);
+        const known = (await this.deps.catalog.get(templateName))?.versions.find(
+          (v) => v.layers.length === 1 && v.layers[0] === digest,
+        );
+        const versionId =
+          known?.id ?? (await this.deps.catalog.addVersion(templateName, [digest], config, { source: ref })).id;
+        const resolved = await this.deps.catalog.version(versionId);
         if (!resolved) throw new BurrowError(ErrorCode.Internal, `imported image ${ref} has no layer on disk`);
         return resolved;
       } finally {

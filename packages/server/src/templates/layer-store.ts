@@ -42,18 +42,18 @@ export class LayerStore {
    */
   async commit(digest: string, dir: string, sizeBytes: number): Promise<string> {
     const target = this.dirOf(digest);
-    if (this.store.layer(digest) && existsSync(target)) {
+    if ((await this.store.layer(digest)) && existsSync(target)) {
       await removeTree(dir);
       return target;
     }
     await removeTree(target); // a directory without a row: left by a crash between rename and insert
     await rename(dir, target);
-    this.store.putLayer({ digest, dir: target, external: false, sizeBytes, createdAt: new Date().toISOString() });
+    await this.store.putLayer({ digest, dir: target, external: false, sizeBytes, createdAt: new Date().toISOString() });
     return target;
   }
 
-  has(digest: string): boolean {
-    const layer = this.store.layer(digest);
+  async has(digest: string): Promise<boolean> {
+    const layer = await this.store.layer(digest);
     return layer !== undefined && existsSync(layer.dir);
   }
 
@@ -85,9 +85,9 @@ export class LayerStore {
 
   private async collectNow(): Promise<string[]> {
     const removed: string[] = [];
-    for (const layer of this.store.unusedLayers()) {
+    for (const layer of await this.store.unusedLayers()) {
       if (this.pins.has(layer.digest)) continue;
-      this.store.deleteLayer(layer.digest);
+      await this.store.deleteLayer(layer.digest);
       await removeTree(layer.dir);
       removed.push(layer.digest);
     }
@@ -105,7 +105,7 @@ export class LayerStore {
     for (const name of await readdir(this.root)) {
       const path = join(this.root, name);
       const digestLike = !name.includes(TEMP_MARK);
-      if (digestLike && this.isRecorded(path)) continue;
+      if (digestLike && (await this.isRecorded(path))) continue;
       await removeTree(path);
       removed.push(name);
     }
@@ -113,7 +113,7 @@ export class LayerStore {
     return removed;
   }
 
-  private isRecorded(path: string): boolean {
-    return this.store.layerByDir(path) !== undefined;
+  private async isRecorded(path: string): Promise<boolean> {
+    return (await this.store.layerByDir(path)) !== undefined;
   }
 }

@@ -47,7 +47,7 @@ export class SnapshotTemplates {
     const names = await readdir(this.deps.root).catch(() => [] as string[]);
     for (const name of names) {
       const id = name.replace(/\.tmp$/, "");
-      if (name.endsWith(".tmp") || this.deps.catalog.version(id) === undefined)
+      if (name.endsWith(".tmp") || (await this.deps.catalog.version(id)) === undefined)
         await removeTree(join(this.deps.root, name));
     }
   }
@@ -55,12 +55,12 @@ export class SnapshotTemplates {
   async fromSandbox(nameAndTag: string, sandboxId: string, checkpointId?: string): Promise<TemplateVersionInfo> {
     const ref = parseTemplateRef(nameAndTag);
     if (!ref) throw invalid("name", `'${nameAndTag}' is not a valid name[:tag]`);
-    const record = this.deps.store.get(sandboxId);
+    const record = await this.deps.store.get(sandboxId);
     if (!record || record.state === "deleted" || record.state === "deleting" || record.pool !== null) {
       throw new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} not found`, { details: { sandboxId } });
     }
-    const source = record.templateVersion ? this.deps.catalog.version(record.templateVersion) : undefined;
-    const sourceRow = record.templateVersion ? this.deps.catalog.get(source?.templateName ?? "") : undefined;
+    const source = record.templateVersion ? await this.deps.catalog.version(record.templateVersion) : undefined;
+    const sourceRow = record.templateVersion ? await this.deps.catalog.get(source?.templateName ?? "") : undefined;
     const sourceLayers = sourceRow?.versions.find((v) => v.id === record.templateVersion)?.layers;
     if (!source || !sourceLayers) {
       throw invalid("sandboxId", `sandbox ${sandboxId} was created before template versions; it cannot be snapshotted`);
@@ -68,7 +68,7 @@ export class SnapshotTemplates {
     if (((await this.deps.volumeCount?.(sandboxId)) ?? 0) > 0) {
       throw invalid("sandboxId", `sandbox ${sandboxId} mounts volumes; a snapshot template cannot carry volume mounts`);
     }
-    if (this.deps.checkpointStore.base(sandboxId) !== undefined) {
+    if ((await this.deps.checkpointStore.base(sandboxId)) !== undefined) {
       throw invalid("sandboxId", `sandbox ${sandboxId} is a fork; snapshots of forks are not supported yet`);
     }
     const ck =
@@ -77,7 +77,7 @@ export class SnapshotTemplates {
             mode: "full",
             name: `snapshot template ${ref.name}:${ref.tag}`,
           })
-        : this.deps.checkpoints.get(sandboxId, checkpointId);
+        : await this.deps.checkpoints.get(sandboxId, checkpointId);
     const stored = await this.deps.checkpoints.stored(sandboxId, ck.id);
     if (stored.mode !== "full") {
       throw invalid(
@@ -99,13 +99,13 @@ export class SnapshotTemplates {
       throw err;
     }
     const memoryBytes = manifest.memory.reduce((sum, f) => sum + f.size, 0);
-    this.deps.catalog.addVersion(ref.name, sourceLayers, source.config, {
+    await this.deps.catalog.addVersion(ref.name, sourceLayers, source.config, {
       id: versionId,
       source: `sandbox ${sandboxId} checkpoint ${ck.id}`,
       snapshot: { sourceSandboxId: sandboxId, sourceCheckpointId: ck.id, memoryBytes, resources: record.resources },
     });
-    this.deps.catalog.tag(ref.name, ref.tag, versionId);
-    const info = this.deps.catalog.get(ref.name)?.versions.find((v) => v.id === versionId);
+    await this.deps.catalog.tag(ref.name, ref.tag, versionId);
+    const info = (await this.deps.catalog.get(ref.name))?.versions.find((v) => v.id === versionId);
     if (!info) throw new BurrowError(ErrorCode.Internal, `snapshot version ${versionId} vanished`);
     return info;
   }

@@ -15,7 +15,6 @@ import {
   type VolumeMount,
 } from "@burrow/core";
 import { type BindMount, VOLUME_ID_PATTERN, type VolumeDisks } from "@burrow/runtime";
-import type { StoreApi } from "../store/stores.js";
 import type { VolumeRecord, VolumeStore } from "../store/volume-store.js";
 
 /** At most this many volumes in one sandbox. */
@@ -35,7 +34,7 @@ export interface PreparedVolumes {
 }
 
 export interface VolumeServiceDeps {
-  store: StoreApi<VolumeStore>;
+  store: VolumeStore;
   disks: VolumeDisks;
   logger: Logger;
   now?: () => Date;

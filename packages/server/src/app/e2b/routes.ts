@@ -52,7 +52,7 @@ export function e2bRouteAdder(router: Router, keys: ApiKeyStore, logger: Logger)
       path,
       async (ctx) => {
         try {
-          if (!open) authenticate(ctx.req, keys);
+          if (!open) await authenticate(ctx.req, keys);
           await fn(ctx);
         } catch (err) {
           sendE2bError(ctx.res, err, logger);
@@ -83,8 +83,8 @@ export function registerE2bRoutes(router: Router, service: E2bService, keys: Api
   add("POST", "/sandboxes", create);
   add("POST", "/v2/sandboxes", create);
 
-  add("GET", "/sandboxes", ({ res, url }) => {
-    const { page } = service.list({
+  add("GET", "/sandboxes", async ({ res, url }) => {
+    const { page } = await service.list({
       metadata: parseE2bMetadataFilter(url),
       states: new Set(["running"]),
       template: undefined,
@@ -96,9 +96,9 @@ export function registerE2bRoutes(router: Router, service: E2bService, keys: Api
     sendJson(res, 200, page);
   });
 
-  add("GET", "/v2/sandboxes", ({ res, url }) => {
+  add("GET", "/v2/sandboxes", async ({ res, url }) => {
     const query = parseListQuery(url);
-    const { page, nextToken, running } = service.list(query);
+    const { page, nextToken, running } = await service.list(query);
     if (nextToken) res.setHeader("X-Next-Token", nextToken);
     if (query.states.has("running")) res.setHeader("X-Total-Running", String(running));
     sendJson(res, 200, page);
@@ -154,13 +154,13 @@ export function registerE2bRoutes(router: Router, service: E2bService, keys: Api
 
   add("POST", "/sandboxes/:id/timeout", async ({ req, res, params }) => {
     const { timeout } = parseTimeout(await readJson(req));
-    service.setTimeout(params.id ?? "", timeout);
+    await service.setTimeout(params.id ?? "", timeout);
     sendEmpty(res, 204);
   });
 
   add("POST", "/sandboxes/:id/refreshes", async ({ req, res, params }) => {
     const { duration } = parseRefresh(await readJson(req));
-    service.refresh(params.id ?? "", duration);
+    await service.refresh(params.id ?? "", duration);
     sendEmpty(res, 204);
   });
 

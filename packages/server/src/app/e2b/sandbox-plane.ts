@@ -157,11 +157,11 @@ export class SandboxPlane {
         return;
       }
       const path = pathFor(req, route);
-      const { record, port, setCookie } = this.resolve(req, url, route, path);
+      const { record, port, setCookie } = await this.resolve(req, url, route, path);
       if (setCookie) res.setHeader("Set-Cookie", setCookie);
       await this.deps.activity.track(record.id, async () => {
         const upstream = await this.upstream(record, port, req);
-        const headers = this.headersFor(req, upstream, false, record);
+        const headers = await this.headersFor(req, upstream, false, record);
         await forwardHttp(
           req,
           res,
@@ -201,10 +201,10 @@ export class SandboxPlane {
     void (async () => {
       try {
         const path = pathFor(req, route);
-        const { record, port } = this.resolve(req, url, route, path);
+        const { record, port } = await this.resolve(req, url, route, path);
         await this.deps.activity.track(record.id, async () => {
           const upstream = await this.upstream(record, port, req);
-          const headers = this.headersFor(req, upstream, true, record);
+          const headers = await this.headersFor(req, upstream, true, record);
           await forwardUpgrade(req, socket, head, upstream, forwardedPath(url, path.raw), headers, (err) =>
             this.unreachable(record, port, err),
           );
@@ -220,15 +220,15 @@ export class SandboxPlane {
    * Headers sent on; a sandbox's own services never see the preview token, and get the Host
    * the sandbox's maskRequestHost names, if it has one.
    */
-  private headersFor(
+  private async headersFor(
     req: IncomingMessage,
     upstream: Upstream,
     upgrade: boolean,
     record: SandboxRecord,
-  ): Record<string, string | string[]> {
+  ): Promise<Record<string, string | string[]>> {
     const headers = upstreamHeaders(req.headers, upstream, upgrade);
     if (!upstream.envd) {
-      const mask = this.deps.e2bStore?.ingress(record.id)?.maskRequestHost;
+      const mask = (await this.deps.e2bStore?.ingress(record.id))?.maskRequestHost;
       if (mask) headers.host = mask.replaceAll(PORT_PLACEHOLDER, String(upstream.port));
       const cookie = forwardedCookie(req.headers.cookie);
       if (cookie === undefined) delete headers.cookie;
@@ -237,16 +237,16 @@ export class SandboxPlane {
     return headers;
   }
 
-  private resolve(
+  private async resolve(
     req: IncomingMessage,
     url: URL,
     route: Route,
     path: ProxyPath,
-  ): { record: SandboxRecord; port: number; setCookie?: string } {
+  ): Promise<{ record: SandboxRecord; port: number; setCookie?: string }> {
     if (route.kind === "signed-files") {
-      const record = this.deps.sandboxes
-        .list()
-        .find((r) => r.state !== "deleting" && signatureMatches(url, req.method ?? "GET", r.agentToken));
+      const record = (await this.deps.sandboxes.list()).find(
+        (r) => r.state !== "deleting" && signatureMatches(url, req.method ?? "GET", r.agentToken),
+      );
       if (!record)
         throw new PlaneError(401, "the signature matches no sandbox (wrong, expired, or the sandbox is gone)");
       return { record, port: ENVD_PORT };
@@ -261,7 +261,7 @@ export class SandboxPlane {
         "validation_failed",
       );
     }
-    const record = isSandboxId(id) ? this.lookup(id) : undefined;
+    const record = isSandboxId(id) ? await this.lookup(id) : undefined;
     // E2B's proxy says this very sentence; programs written for E2B look for it.
     if (!record) throw new PlaneError(502, "The sandbox was not found", id, port, "sandbox_not_found");
     if (record.state === "error") {
@@ -273,19 +273,19 @@ export class SandboxPlane {
       if (path.decoded === "/health" && e2bState(record.state) === "paused") {
         throw new PlaneError(502, `sandbox ${id} is paused (${record.state}); any other request wakes it`, id);
       }
-      this.authorizeEnvd(req, url, record, path.decoded);
+      await this.authorizeEnvd(req, url, record, path.decoded);
       if (isReservedAgentPath(path.decoded)) {
         throw new PlaneError(403, "/init is reserved for the Burrow server", id);
       }
       return { record, port };
     }
-    const trafficToken = this.deps.e2bStore?.ingress(record.id)?.trafficToken;
+    const trafficToken = (await this.deps.e2bStore?.ingress(record.id))?.trafficToken;
     if (trafficToken) {
       // allowPublicTraffic: false — every port but the agent's wants the token (or a Burrow key).
       const given = header(req.headers, TRAFFIC_TOKEN_HEADER);
       const apiKey = header(req.headers, "x-api-key");
       if (given !== undefined && safeEqual(given, trafficToken)) return { record, port };
-      if (apiKey !== undefined && this.deps.keys.verify(apiKey)) return { record, port };
+      if (apiKey !== undefined && (await this.deps.keys.verify(apiKey))) return { record, port };
       throw new PlaneError(
         403,
         `port ${port} of sandbox ${id} needs the sandbox's trafficAccessToken in the ${TRAFFIC_TOKEN_HEADER} header (created with allowPublicTraffic: false)`,
@@ -294,14 +294,14 @@ export class SandboxPlane {
         "traffic_token_required",
       );
     }
-    const access = this.deps.previews?.authorize(req, url, record.id, port) ?? {};
+    const access = (await this.deps.previews?.authorize(req, url, record.id, port)) ?? {};
     if ("status" in access) throw new PlaneError(access.status, access.message, id, port, access.code);
     return access.setCookie ? { record, port, setCookie: access.setCookie } : { record, port };
   }
 
-  private lookup(id: string): SandboxRecord | undefined {
+  private async lookup(id: string): Promise<SandboxRecord | undefined> {
     try {
-      const record = this.deps.sandboxes.get(id);
+      const record = await this.deps.sandboxes.get(id);
       return record.state === "deleting" ? undefined : record;
     } catch {
       return undefined;
@@ -313,7 +313,12 @@ export class SandboxPlane {
    * the sandbox. `/health` and CORS preflights need none, a signed `/files` URL is its own proof,
    * and a Burrow API key in `X-API-Key` stands in for the token (the proxy then adds it).
    */
-  private authorizeEnvd(req: IncomingMessage, url: URL, record: SandboxRecord, decodedPath: string): void {
+  private async authorizeEnvd(
+    req: IncomingMessage,
+    url: URL,
+    record: SandboxRecord,
+    decodedPath: string,
+  ): Promise<void> {
     if (decodedPath === "/health" || req.method === "OPTIONS") return;
     const token = header(req.headers, "x-access-token");
     if (token !== undefined) {
@@ -322,7 +327,7 @@ export class SandboxPlane {
     }
     if (decodedPath === "/files" && signatureMatches(url, req.method ?? "GET", record.agentToken)) return;
     const apiKey = header(req.headers, "x-api-key");
-    if (apiKey && this.deps.keys.verify(apiKey)) {
+    if (apiKey && (await this.deps.keys.verify(apiKey))) {
       req.headers["x-access-token"] = record.agentToken;
       return;
     }

@@ -62,15 +62,15 @@ export class E2bService {
   }
 
   /** The sandbox, or 404 for ids that are not Burrow's, deleted, or being deleted. */
-  get(id: string): SandboxRecord {
+  async get(id: string): Promise<SandboxRecord> {
     if (!isSandboxId(id)) throw notFound(id);
-    const record = this.deps.sandboxes.get(id);
+    const record = await this.deps.sandboxes.get(id);
     if (record.state === "deleting") throw notFound(id);
     return record;
   }
 
-  private onTimeoutOf(record: SandboxRecord): OnTimeout {
-    return this.deps.store.onTimeout(record.id) ?? onTimeoutOf(record.lifecycle);
+  private async onTimeoutOf(record: SandboxRecord): Promise<OnTimeout> {
+    return (await this.deps.store.onTimeout(record.id)) ?? onTimeoutOf(record.lifecycle);
   }
 
   async create(req: NewSandbox, domain: string | null): Promise<E2bSandbox> {
@@ -88,20 +88,20 @@ export class E2bService {
       },
       policy,
     );
-    this.deps.store.setOnTimeout(record.id, onTimeout);
-    if (req.autoPause && req.autoPauseMemory === false) this.deps.store.setAutoPauseMemory(record.id, false);
+    await this.deps.store.setOnTimeout(record.id, onTimeout);
+    if (req.autoPause && req.autoPauseMemory === false) await this.deps.store.setAutoPauseMemory(record.id, false);
     const trafficToken =
       req.network?.allowPublicTraffic === false ? `e2b_tat_${randomBytes(24).toString("hex")}` : null;
     const maskRequestHost = req.network?.maskRequestHost ?? null;
     if (trafficToken !== null || maskRequestHost !== null) {
-      this.deps.store.setIngress(record.id, { trafficToken, maskRequestHost });
+      await this.deps.store.setIngress(record.id, { trafficToken, maskRequestHost });
     }
-    return this.toE2b(record, domain);
+    return await this.toE2b(record, domain);
   }
 
   /** E2B's network update: the egress settings are replaced; what is left out is cleared. */
   async updateNetwork(id: string, allowInternetAccess: boolean | undefined, network: E2bNetworkInput): Promise<void> {
-    const record = this.get(id);
+    const record = await this.get(id);
     const policy = e2bEgressPolicy(allowInternetAccess, network) ?? { default: "allow", allow: [], deny: [] };
     if (!this.deps.egress) {
       throw new BurrowError(ErrorCode.ServiceUnavailable, "this server does not enforce egress policies");
@@ -110,12 +110,12 @@ export class E2bService {
   }
 
   async detail(id: string, domain: string | null): Promise<E2bSandboxDetail> {
-    const record = this.get(id);
+    const record = await this.get(id);
     const detail = toE2bDetail(record, this.deps.activity.idleMs(id), this.now(), domain);
     const mounts = (await this.deps.volumes?.mountsOf(record.id)) ?? [];
     detail.volumeMounts = mounts.map((m) => ({ name: m.name, path: m.path }));
-    detail.lifecycle.onTimeout = this.onTimeoutOf(record);
-    const ingress = this.deps.store.ingress(record.id);
+    detail.lifecycle.onTimeout = await this.onTimeoutOf(record);
+    const ingress = await this.deps.store.ingress(record.id);
     if (ingress && (ingress.trafficToken !== null || ingress.maskRequestHost !== null)) {
       detail.network = {
         allowPublicTraffic: ingress.trafficToken === null,
@@ -136,16 +136,16 @@ export class E2bService {
     opts: { timeoutS?: number | undefined; memory?: boolean | undefined },
     domain: string | null,
   ): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
-    const record = this.get(id);
+    const record = await this.get(id);
     const resumed = ASLEEP.has(record.state) || record.state === "error";
     const requestedMs = timeoutSecondsToMs(opts.timeoutS ?? DEFAULT_TIMEOUT_S);
     if (record.state === "running" && !this.extends(record, requestedMs)) {
       // E2B moves endAt only forward: a connect that would end sooner changes nothing, and is
       // not counted as activity either (activity would restart the idle clock and move endAt).
-      this.deps.store.setPausedMemory(id, undefined);
-      return { resumed, sandbox: this.toE2b(record, domain) };
+      await this.deps.store.setPausedMemory(id, undefined);
+      return { resumed, sandbox: await this.toE2b(record, domain) };
     }
-    const fresh = opts.memory === false || (resumed && this.deps.store.bootsFreshOnConnect(id));
+    const fresh = opts.memory === false || (resumed && (await this.deps.store.bootsFreshOnConnect(id)));
     if (fresh && record.state !== "running") await this.deps.lifecycle.restart(id);
     else if (record.state === "error") {
       throw new BurrowError(
@@ -158,14 +158,14 @@ export class E2bService {
     const currentMs = timeoutMsOf(awake.lifecycle);
     // Only ever extended; 0 (a Burrow sandbox that never times out) stays so.
     const timeoutMs = currentMs === 0 ? 0 : Math.max(currentMs, requestedMs);
-    const policy = policyFor(this.onTimeoutOf(awake), timeoutMs, awake.lifecycle);
-    this.deps.sandboxes.update(id, { lifecycle: policy });
-    this.deps.store.setPausedMemory(id, undefined);
-    return { resumed, sandbox: this.toE2b(awake, domain) };
+    const policy = policyFor(await this.onTimeoutOf(awake), timeoutMs, awake.lifecycle);
+    await this.deps.sandboxes.update(id, { lifecycle: policy });
+    await this.deps.store.setPausedMemory(id, undefined);
+    return { resumed, sandbox: await this.toE2b(awake, domain) };
   }
 
-  private toE2b(record: SandboxRecord, domain: string | null): E2bSandbox {
-    return toE2bSandbox(record, domain, this.deps.store.ingress(record.id)?.trafficToken ?? null);
+  private async toE2b(record: SandboxRecord, domain: string | null): Promise<E2bSandbox> {
+    return toE2bSandbox(record, domain, (await this.deps.store.ingress(record.id))?.trafficToken ?? null);
   }
 
   /** Whether `now + requestedMs` lies after the sandbox's current endAt (never, for a sandbox without timeout). */
@@ -177,7 +177,7 @@ export class E2bService {
 
   /** E2B's deprecated resume: like connect, but 409 when the sandbox is already running. */
   async resume(id: string, timeoutS: number | undefined, domain: string | null): Promise<E2bSandbox> {
-    const record = this.get(id);
+    const record = await this.get(id);
     if (record.state === "running" || record.state === "starting") {
       throw new BurrowError(ErrorCode.Conflict, `sandbox ${id} is already running`, { details: { sandboxId: id } });
     }
@@ -191,7 +191,7 @@ export class E2bService {
    * memory (`keepMemory: false`) the next connect starts the sandbox afresh on its files.
    */
   async pause(id: string, keepMemory = true): Promise<void> {
-    const record = this.get(id);
+    const record = await this.get(id);
     if (record.state === "hibernated" || record.state === "hibernating") {
       throw new BurrowError(ErrorCode.Conflict, `sandbox ${id} is already paused`, { details: { sandboxId: id } });
     }
@@ -203,13 +203,13 @@ export class E2bService {
     const timeoutMs = timeoutMsOf(record.lifecycle) || timeoutSecondsToMs(DEFAULT_TIMEOUT_S);
     const killMode = onTimeoutOf(record.lifecycle) === "kill";
     if (killMode) {
-      this.deps.store.setOnTimeout(id, "kill");
-      this.deps.sandboxes.update(id, { lifecycle: policyFor("pause", timeoutMs, record.lifecycle) });
+      await this.deps.store.setOnTimeout(id, "kill");
+      await this.deps.sandboxes.update(id, { lifecycle: policyFor("pause", timeoutMs, record.lifecycle) });
     }
     try {
       await this.deps.lifecycle.hibernate(id, "paused through the E2B API");
     } catch (err) {
-      if (killMode) this.deps.sandboxes.update(id, { lifecycle: record.lifecycle });
+      if (killMode) await this.deps.sandboxes.update(id, { lifecycle: record.lifecycle });
       // E2B clients read 409 as "already paused"; a pause that could not happen now is not that.
       if (err instanceof BurrowError && err.status === 409) {
         throw new BurrowError(ErrorCode.ServiceUnavailable, `sandbox ${id} could not be paused now: ${err.message}`, {
@@ -218,19 +218,21 @@ export class E2bService {
       }
       throw err;
     }
-    if (this.deps.store.onTimeout(id) === undefined) this.deps.store.setOnTimeout(id, onTimeoutOf(record.lifecycle));
-    this.deps.store.setPausedMemory(id, keepMemory);
+    if ((await this.deps.store.onTimeout(id)) === undefined) {
+      await this.deps.store.setOnTimeout(id, onTimeoutOf(record.lifecycle));
+    }
+    await this.deps.store.setPausedMemory(id, keepMemory);
   }
 
-  setTimeout(id: string, timeoutS: number): void {
-    const record = this.get(id);
+  async setTimeout(id: string, timeoutS: number): Promise<void> {
+    const record = await this.get(id);
     // update() also counts as activity, so the timeout runs from now, as E2B's does.
-    this.deps.sandboxes.update(id, { lifecycle: withTimeout(record.lifecycle, timeoutSecondsToMs(timeoutS)) });
+    await this.deps.sandboxes.update(id, { lifecycle: withTimeout(record.lifecycle, timeoutSecondsToMs(timeoutS)) });
   }
 
   /** E2B's refresh: keeps the sandbox from timing out for `durationS` more seconds. */
-  refresh(id: string, durationS: number | undefined): void {
-    const record = this.get(id);
+  async refresh(id: string, durationS: number | undefined): Promise<void> {
+    const record = await this.get(id);
     const ms = durationS === undefined ? timeoutMsOf(record.lifecycle) : durationS * 1000;
     if (ms > 0) this.deps.activity.keepAlive(id, ms);
     else this.deps.activity.touch(id);
@@ -239,7 +241,7 @@ export class E2bService {
   async kill(id: string): Promise<boolean> {
     if (!isSandboxId(id)) return false;
     try {
-      this.deps.sandboxes.get(id);
+      await this.deps.sandboxes.get(id);
     } catch (err) {
       if (err instanceof BurrowError && err.code === ErrorCode.SandboxNotFound) return false;
       throw err;
@@ -249,13 +251,12 @@ export class E2bService {
   }
 
   /** One page of sandboxes matching the query, and the token of the next page, if any. */
-  list(query: ListQuery): { page: E2bListedSandbox[]; nextToken: string | undefined; running: number } {
+  async list(query: ListQuery): Promise<{ page: E2bListedSandbox[]; nextToken: string | undefined; running: number }> {
     const now = this.now();
     const sign = query.order === "asc" ? 1 : -1;
     const compare = (a: { createdAt: string; id: string }, b: { createdAt: string; id: string }) =>
       sign * (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-    const matching = this.deps.sandboxes
-      .list(query.metadata)
+    const matching = (await this.deps.sandboxes.list(query.metadata))
       .filter(
         (r) =>
           r.state !== "deleting" &&
@@ -281,7 +282,7 @@ export class E2bService {
    * no current sample (reading metrics must not wake it), so its list is empty.
    */
   async metrics(id: string, startS?: number, endS?: number): Promise<E2bMetric[]> {
-    const record = this.get(id);
+    const record = await this.get(id);
     if (record.state !== "running") return [];
     const sample = await this.deps.agents
       .metrics(this.deps.sandboxes.agentEndpoint(record), record.agentToken)

@@ -67,8 +67,8 @@ export function registerE2bTemplateRoutes(
   logger: Logger,
 ): void {
   const add = e2bRouteAdder(router, keys, logger);
-  const template = (id: string) => {
-    const t = catalog.get(id);
+  const template = async (id: string) => {
+    const t = await catalog.get(id);
     if (!t) throw notFound(id);
     return t;
   };
@@ -111,14 +111,14 @@ export function registerE2bTemplateRoutes(
     sendNothing(res, 202);
   });
 
-  add("GET", "/templates/:id/builds/:build/status", ({ res, params, url }) => {
+  add("GET", "/templates/:id/builds/:build/status", async ({ res, params, url }) => {
     const offset = intParam(url, "logsOffset") ?? 0;
-    sendJson(res, 200, templates.status(params.id ?? "", params.build ?? "", offset, intParam(url, "limit")));
+    sendJson(res, 200, await templates.status(params.id ?? "", params.build ?? "", offset, intParam(url, "limit")));
   });
 
-  add("GET", "/templates/aliases/:alias", ({ res, params }) => {
+  add("GET", "/templates/aliases/:alias", async ({ res, params }) => {
     const alias = params.alias ?? "";
-    template(alias);
+    await template(alias);
     sendJson(res, 200, { templateID: alias, public: false });
   });
 
@@ -126,49 +126,52 @@ export function registerE2bTemplateRoutes(
     const body = parseBody(AssignTagsSchema, await readJson(req));
     const target = parseTemplateRef(body.target);
     if (!target) throw new BurrowError(ErrorCode.ValidationFailed, `target '${body.target}' is not name[:tag]`);
-    const versionId = template(target.name).tags[target.tag];
+    const versionId = (await template(target.name)).tags[target.tag];
     if (versionId === undefined) throw notFound(body.target);
-    for (const tag of body.tags) catalog.tag(target.name, tag, versionId);
-    sendJson(res, 201, { buildID: templates.buildIdOf(versionId), tags: body.tags });
+    for (const tag of body.tags) await catalog.tag(target.name, tag, versionId);
+    sendJson(res, 201, { buildID: await templates.buildIdOf(versionId), tags: body.tags });
   });
 
   add("DELETE", "/templates/tags", async ({ req, res }) => {
     const body = parseBody(RemoveTagsSchema, await readJson(req));
     const name = parseTemplateRef(body.name)?.name ?? body.name;
-    template(name);
-    for (const tag of body.tags) catalog.untag(name, tag);
+    await template(name);
+    for (const tag of body.tags) await catalog.untag(name, tag);
     sendNothing(res, 204);
   });
 
-  add("GET", "/templates/:id/tags", ({ res, params }) => {
-    const t = template(params.id ?? "");
+  add("GET", "/templates/:id/tags", async ({ res, params }) => {
+    const t = await template(params.id ?? "");
+    const buildIdOf = await templates.buildIds();
     const created = new Map(t.versions.map((v) => [v.id, v.createdAt]));
     sendJson(
       res,
       200,
       Object.entries(t.tags).map(([tag, versionId]) => ({
         tag,
-        buildID: templates.buildIdOf(versionId),
+        buildID: buildIdOf(versionId),
         createdAt: created.get(versionId) ?? t.updatedAt,
       })),
     );
   });
 
-  add("GET", "/templates", ({ res }) => {
+  add("GET", "/templates", async ({ res }) => {
+    const buildIdOf = await templates.buildIds();
     sendJson(
       res,
       200,
-      catalog.list().map((t) => toE2bTemplate(t, (v) => templates.buildIdOf(v))),
+      (await catalog.list()).map((t) => toE2bTemplate(t, buildIdOf)),
     );
   });
 
-  add("GET", "/templates/:id", ({ res, params }) => {
-    const t = template(params.id ?? "");
-    const { buildID: _b, buildStatus: _s, ...rest } = toE2bTemplate(t, (v) => templates.buildIdOf(v));
+  add("GET", "/templates/:id", async ({ res, params }) => {
+    const t = await template(params.id ?? "");
+    const buildIdOf = await templates.buildIds();
+    const { buildID: _b, buildStatus: _s, ...rest } = toE2bTemplate(t, buildIdOf);
     sendJson(res, 200, {
       ...rest,
       builds: t.versions.map((v) => ({
-        buildID: templates.buildIdOf(v.id),
+        buildID: buildIdOf(v.id),
         status: "ready",
         cpuCount: 0,
         memoryMB: 0,

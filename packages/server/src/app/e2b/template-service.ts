@@ -109,7 +109,8 @@ export class E2bTemplates {
       throw new BurrowError(ErrorCode.Conflict, `build ${buildID} was started already`, { details: { buildID } });
     }
     const from = e2bBase(body);
-    const baseUser = "template" in from ? (this.deps.catalog.resolve(from.template).config.user ?? "root") : "root";
+    const baseUser =
+      "template" in from ? ((await this.deps.catalog.resolve(from.template)).config.user ?? "root") : "root";
     const translated = translateE2bSteps(body, baseUser, (h) => this.contextOf(h));
     const [tag, ...extra] = build.tags;
     const request: TemplateBuildRequest = {
@@ -125,22 +126,33 @@ export class E2bTemplates {
     build.origins = translated.origins;
   }
 
-  status(templateID: string, buildID: string, logsOffset: number, limit: number | undefined): E2bBuildStatus {
+  async status(
+    templateID: string,
+    buildID: string,
+    logsOffset: number,
+    limit: number | undefined,
+  ): Promise<E2bBuildStatus> {
     const build = this.build(templateID, buildID);
     const ids = { buildID, templateID };
     if (build.burrowBuildId === undefined) return toE2bBuildStatus(ids, undefined, [], []);
-    const info = this.deps.builds.get(build.burrowBuildId);
-    const logs = this.deps.builds.logs(build.burrowBuildId, logsOffset);
+    const info = await this.deps.builds.get(build.burrowBuildId);
+    const logs = await this.deps.builds.logs(build.burrowBuildId, logsOffset);
     return toE2bBuildStatus(ids, info, limit === undefined ? logs : logs.slice(0, limit), build.origins);
   }
 
   /** The E2B build id of the build that made a version (the version id when not made here). */
-  buildIdOf(versionId: string): string {
+  async buildIdOf(versionId: string): Promise<string> {
+    return (await this.buildIds())(versionId);
+  }
+
+  /** buildIdOf for many versions: the builds are read once. */
+  async buildIds(): Promise<(versionId: string) => string> {
+    const byVersion = new Map<string, string>();
     for (const b of this.builds.values()) {
-      if (b.burrowBuildId !== undefined && this.deps.builds.get(b.burrowBuildId)?.versionId === versionId) {
-        return b.buildID;
-      }
+      if (b.burrowBuildId === undefined) continue;
+      const versionId = (await this.deps.builds.get(b.burrowBuildId))?.versionId;
+      if (versionId !== undefined && !byVersion.has(versionId)) byVersion.set(versionId, b.buildID);
     }
-    return versionId;
+    return (versionId) => byVersion.get(versionId) ?? versionId;
   }
 }
