@@ -196,7 +196,7 @@ export function registerE2bVolumeRoutes(
         if (byToken.id !== params.id) throw new BurrowError(ErrorCode.Forbidden, "this token is for another volume");
         return { volumes, record: byToken };
       }
-      authenticate(req, keys);
+      await authenticate(req, keys);
       return { volumes, record: await volumes.get(params.id ?? "") };
     },
     (e) => e,

@@ -40,7 +40,7 @@ export function registerMetricsRoutes(router: Router, deps: MetricsRouteDeps): v
     async ({ req, res }) => {
       const token = bearer(req);
       if (!(deps.metricsToken !== undefined && token !== undefined && sameSecret(token, deps.metricsToken))) {
-        authenticate(req, deps.keys);
+        await authenticate(req, deps.keys);
       }
       const body = await deps.metrics.text();
       res.writeHead(200, { "Content-Type": deps.metrics.contentType, "Cache-Control": "no-store" });
