@@ -194,7 +194,8 @@ describe("e2b SDK against Burrow: base image parity and HTTPS sandbox hosts", ()
   });
 
   it("runs the whole SDK over HTTPS (API and sandbox plane) when Node trusts the preview CA", async () => {
-    const base = (server.https?.url as string).replace("127.0.0.1", "localhost");
+    const base = (server.https?.url ?? "").replace("127.0.0.1", "localhost");
+    expect(base).toMatch(/^https:\/\/localhost:\d+$/);
     const script = `
       import { Sandbox } from "e2b";
       const sb = await Sandbox.create();
