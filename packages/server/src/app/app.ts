@@ -29,6 +29,8 @@ export interface AppDeps extends RouteDeps {
   metrics?: ServerMetrics;
   /** A bearer token that reads /metrics besides the API keys. */
   metricsToken?: string;
+  /** The domain of sandbox hosts over HTTPS (the TLS listener's), once it listens. */
+  httpsDomain?: () => string | undefined;
 }
 
 /** The request handler, plus the handler of HTTP upgrades (WebSockets to sandbox ports). */
@@ -50,7 +52,7 @@ export function createApp(deps: AppDeps): App {
   const streams = new EventStreams(deps.events, deps.sandboxes);
   streams.register(router);
   const e2bDeps = { ...deps, store: deps.e2bStore, ...(deps.network ? { egress: deps.network.egress } : {}) };
-  registerE2bRoutes(router, new E2bService(e2bDeps), deps.keys, deps.logger);
+  registerE2bRoutes(router, new E2bService(e2bDeps), deps.keys, deps.logger, deps.httpsDomain);
   const t = deps.templates;
   if (t?.builds && t.contexts) {
     const e2bTemplates = new E2bTemplates({ catalog: t.catalog, builds: t.builds, contexts: t.contexts });

@@ -25,7 +25,8 @@ function notFound(what: string): BurrowError {
 
 /** Where the SDK PUTs a COPY's archive: this server, as the caller reached it. */
 function uploadUrl(ctx: RouteContext, templateID: string, hash: string, token: string): string {
-  const proto = ctx.req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
+  const overTls = "encrypted" in ctx.req.socket && ctx.req.socket.encrypted === true;
+  const proto = overTls || ctx.req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
   const host = ctx.req.headers.host ?? "localhost";
   const path = `/templates/${encodeURIComponent(templateID)}/files/${hash}/upload`;
   return `${proto}://${host}${path}?token=${token}`;
