@@ -173,6 +173,10 @@ export class FakeRuntime implements Runtime {
   }
 
   /** Fake sandboxes keep their files under the OS temp dir, in a directory per user. */
+  restoreStaging(id: string): { staging: string; upper: string } {
+    return { staging: `${this.upperDir(id)}.restore`, upper: this.upperDir(id) };
+  }
+
   upperDir(id: string): string {
     return join(tmpdir(), `burrow-fake-runtime-${process.getuid?.() ?? 0}`, id, "upper");
   }
