@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type { EgressRules } from "./host-firewall.js";
 import type {
@@ -28,6 +28,8 @@ export class FakeRuntime implements Runtime {
       throw new BurrowError(ErrorCode.RuntimeFailed, message);
     }
     this.sandboxes.set(spec.id, { spec, status: "running" });
+    // Like a real sandbox, it has a (here empty) file layer: checkpoints and snapshots read it.
+    await mkdir(this.upperDir(spec.id), { recursive: true });
   }
 
   async prepareHost(): Promise<void> {}
@@ -45,6 +47,7 @@ export class FakeRuntime implements Runtime {
 
   async destroy(id: string): Promise<void> {
     this.sandboxes.delete(id);
+    await rm(dirname(this.upperDir(id)), { recursive: true, force: true });
   }
 
   async status(id: string): Promise<RuntimeSandbox> {

@@ -155,7 +155,7 @@ export interface ListQuery {
   after: { createdAt: string; id: string } | undefined;
 }
 
-const MAX_PAGE = 100;
+export const MAX_PAGE = 100;
 
 function bad(message: string): BurrowError {
   return new BurrowError(ErrorCode.BadRequest, message);
@@ -165,7 +165,7 @@ export function encodeNextToken(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString("base64url");
 }
 
-function decodeNextToken(token: string): { createdAt: string; id: string } {
+export function decodeNextToken(token: string): { createdAt: string; id: string } {
   try {
     const value = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown;
     if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string")
