@@ -1,4 +1,5 @@
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { TemplateBuildInfo } from "@burrow/core";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,6 +73,40 @@ describe("templates from OCI image archives", () => {
     }
     const again = await build("ontop", { dockerfile });
     expect(again.build?.cacheHits).toBe(1); // same image, same layer: the RUN is a cache hit
+  });
+
+  it("burrow template export writes an OCI archive that imports under a new name with the build's files and config", async () => {
+    const dockerfile = [
+      `FROM oci-archive:${imageHash}`,
+      "RUN mkdir -p /made && echo put-there-by-the-build > /made/exported.txt",
+      "ENV MODE=exported",
+      "WORKDIR /made",
+    ].join("\n");
+    const built = await build("exp-src", { dockerfile, tags: ["v1"] });
+    expect(built.build?.status, JSON.stringify(built)).toBe("ready");
+    const file = join(image.dir, "exported.tar");
+    const out = await runNode([cliMain, "template", "export", "exp-src:v1", "-o", file], server.clientEnv);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain(`exp-src:v1 -> ${file}`);
+    expect(existsSync(`${file}.partial`)).toBe(false);
+    const imported = await runNode([cliMain, "template", "import", "exp-copy", file], server.clientEnv);
+    expect(imported.code, imported.stderr).toBe(0);
+    const sandbox = await Sandbox.create({ ...opts(), template: "exp-copy" });
+    try {
+      expect((await sandbox.commands.run("cat /made/exported.txt /hello/marker.txt")).stdout).toBe(
+        "put-there-by-the-build\nfrom-an-oci-image\n",
+      );
+      expect((await sandbox.commands.run("echo $FOO $MODE; pwd")).stdout).toBe("bar exported\n/made\n");
+    } finally {
+      await sandbox.kill();
+    }
+    const res = await server.request("GET", "/v1/templates/exp-src/export?tag=nope");
+    expect(res.status).toBe(404);
+    const missing = await runNode([cliMain, "template", "export", "no-such-template", "-o", file], server.clientEnv);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("not found");
+    // The failed export left the earlier archive alone.
+    expect(existsSync(file)).toBe(true);
   });
 
   it("answers 400 for host paths, unknown archives and archives that are not images", async () => {

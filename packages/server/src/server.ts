@@ -146,7 +146,13 @@ export async function startServer(
     version: VERSION,
     poolStatus: () => s.pool.status(),
     checkpoints: { checkpoints: s.checkpoints, diffs: s.diffs },
-    templates: { catalog: s.templates, builds: s.builds, contexts: s.contexts, snapshots: s.snapshots },
+    templates: {
+      catalog: s.templates,
+      builds: s.builds,
+      contexts: s.contexts,
+      snapshots: s.snapshots,
+      exporter: s.exporter,
+    },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
     dashboardDir: config.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
   });
