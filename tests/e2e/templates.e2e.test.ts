@@ -111,6 +111,40 @@ RUN ${last}
     }
   });
 
+  it("streams a RUN's output into the build log while the step still runs", async () => {
+    const slow = "FROM base\nRUN echo first-line-early && sleep 20 && echo second-line-late\n";
+    const res = await server.request("POST", "/v1/templates/streamed/builds", { dockerfile: slow });
+    expect(res.status, await res.clone().text()).toBe(202);
+    const started = (await res.json()) as TemplateBuildInfo;
+    const stream = await fetch(`${server.url}/v1/template-builds/${started.id}/logs?follow=1`, {
+      headers: { Authorization: `Bearer ${server.apiKey}` },
+    });
+    const decoder = new TextDecoder();
+    let seen = "";
+    let snapshot: { build: TemplateBuildInfo; logs: TemplateBuildLogEntry[] } | undefined;
+    for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+      seen += decoder.decode(chunk, { stream: true });
+      if (snapshot === undefined && seen.includes('"message":"  first-line-early"')) {
+        // The first line is in the log; the step (sleeping) has not finished.
+        const now = await server.request("GET", `/v1/template-builds/${started.id}/logs`);
+        snapshot = (await now.json()) as { build: TemplateBuildInfo; logs: TemplateBuildLogEntry[] };
+      }
+    }
+    expect(snapshot, seen).toBeDefined();
+    expect(snapshot?.build.status).toBe("building");
+    expect(snapshot?.build.stepsDone).toBe(0);
+    const outputLines = (logs: TemplateBuildLogEntry[]) => logs.map((l) => l.message).filter((m) => m.startsWith("  "));
+    expect(outputLines(snapshot?.logs ?? [])).toEqual(["  first-line-early"]);
+    expect(seen).toContain('"message":"  second-line-late"');
+    expect(seen).toMatch(/"status":"ready"/);
+    // The log holds each line once (not again when the step ends).
+    const all = (await (await server.request("GET", `/v1/template-builds/${started.id}/logs`)).json()) as {
+      logs: TemplateBuildLogEntry[];
+    };
+    expect(outputLines(all.logs)).toEqual(["  first-line-early", "  second-line-late"]);
+    expect((await server.request("DELETE", "/v1/templates/streamed")).status).toBe(204);
+  });
+
   it("fails a build whose RUN exits non-zero with the exit code, step and log tail; the previous version stays current", async () => {
     const before = (await (await server.request("GET", "/v1/templates/myapp")).json()) as TemplateInfo;
     const { build: b } = await build("myapp", {

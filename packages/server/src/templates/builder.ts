@@ -191,6 +191,7 @@ export class Builder implements TemplateBuilds {
     const total = plan.steps.length;
     let current = 0;
     const output: string[] = [];
+    let lines: OutputLines | undefined;
     try {
       info.status = "building";
       this.deps.store.updateBuild(info);
@@ -200,6 +201,7 @@ export class Builder implements TemplateBuilds {
       let parent = stackKey([plan.base.versionId]);
       for (const [i, planned] of plan.steps.entries()) {
         current = i + 1;
+        lines = undefined;
         if (this.closing) throw new Error(INTERRUPTED);
         const step = planned.step;
         const label = `step ${current}/${total}: ${describeStep(step)}`;
@@ -220,18 +222,23 @@ export class Builder implements TemplateBuilds {
           this.log(info.id, "info", `${label}: running`, current);
           const shared = this.making.get(key);
           if (shared) hit = true;
+          // The step's output goes into the log line by line as it arrives.
+          lines = new OutputLines((line) => this.log(info.id, "info", `  ${line}`, current), MAX_OUTPUT_LINES);
+          const streamed = lines;
           const making =
             shared ??
-            this.deps.steps.run(plan.name, planned, [...dirs].reverse(), config, key).then((r) => {
-              output.splice(0, output.length, ...r.output.split("\n"));
-              return r.dir;
-            });
+            this.deps.steps
+              .run(plan.name, planned, [...dirs].reverse(), config, key, (chunk) => streamed.write(chunk))
+              .then((r) => {
+                output.splice(0, output.length, ...r.output.split("\n"));
+                return r.dir;
+              });
           if (!shared) {
             this.making.set(key, making);
             void making.finally(() => this.making.delete(key)).catch(() => undefined);
           }
           dir = await making;
-          if (!shared) this.logOutput(info.id, current, output);
+          if (!shared) this.endOutput(info.id, current, lines, output);
           this.log(
             info.id,
             "info",
@@ -265,9 +272,9 @@ export class Builder implements TemplateBuilds {
       if (this.closing) return { ...info, status: "error" };
       const failed = err instanceof StepFailed ? err : undefined;
       const reason = errorMessage(err);
-      const lines = failed ? failed.output.split("\n") : [];
-      if (failed) this.logOutput(info.id, current, lines);
-      const logTail = lines
+      const failedLines = failed ? failed.output.split("\n") : [];
+      if (failed) this.endOutput(info.id, current, lines, failedLines);
+      const logTail = failedLines
         .filter((l) => l !== "")
         .slice(-LOG_TAIL_LINES)
         .join("\n");
@@ -286,6 +293,25 @@ export class Builder implements TemplateBuilds {
       for (const release of releases) release();
     }
     return { ...info };
+  }
+
+  /**
+   * Ends a step's output in the log: the last partial line and how many lines were not kept; or,
+   * when nothing arrived while it ran (a runtime that gives output only at the end), all of it.
+   */
+  private endOutput(buildId: string, step: number, streamed: OutputLines | undefined, all: string[]): void {
+    if (streamed === undefined || streamed.received === 0) {
+      this.logOutput(buildId, step, all);
+      return;
+    }
+    streamed.end();
+    if (streamed.dropped > 0)
+      this.log(
+        buildId,
+        "info",
+        `(${streamed.dropped} more lines not kept; the end of the output is kept with a failure)`,
+        step,
+      );
   }
 
   private logOutput(buildId: string, step: number, lines: string[]): void {
@@ -316,6 +342,40 @@ function applyConfig(config: TemplateConfig, step: BuildPlan["steps"][number]["s
       break;
     default:
       break;
+  }
+}
+
+/** Splits output chunks into lines; keeps the first `max` lines and counts the rest. */
+class OutputLines {
+  private partial = "";
+  private kept = 0;
+  dropped = 0;
+  received = 0;
+
+  constructor(
+    private readonly emit: (line: string) => void,
+    private readonly max: number,
+  ) {}
+
+  write(chunk: string): void {
+    if (chunk === "") return;
+    this.received += chunk.length;
+    const parts = (this.partial + chunk).split("\n");
+    this.partial = parts.pop() ?? "";
+    for (const line of parts) this.line(line);
+  }
+
+  end(): void {
+    if (this.partial !== "") this.line(this.partial);
+    this.partial = "";
+  }
+
+  private line(line: string): void {
+    if (this.kept >= this.max) this.dropped++;
+    else {
+      this.kept++;
+      this.emit(line);
+    }
   }
 }
 
