@@ -88,7 +88,7 @@ describe("e2b SDK snapshots and forks against Burrow", () => {
     } finally {
       for (const sb of [source, ...made]) await sb.kill().catch(() => undefined);
     }
-  });
+  }, 240_000);
 
   it("sandbox.fork and Sandbox.fork: count forks with the source's files and the timeout asked; a killed sandbox is not found", async () => {
     const source = await Sandbox.create(opts());
@@ -120,5 +120,5 @@ describe("e2b SDK snapshots and forks against Burrow", () => {
     } finally {
       for (const sb of [source, ...forks]) await sb.kill().catch(() => undefined);
     }
-  });
+  }, 180_000);
 });

@@ -60,6 +60,8 @@ describe("templates from OCI image archives", () => {
   });
 
   it("FROM oci-archive:<sha256> builds on the image, unpacking it once", async () => {
+    // Uploaded again: the CLI's import above uploaded the same bytes, deleted when its build ended.
+    expect(await upload(new Uint8Array(readFileSync(image.archive)))).toBe(imageHash);
     const dockerfile = `FROM oci-archive:${imageHash}\nRUN echo built-on-top > /hello/built.txt\n`;
     const first = await build("ontop", { dockerfile });
     expect(first.build?.status, JSON.stringify(first)).toBe("ready");
@@ -71,11 +73,15 @@ describe("templates from OCI image archives", () => {
     } finally {
       await sandbox.kill();
     }
+    // The archive was deleted with the build that used it; the same bytes again, the same hash.
+    expect((await server.request("GET", `/v1/template-contexts/${imageHash}`)).status).toBe(404);
+    expect(await upload(new Uint8Array(readFileSync(image.archive)))).toBe(imageHash);
     const again = await build("ontop", { dockerfile });
     expect(again.build?.cacheHits).toBe(1); // same image, same layer: the RUN is a cache hit
   });
 
   it("burrow template export writes an OCI archive that imports under a new name with the build's files and config", async () => {
+    await upload(new Uint8Array(readFileSync(image.archive)));
     const dockerfile = [
       `FROM oci-archive:${imageHash}`,
       "RUN mkdir -p /made && echo put-there-by-the-build > /made/exported.txt",
@@ -107,7 +113,7 @@ describe("templates from OCI image archives", () => {
     expect(missing.stderr).toContain("not found");
     // The failed export left the earlier archive alone.
     expect(existsSync(file)).toBe(true);
-  });
+  }, 180_000);
 
   it("answers 400 for host paths, unknown archives and archives that are not images", async () => {
     const hostPath = await build("bad", { from: { image: "oci-archive:/etc/passwd" }, steps: [] });

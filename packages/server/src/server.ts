@@ -67,6 +67,9 @@ async function reconcile(
   if (failedBuilds > 0)
     host.logger.warn({ builds: failedBuilds }, "template builds interrupted by the stop marked failed");
   await s.layers.recover();
+  // Build contexts live for their build; none is running now.
+  const contexts = await s.contexts.clear();
+  if (contexts > 0) host.logger.info({ files: contexts }, "build contexts left by the last run removed");
   await reconcileAtStart({ ...s, ...host });
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");

@@ -55,6 +55,8 @@ export class Builder implements TemplateBuilds {
   private readonly running = new Map<string, Promise<TemplateBuildInfo>>();
   /** Layers being made, by digest: concurrent builds of the same step share the work. */
   private readonly making = new Map<string, Promise<string>>();
+  /** The uploaded contexts each running build uses, by build id. */
+  private readonly contextUsers = new Map<string, Set<string>>();
   private readonly now: () => Date;
   private closing = false;
 
@@ -117,9 +119,24 @@ export class Builder implements TemplateBuilds {
       "info",
       `build ${info.id} of ${plan.name}:${plan.tags.join(",")} on ${plan.base.templateName} (${plan.base.versionId}): ${plan.steps.length} steps, ${plan.layerSteps} make layers`,
     );
-    const done = this.build(info, plan).finally(() => this.running.delete(info.id));
+    // The uploaded contexts (COPY files, an image archive) go when the last build using them ends.
+    this.contextUsers.set(info.id, contextsOf(request));
+    const done = this.build(info, plan).finally(async () => {
+      this.running.delete(info.id);
+      await this.endContexts(info.id);
+    });
     this.running.set(info.id, done);
     return { ...info };
+  }
+
+  /** Deletes the contexts a build used that no other running build uses (before its last log line). */
+  private async endContexts(buildId: string): Promise<void> {
+    const hashes = this.contextUsers.get(buildId);
+    this.contextUsers.delete(buildId);
+    for (const hash of hashes ?? []) {
+      const used = [...this.contextUsers.values()].some((users) => users.has(hash));
+      if (!used) await this.deps.contexts.delete(hash).catch(() => undefined);
+    }
   }
 
   get(buildId: string): TemplateBuildInfo | undefined {
@@ -260,6 +277,7 @@ export class Builder implements TemplateBuilds {
       info.status = "ready";
       info.finishedAt = this.now().toISOString();
       this.deps.store.updateBuild(info);
+      await this.endContexts(info.id);
       this.log(
         info.id,
         "info",
@@ -285,6 +303,7 @@ export class Builder implements TemplateBuilds {
       info.error = { message, step: current, ...(failed ? { exitCode: failed.exitCode, logTail } : {}) };
       info.finishedAt = this.now().toISOString();
       this.deps.store.updateBuild(info);
+      await this.endContexts(info.id);
       this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
       this.deps.logger.warn({ buildId: info.id, err: reason }, "template build failed");
     } finally {
@@ -343,6 +362,15 @@ function applyConfig(config: TemplateConfig, step: BuildPlan["steps"][number]["s
     default:
       break;
   }
+}
+
+/** The uploaded archives a build reads: its COPY contexts and an `oci-archive:`/`docker-archive:` base. */
+function contextsOf(request: TemplateBuildRequest): Set<string> {
+  const hashes = new Set<string>();
+  for (const step of request.steps) if (step.type === "copy") hashes.add(step.contextHash);
+  const archive = "image" in request.from ? /^(?:oci|docker)-archive:([0-9a-f]{64})$/.exec(request.from.image) : null;
+  if (archive?.[1] !== undefined) hashes.add(archive[1]);
+  return hashes;
 }
 
 /** Splits output chunks into lines; keeps the first `max` lines and counts the rest. */
