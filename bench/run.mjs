@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 
-const ALL_SUITES = ["slice", "lifecycle", "density", "checkpoints", "network", "egress", "soak", "templates"];
+const ALL_SUITES = ["slice", "lifecycle", "density", "checkpoints", "network", "egress", "soak", "templates", "code"];
 const root = join(import.meta.dirname, "..");
 const selected = (process.env.BENCH_SUITES ?? ALL_SUITES.join(","))
   .split(",")

@@ -31,8 +31,11 @@ SRC
 fi
 
 # Packages from bookworm itself, and the one we take from backports. chromium is only for the
-# dashboard's browser test (tests/e2e/dashboard.e2e.test.ts drives it headless).
-BASE_PACKAGES=(golang-go mmdebstrap iproute2 iptables conntrack openssl util-linux ca-certificates procps attr systemd skopeo umoci chromium)
+# dashboard's browser test (tests/e2e/dashboard.e2e.test.ts drives it headless). postgresql and the
+# swift-* servers are the real services cluster mode's tests start on their own ports
+# (tests/services/); setup never starts or enables them as system services.
+BASE_PACKAGES=(golang-go mmdebstrap iproute2 iptables conntrack openssl util-linux ca-certificates procps attr systemd skopeo umoci chromium
+  postgresql swift-proxy swift-account swift-container swift-object)
 missing=()
 for pkg in "${BASE_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -56,5 +59,10 @@ fi
 if [[ $runsc_ok -eq 0 ]]; then
   log "installing runsc from bookworm-backports"
   apt-get install -y --no-install-recommends -t bookworm-backports runsc >/dev/null
+fi
+# PostgreSQL refuses to run as root; the tests run it as the `postgres` account the package creates.
+if ! id -u postgres >/dev/null 2>&1; then
+  log "creating the postgres system account"
+  useradd --system --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres
 fi
 log "host packages ready: runsc $(dpkg-query -W -f='${Version}' runsc), go $(go version | awk '{print $3}')"

@@ -32,3 +32,9 @@ fi
 
 TEMPLATES_DIR="${BURROW_TEMPLATES_DIR:-${BURROW_DATA_DIR:-$HOME/.burrow}/templates}"
 bash scripts/build-base-template.sh "$TEMPLATES_DIR"
+# The code-interpreter template (Jupyter kernel, pandas, matplotlib, a Node kernel): its Debian
+# packages are downloaded once (a few minutes); a changed service only re-assembles (seconds).
+# BURROW_SKIP_CODE_INTERPRETER=1 skips it; `burrow create --template code-interpreter` then 404s.
+if [[ "${BURROW_SKIP_CODE_INTERPRETER:-}" != "1" ]]; then
+  bash scripts/build-code-interpreter-template.sh "$TEMPLATES_DIR"
+fi

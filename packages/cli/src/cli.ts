@@ -6,6 +6,7 @@ import { egress } from "./commands/egress.js";
 import { exec } from "./commands/exec.js";
 import { events, hibernate, keepalive, pause, restart, resume } from "./commands/lifecycle.js";
 import { mcp } from "./commands/mcp.js";
+import { runCode } from "./commands/run-code.js";
 import { create, info, ls, rm } from "./commands/sandboxes.js";
 import { secret } from "./commands/secrets.js";
 import { shell } from "./commands/shell.js";
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   ls,
   info,
   exec,
+  runCode,
   shell,
   cp,
   rm,

@@ -1,10 +1,12 @@
 /** `createBurrowMcpServer`: one MCP server (one client session) with every Burrow tool and resource. */
+
 import { type Logger, silentLogger } from "@burrow/core";
 import type { ConnectionOptions } from "@burrow/sdk";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { registerFileResources } from "./resources.js";
 import { Session } from "./session.js";
 import { checkpointTools } from "./tools/checkpoints.js";
+import { codeTools } from "./tools/code.js";
 import { commandTools } from "./tools/commands.js";
 import { fileTools } from "./tools/files.js";
 import { previewTools } from "./tools/previews.js";
@@ -20,6 +22,7 @@ export const TOOL_GROUPS: readonly ToolGroup[] = [
   checkpointTools,
   previewTools,
   secretTools,
+  codeTools,
 ];
 
 export const SERVER_NAME = "burrow";

@@ -54,6 +54,7 @@ describe("Burrow MCP server (fake Burrow)", () => {
       "sandbox_fork",
       "get_preview_url",
       "secret_list",
+      "run_code",
     ]);
     for (const tool of tools) {
       expect(tool.description?.length, tool.name).toBeGreaterThan(40);

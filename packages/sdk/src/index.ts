@@ -28,6 +28,17 @@ export type {
 } from "@burrow/core";
 export { BurrowError, ErrorCode } from "@burrow/core";
 export { type CheckpointCreateOptions, type CheckpointDiffOptions, Checkpoints } from "./checkpoints.js";
+export {
+  CODE_INTERPRETER_PORT,
+  type CodeContext,
+  type CodeLanguage,
+  type CodeResult,
+  type CreateCodeContextOptions,
+  DEFAULT_CODE_TIMEOUT_MS,
+  type Execution,
+  type ExecutionError,
+  type RunCodeOptions,
+} from "./code.js";
 export { type CommandChunk, CommandHandle, type OutputCallback } from "./command-handle.js";
 export {
   type CommandConnectOptions,

@@ -15,6 +15,13 @@ import type {
   UpdateSandboxRequest,
 } from "@burrow/core";
 import { Checkpoints } from "./checkpoints.js";
+import {
+  type CodeContext,
+  CodeInterpreter,
+  type CreateCodeContextOptions,
+  type Execution,
+  type RunCodeOptions,
+} from "./code.js";
 import { Commands } from "./commands.js";
 import { type ConnectionOptions, resolveConfig } from "./config.js";
 import { EnvdClient } from "./envd.js";
@@ -66,6 +73,7 @@ export class Sandbox {
   readonly pty: Pty;
   readonly checkpoints: Checkpoints;
   readonly previews: Previews;
+  private readonly code: CodeInterpreter;
 
   private constructor(
     readonly sandboxId: string,
@@ -77,6 +85,32 @@ export class Sandbox {
     this.pty = new Pty(envd, this.commands);
     this.checkpoints = new Checkpoints(api, sandboxId);
     this.previews = new Previews(api, sandboxId);
+    this.code = new CodeInterpreter(api, sandboxId);
+  }
+
+  /**
+   * Runs code in the sandbox's code interpreter (a `code-interpreter` sandbox): Python by default,
+   * `language: "js"`, or a context from `createCodeContext`. Variables persist per context.
+   * Exceptions come back in `execution.error`; a timeout or abort interrupts the code.
+   */
+  runCode(code: string, opts?: RunCodeOptions): Promise<Execution> {
+    return this.code.runCode(code, opts);
+  }
+
+  createCodeContext(opts?: CreateCodeContextOptions): Promise<CodeContext> {
+    return this.code.createContext(opts);
+  }
+
+  listCodeContexts(opts?: RequestOptions): Promise<CodeContext[]> {
+    return this.code.listContexts(opts);
+  }
+
+  restartCodeContext(context: CodeContext | string, opts?: RequestOptions): Promise<void> {
+    return this.code.restartContext(context, opts);
+  }
+
+  removeCodeContext(context: CodeContext | string, opts?: RequestOptions): Promise<void> {
+    return this.code.removeContext(context, opts);
   }
 
   /** The sandbox's network settings: egress policy and brokered secrets. */

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { BurrowError, DEFAULT_PORT, DEFAULT_TEMPLATE_TAG, ErrorCode, parseTemplateRef } from "@burrow/core";
 import { z } from "zod";
 import { DEFAULT_HOST_CA_DIR } from "./root/host-cas.js";
+import { type BlobStoreConfig, parseBlobUrl } from "./store/blob-url.js";
 
 export interface ServerConfig {
   host: string;
@@ -46,6 +47,8 @@ export interface ServerConfig {
   checkpointCompression: "none" | "flate-best-speed";
   /** The built dashboard served at `/` (default packages/dashboard/dist; not served when missing). */
   dashboardDir?: string;
+  /** Where checkpoint blobs are kept: `<dataDir>/blobs` unless BURROW_BLOB_URL names an S3 bucket. */
+  blobStore: BlobStoreConfig;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -96,6 +99,8 @@ const EnvSchema = z.object({
   BURROW_HOST_CA_DIR: z.string().min(1).optional(),
   BURROW_CHECKPOINT_COMPRESSION: z.enum(["none", "flate-best-speed"]).default("flate-best-speed"),
   BURROW_LIFECYCLE_TICK_MS: intFromEnv("BURROW_LIFECYCLE_TICK_MS", 50, 60_000).optional(),
+  BURROW_BLOB_URL: z.string().optional(),
+  BURROW_BLOB_CACHE_MB: intFromEnv("BURROW_BLOB_CACHE_MB", 0, 100_000_000).optional(),
   BURROW_WARM_POOL: z
     .string()
     .refine(
@@ -158,6 +163,10 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     networkPrefix: e.BURROW_NETWORK_PREFIX,
     checkpointCompression: e.BURROW_CHECKPOINT_COMPRESSION,
     dashboardDir: resolve(e.BURROW_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR),
+    blobStore: parseBlobUrl(e.BURROW_BLOB_URL, env, join(dataDir, "blobs"), {
+      dir: join(dataDir, "blob-cache"),
+      maxBytes: (e.BURROW_BLOB_CACHE_MB ?? 2048) * 1024 * 1024,
+    }),
     ...(e.BURROW_PREVIEW_DOMAIN ? { previewDomain: e.BURROW_PREVIEW_DOMAIN.toLowerCase() } : {}),
     ...(e.BURROW_DNS_UPSTREAM ? { dnsUpstream: e.BURROW_DNS_UPSTREAM } : {}),
     ...(e.BURROW_SECRETS_KEY ? { secretsKeyHex: e.BURROW_SECRETS_KEY } : {}),

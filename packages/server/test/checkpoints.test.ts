@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -16,7 +16,7 @@ import {
 } from "@burrow/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { diffViews, type TemplateLayer, unifiedDiff } from "../src/checkpoints/diff.js";
-import { LocalBlobStore, sha256 } from "../src/store/blob-store.js";
+import { LocalBlobStore } from "../src/store/blob-store.js";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -29,34 +29,6 @@ afterEach(() => {
 });
 
 const isRoot = process.getuid?.() === 0;
-
-describe("LocalBlobStore", () => {
-  it("stores by sha256 once, reads back, lists and deletes", async () => {
-    const blobs = new LocalBlobStore(tempDir());
-    const data = Buffer.from("hello");
-    const first = await blobs.put(data);
-    expect(first).toEqual({ hash: sha256(data), newBytes: 5 });
-    expect((await blobs.put(data)).newBytes).toBe(0);
-    expect(await blobs.has(first.hash)).toBe(true);
-    expect((await blobs.get(first.hash)).toString()).toBe("hello");
-    const listed: string[] = [];
-    for await (const h of blobs.list()) listed.push(h);
-    expect(listed).toEqual([first.hash]);
-    expect(await blobs.delete(first.hash)).toBe(true);
-    expect(await blobs.delete(first.hash)).toBe(false);
-    await expect(blobs.get(first.hash)).rejects.toThrow(/missing/);
-    expect(() => blobs.path("../etc/passwd")).toThrow(/sha256/);
-  });
-
-  it("cleanup removes temp files of interrupted writes", async () => {
-    const root = tempDir();
-    const blobs = new LocalBlobStore(root);
-    mkdirSync(join(root, "tmp"));
-    writeFileSync(join(root, "tmp", "half-written"), "x");
-    await blobs.cleanup();
-    expect(() => readFileSync(join(root, "tmp", "half-written"))).toThrow();
-  });
-});
 
 describe("buildManifest", () => {
   it.runIf(isRoot)(

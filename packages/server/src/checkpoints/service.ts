@@ -34,7 +34,7 @@ import type { KeyedMutex } from "../services/keyed-mutex.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import { PENDING_FORK, type SandboxService } from "../services/sandbox-service.js";
 import type { Transitions } from "../services/transitions.js";
-import type { LocalBlobStore } from "../store/blob-store.js";
+import type { BlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { Catalog } from "../templates/catalog.js";
@@ -49,7 +49,7 @@ export const MAX_FORKS = 20;
 export interface CheckpointServiceDeps {
   store: SandboxStore;
   checkpoints: CheckpointStore;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
   runtime: Runtime;
   templates: Catalog;
   transitions: Transitions;

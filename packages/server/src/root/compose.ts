@@ -19,10 +19,10 @@ import { SandboxSettings } from "../services/sandbox-settings.js";
 import { Transitions } from "../services/transitions.js";
 import { WarmPool } from "../services/warm-pool.js";
 import type { ApiKeyStore } from "../store/api-key-store.js";
-import { LocalBlobStore } from "../store/blob-store.js";
 import type { Db } from "../store/db.js";
 import type { E2bStore } from "../store/e2b-store.js";
 import type { EventStore } from "../store/event-store.js";
+import { openBlobStore } from "../store/open-blob-store.js";
 import type { SandboxStore } from "../store/sandbox-store.js";
 import { openStores } from "../store/stores.js";
 import { Builder } from "../templates/builder.js";
@@ -168,7 +168,7 @@ export function composeServices(f: Foundation): Services {
     now: date,
   });
   sandboxes.usePool(pool);
-  const blobs = new LocalBlobStore(join(config.dataDir, "blobs"));
+  const blobs = openBlobStore(config.blobStore);
   const checkpoints = new CheckpointService({
     store,
     checkpoints: checkpointStore,

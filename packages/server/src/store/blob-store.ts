@@ -5,11 +5,12 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { BurrowError, ErrorCode } from "@burrow/core";
 
-const HASH_PATTERN = /^[0-9a-f]{64}$/;
+export const HASH_PATTERN = /^[0-9a-f]{64}$/;
 
 /**
  * Content-addressed storage of immutable blobs named by the sha256 of their bytes. Writing
- * the same bytes twice stores them once. Implementations: a local directory (here); S3 later.
+ * the same bytes twice stores them once. Implementations: a local directory (here) and an S3
+ * bucket with a local read cache (s3-blob-store.ts).
  */
 export interface BlobStore {
   /** Stores `data`; `newBytes` is 0 when a blob with that hash already existed. */
@@ -30,7 +31,7 @@ export function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-function checkHash(hash: string): string {
+export function checkHash(hash: string): string {
   if (!HASH_PATTERN.test(hash)) throw new BurrowError(ErrorCode.BadRequest, `'${hash}' is not a sha256 hex digest`);
   return hash;
 }
@@ -81,8 +82,9 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async get(hash: string): Promise<Buffer> {
+    const path = this.path(hash);
     try {
-      return await readFile(this.path(hash));
+      return await readFile(path);
     } catch (err) {
       throw missing(hash, err);
     }
@@ -93,8 +95,9 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async has(hash: string): Promise<boolean> {
+    const path = this.path(hash);
     try {
-      await access(this.path(hash));
+      await access(path);
       return true;
     } catch {
       return false;
@@ -106,8 +109,9 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async delete(hash: string): Promise<boolean> {
+    const path = this.path(hash);
     try {
-      await unlink(this.path(hash));
+      await unlink(path);
       return true;
     } catch {
       return false;
@@ -131,7 +135,7 @@ export class LocalBlobStore implements BlobStore {
   }
 }
 
-function missing(hash: string, cause: unknown): BurrowError {
+export function missing(hash: string, cause: unknown): BurrowError {
   return new BurrowError(ErrorCode.Internal, `blob ${hash} is missing from the blob store`, { cause });
 }
 

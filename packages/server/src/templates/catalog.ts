@@ -14,6 +14,7 @@ import {
 } from "@burrow/core";
 import type { TemplateStore, VersionRow } from "../store/template-store.js";
 import type { ResolvedTemplate, TemplateCatalog } from "./contract.js";
+import { directoryConfig } from "./directory-config.js";
 import type { LayerStore } from "./layer-store.js";
 
 export const TEMPLATE_VERSION_ID_PATTERN = /^tv_[a-z2-7]{20}$/;
@@ -45,7 +46,8 @@ export interface TemplateOfSandbox {
 /**
  * Templates, their versions and tags over the template store. A template directory
  * `<templatesDir>/<name>/rootfs` is registered as `<name>:latest` (one external layer), again
- * whenever its template.json changes.
+ * whenever its template.json changes; the manifest's `config` (start command, user, env, …)
+ * becomes the version's config.
  */
 export class Catalog implements TemplateCatalog {
   private readonly now: () => Date;
@@ -96,7 +98,8 @@ export class Catalog implements TemplateCatalog {
     const now = this.now().toISOString();
     const digest = createHash("sha256").update(`external\0${source}`).digest("hex");
     this.store.putLayer({ digest, dir: rootfs, external: true, sizeBytes: 0, createdAt: now });
-    const version = this.addVersion(name, [digest], emptyConfig(), { source });
+    const config = directoryConfig(manifest, this.deps.logger, name);
+    const version = this.addVersion(name, [digest], config, { source });
     this.store.setTag(name, DEFAULT_TEMPLATE_TAG, version.id, now);
     this.deps.logger.info({ template: name, versionId: version.id }, "template directory registered");
     return version;

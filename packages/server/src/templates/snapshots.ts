@@ -4,7 +4,7 @@ import { BurrowError, ErrorCode, parseTemplateRef, type TemplateRef, type Templa
 import { materialize, materializeMemory, removeTree } from "@burrow/runtime";
 import { loadManifest } from "../checkpoints/manifest-io.js";
 import type { CheckpointService } from "../checkpoints/service.js";
-import type { LocalBlobStore } from "../store/blob-store.js";
+import type { BlobStore } from "../store/blob-store.js";
 import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
 import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { VersionRow } from "../store/template-store.js";
@@ -15,7 +15,7 @@ export interface SnapshotTemplatesDeps {
   store: SandboxStore;
   checkpoints: CheckpointService;
   checkpointStore: CheckpointStore;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
   catalog: Catalog;
   /** `<data>/template-snapshots`: one directory per snapshot version (image/ and upper/). */
   root: string;

@@ -47,6 +47,9 @@ function notFound(id: string): BurrowError {
   return new BurrowError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`, { details: { sandboxId: id } });
 }
 
+/** E2B template names that mean a Burrow template: `@e2b/code-interpreter` asks for its own. */
+const E2B_TEMPLATE_ALIASES: Readonly<Record<string, string>> = { "code-interpreter-v1": "code-interpreter" };
+
 /** E2B's sandbox operations, expressed with Burrow's services. */
 export class E2bService {
   private readonly now: () => number;
@@ -74,7 +77,7 @@ export class E2bService {
     const policy = e2bEgressPolicy(req.allow_internet_access, req.network);
     const record = await this.deps.sandboxes.create(
       {
-        template: req.templateID,
+        template: E2B_TEMPLATE_ALIASES[req.templateID] ?? req.templateID,
         env: req.envVars ?? {},
         metadata: req.metadata ?? {},
         lifecycle: policyFor(onTimeout, timeoutMs, DEFAULT_LIFECYCLE),
