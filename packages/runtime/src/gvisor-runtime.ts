@@ -579,6 +579,7 @@ export class GvisorRuntime implements Runtime {
     args.push(id, ...argv);
     const result = await this.options.runner.run(this.runscArgv(id, args), {
       timeoutMs: options.timeoutMs ?? this.timeoutMs,
+      ...(options.onOutput === undefined ? {} : { onOutput: options.onOutput }),
     });
     if (result.timedOut) throw new BurrowError(ErrorCode.Timeout, `command timed out in sandbox ${id}`);
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };

@@ -95,6 +95,8 @@ export interface ExecOptions {
   env?: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called with the command's output as it arrives (a runtime may call it only at the end). */
+  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
 }
 
 export interface ExecResult {

@@ -73,6 +73,9 @@ async function reconcile(
   await s.layers.recover();
   // Volumes in use are mounted before any sandbox is restarted or woken.
   await s.volumes.recover();
+  // Build contexts live for their build; none is running now.
+  const contexts = await s.contexts.clear();
+  if (contexts > 0) host.logger.info({ files: contexts }, "build contexts left by the last run removed");
   await reconcileAtStart({ ...s, ...host });
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
@@ -156,7 +159,13 @@ export async function startServer(
     version: VERSION,
     poolStatus: () => s.pool.status(),
     checkpoints: { checkpoints: s.checkpoints, diffs: s.diffs },
-    templates: { catalog: s.templates, builds: s.builds, contexts: s.contexts, snapshots: s.snapshots },
+    templates: {
+      catalog: s.templates,
+      builds: s.builds,
+      contexts: s.contexts,
+      snapshots: s.snapshots,
+      exporter: s.exporter,
+    },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
     dashboardDir: config.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
     metrics: s.metrics,

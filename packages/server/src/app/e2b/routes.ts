@@ -200,8 +200,4 @@ export function registerE2bRoutes(
   const noLogs = "command output is streamed to the client and kept per process (commands.connect), not as logs";
   unsupported("GET", "/sandboxes/:id/logs", "sandbox logs", noLogs);
   unsupported("GET", "/v2/sandboxes/:id/logs", "sandbox logs", noLogs);
-  const noSnapshots = "use Burrow's checkpoints (/v1/sandboxes/{id}/checkpoints) to save and fork a sandbox";
-  unsupported("POST", "/sandboxes/:id/fork", "forking through the E2B API", noSnapshots);
-  unsupported("POST", "/sandboxes/:id/snapshots", "snapshots through the E2B API", noSnapshots);
-  unsupported("GET", "/snapshots", "snapshots through the E2B API", noSnapshots);
 }
