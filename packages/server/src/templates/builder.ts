@@ -279,8 +279,9 @@ export class Builder implements TemplateBuilds {
       info.status = "ready";
       this.deps.onFinished?.("ready", (performance.now() - started) / 1000);
       info.finishedAt = this.now().toISOString();
-      await this.deps.store.updateBuild(info);
+      // Contexts go first: a poller that sees the new status must find the last log line too.
       await this.endContexts(info.id);
+      await this.deps.store.updateBuild(info);
       await this.log(
         info.id,
         "info",
@@ -306,8 +307,9 @@ export class Builder implements TemplateBuilds {
       this.deps.onFinished?.("failed", (performance.now() - started) / 1000);
       info.error = { message, step: current, ...(failed ? { exitCode: failed.exitCode, logTail } : {}) };
       info.finishedAt = this.now().toISOString();
-      await this.deps.store.updateBuild(info);
+      // Contexts go first: a poller that sees the new status must find the last log line too.
       await this.endContexts(info.id);
+      await this.deps.store.updateBuild(info);
       await this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
       this.deps.logger.warn({ buildId: info.id, err: reason }, "template build failed");
     } finally {
