@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from "kysely";
 import pg from "pg";
 import type { Tables } from "./tables.js";
 
@@ -37,6 +37,11 @@ export function openSqlDatabase(target: string, options: { poolSize?: number } =
       },
     };
     const pool = new pg.Pool({ connectionString: target, max: options.poolSize ?? 10, types });
+    // A connection lost while idle (server restart, failover, or the pool closing) is dropped and
+    // the next query opens another; a query's own errors reach its caller. Without a listener,
+    // such an 'error' event would end the process.
+    pool.on("error", () => undefined);
+    pool.on("connect", (client) => client.on("error", () => undefined));
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: "postgres", close: () => db.destroy() };
   }
@@ -48,4 +53,26 @@ export function openSqlDatabase(target: string, options: { poolSize?: number } =
   sqlite.pragma("foreign_keys = ON");
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
   return { db, dialect: "sqlite", close: () => db.destroy() };
+}
+
+/** Keys of the PostgreSQL advisory locks that serialize a kind of write across every node. */
+export const LockKey = {
+  /** Network index allocation (read the used indexes, insert the next). */
+  NetworkIndex: 0x6275_7201,
+  /** Checkpoint tree changes (an insert names a parent; a delete moves children to the parent). */
+  CheckpointTree: 0x6275_7202,
+} as const;
+
+/**
+ * Takes a transaction-scoped advisory lock on PostgreSQL (released at commit or rollback), so
+ * transactions that take the same key run one at a time on every node. Nothing on SQLite: Kysely
+ * runs one transaction at a time on its single connection, and SQLite's write lock covers other
+ * processes.
+ */
+export async function lockForTransaction(
+  database: SqlDatabase,
+  trx: Transaction<Tables>,
+  key: (typeof LockKey)[keyof typeof LockKey],
+): Promise<void> {
+  if (database.dialect === "postgres") await sql`SELECT pg_advisory_xact_lock(${key})`.execute(trx);
 }

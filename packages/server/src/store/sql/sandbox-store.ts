@@ -1,7 +1,7 @@
 import { BurrowError, ErrorCode, type LifecyclePolicy, type SandboxResources, type SandboxState } from "@burrow/core";
 import { sql } from "kysely";
 import { fromRow, NETWORK_REUSE_DELAY_MS, type Row, type SandboxRecord, type SandboxStore } from "../sandbox-store.js";
-import type { SqlDatabase } from "./database.js";
+import { LockKey, lockForTransaction, type SqlDatabase } from "./database.js";
 import type { SandboxesTable } from "./tables.js";
 
 function toRow(record: SandboxRecord): SandboxesTable {
@@ -27,9 +27,6 @@ function toRow(record: SandboxRecord): SandboxesTable {
 
 const fromTable = (row: SandboxesTable): SandboxRecord => fromRow(row as Row);
 
-/** Key of the PostgreSQL advisory lock that serializes network index allocation across nodes. */
-const NET_INDEX_LOCK = 0x6275_7272; // "burr"
-
 /**
  * Sandbox rows through Kysely, on SQLite or PostgreSQL. Network index allocation is one
  * transaction: on PostgreSQL it first takes a transaction-scoped advisory lock, so allocations by
@@ -49,7 +46,7 @@ export class SqlSandboxStore implements SandboxStore {
 
   async insertWithNetworkIndex(record: Omit<SandboxRecord, "networkIndex">, maxIndex: number): Promise<SandboxRecord> {
     return this.db.transaction().execute(async (trx) => {
-      if (this.database.dialect === "postgres") await sql`SELECT pg_advisory_xact_lock(${NET_INDEX_LOCK})`.execute(trx);
+      await lockForTransaction(this.database, trx, LockKey.NetworkIndex);
       // Addresses of sandboxes deleted in the last minutes are not reused yet (closing TCP
       // connections to them may still be on the host).
       const quarantineSince = new Date(Date.now() - NETWORK_REUSE_DELAY_MS).toISOString();

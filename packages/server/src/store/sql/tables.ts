@@ -21,6 +21,25 @@ export interface SandboxesTable {
   template_version: string | null;
 }
 
+export interface CheckpointsTable {
+  id: string;
+  sandbox_id: string;
+  name: string | null;
+  mode: string;
+  parent_id: string | null;
+  manifest_hash: string;
+  size_bytes: number;
+  stored_bytes: number;
+  file_count: number;
+  paused_ms: number;
+  created_at: string;
+  status: string;
+}
+
 export interface Tables {
   sandboxes: SandboxesTable;
+  checkpoints: CheckpointsTable;
+  blob_refs: { owner: string; hash: string };
+  checkpoint_heads: { sandbox_id: string; checkpoint_id: string };
+  sandbox_bases: { sandbox_id: string; checkpoint_id: string; manifest_hash: string };
 }
