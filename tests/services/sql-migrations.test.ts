@@ -1,9 +1,9 @@
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { applyMigrations, type Db, openDb, SCHEMA_VERSION } from "../src/store/db.js";
-import { openSqlDatabase } from "../src/store/sql/database.js";
-import { MIGRATION_NAMES, migrateToLatest } from "../src/store/sql/migrations.js";
+import { applyMigrations, type Db, openDb, SCHEMA_VERSION } from "../../packages/server/src/store/db.js";
+import { openSqlDatabase } from "../../packages/server/src/store/sql/database.js";
+import { MIGRATION_NAMES, migrateToLatest } from "../../packages/server/src/store/sql/migrations.js";
 import { SqlBackends } from "./sql-backends.js";
 
 const SLOW = { timeout: 240_000 };

@@ -1,7 +1,7 @@
 import { DEFAULT_LIFECYCLE } from "@burrow/core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { SandboxRecord } from "../src/store/sandbox-store.js";
-import { SqlSandboxStore } from "../src/store/sql/sandbox-store.js";
+import type { SandboxRecord } from "../../packages/server/src/store/sandbox-store.js";
+import { SqlSandboxStore } from "../../packages/server/src/store/sql/sandbox-store.js";
 import { BACKENDS, SqlBackends } from "./sql-backends.js";
 
 // Starting PostgreSQL takes seconds of CPU; on a loaded 2-core host, up to a minute.

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { type PostgresService, startPostgres } from "../../../tests/services/postgres.js";
-import { openSqlDatabase, type SqlDatabase } from "../src/store/sql/database.js";
-import { migrateToLatest } from "../src/store/sql/migrations.js";
+import { openSqlDatabase, type SqlDatabase } from "../../packages/server/src/store/sql/database.js";
+import { migrateToLatest } from "../../packages/server/src/store/sql/migrations.js";
+import { type PostgresService, startPostgres } from "./postgres.js";
 
 /**
  * The databases the SQL store contract runs on: a SQLite file, and a real PostgreSQL (one server

@@ -1,9 +1,9 @@
 import { DEFAULT_LIFECYCLE } from "@burrow/core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { CheckpointRecord } from "../src/store/checkpoint-store.js";
-import { SqlCheckpointStore } from "../src/store/sql/checkpoint-store.js";
-import type { SqlDatabase } from "../src/store/sql/database.js";
-import { SqlSandboxStore } from "../src/store/sql/sandbox-store.js";
+import type { CheckpointRecord } from "../../packages/server/src/store/checkpoint-store.js";
+import { SqlCheckpointStore } from "../../packages/server/src/store/sql/checkpoint-store.js";
+import type { SqlDatabase } from "../../packages/server/src/store/sql/database.js";
+import { SqlSandboxStore } from "../../packages/server/src/store/sql/sandbox-store.js";
 import { BACKENDS, SqlBackends } from "./sql-backends.js";
 
 const SLOW = { timeout: 240_000 };
