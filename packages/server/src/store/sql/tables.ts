@@ -1,3 +1,5 @@
+import type { Generated } from "kysely";
+
 /**
  * Row types of the tables the Kysely stores use (the schema itself is in migrations.ts). Columns
  * are TEXT (JSON and ISO-8601 times are text) or INTEGER/BIGINT (numbers) on both databases.
@@ -36,7 +38,22 @@ export interface CheckpointsTable {
   status: string;
 }
 
+export interface EventsTable {
+  /** Assigned by the database (AUTOINCREMENT / identity); left out on insert. */
+  id: Generated<number>;
+  sandbox_id: string;
+  at: string;
+  type: string;
+  from_state: string | null;
+  to_state: string | null;
+  reason: string;
+  duration_ms: number | null;
+}
+
 export interface Tables {
+  api_keys: { id: string; name: string; key_hash: string; created_at: string };
+  sandbox_egress: { sandbox_id: string; policy: string };
+  events: EventsTable;
   sandboxes: SandboxesTable;
   checkpoints: CheckpointsTable;
   blob_refs: { owner: string; hash: string };
