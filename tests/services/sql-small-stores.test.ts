@@ -1,5 +1,6 @@
 import type { SandboxEvent } from "@burrow/core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { SqlE2bStore, SqlPreviewStore } from "../../packages/server/src/store/sql/e2b-preview-stores.js";
 import { SqlApiKeyStore, SqlEgressStore, SqlEventStore } from "../../packages/server/src/store/sql/small-stores.js";
 import { BACKENDS, SqlBackends } from "./sql-backends.js";
 
@@ -52,5 +53,47 @@ describe.each(BACKENDS)("key, egress and event stores on %s (Kysely)", (backend)
     expect((await events.list("sb_1", all[1]?.id, 1)).map((e) => e.type)).toEqual(["t3"]);
     expect(await events.lastType("sb_1")).toBe("t4");
     expect(await events.lastType("sb_none")).toBeUndefined();
+  });
+});
+
+describe.each(BACKENDS)("E2B and preview stores on %s (Kysely)", (backend) => {
+  it("E2B settings: on-timeout upserts, memory flags decide a fresh boot, ingress, forget", SLOW, async () => {
+    const e2b = new SqlE2bStore(await backends.database(backend));
+    expect(await e2b.bootsFreshOnConnect("sb_1")).toBe(false);
+    await e2b.setOnTimeout("sb_1", "kill");
+    await e2b.setOnTimeout("sb_1", "pause");
+    expect(await e2b.onTimeout("sb_1")).toBe("pause");
+    expect(await e2b.bootsFreshOnConnect("sb_1")).toBe(false);
+    await e2b.setAutoPauseMemory("sb_1", false);
+    expect(await e2b.bootsFreshOnConnect("sb_1")).toBe(true);
+    await e2b.setPausedMemory("sb_1", true);
+    expect(await e2b.bootsFreshOnConnect("sb_1")).toBe(false);
+    await e2b.setPausedMemory("sb_1", undefined);
+    expect(await e2b.bootsFreshOnConnect("sb_1")).toBe(true);
+    expect(await e2b.ingress("sb_1")).toEqual({ trafficToken: null, maskRequestHost: null });
+    await e2b.setIngress("sb_1", { trafficToken: "tt", maskRequestHost: "preview.example" });
+    expect(await e2b.ingress("sb_1")).toEqual({ trafficToken: "tt", maskRequestHost: "preview.example" });
+    await e2b.forget("sb_1");
+    expect(await e2b.onTimeout("sb_1")).toBeUndefined();
+    expect(await e2b.ingress("sb_1")).toBeUndefined();
+  });
+
+  it("previews: list in order, by token hash, public ones per port, delete", SLOW, async () => {
+    const previews = new SqlPreviewStore(await backends.database(backend));
+    const at = "2030-01-01T00:00:00.000Z";
+    const base = { sandboxId: "sb_1", port: 8080, tokenHash: null, expiresAt: null, createdAt: at };
+    await previews.insert({ ...base, id: "pv_b", public: true });
+    await previews.insert({ ...base, id: "pv_a", public: false, tokenHash: "th" });
+    await previews.insert({ ...base, id: "pv_c", public: true, port: 3000, createdAt: "2030-01-02T00:00:00.000Z" });
+    const listed = (await previews.list("sb_1")).map((p) => p.id);
+    expect(listed[2]).toBe("pv_c");
+    expect(listed.slice(0, 2).sort()).toEqual(["pv_a", "pv_b"]);
+    expect((await previews.byTokenHash("th"))?.id).toBe("pv_a");
+    expect((await previews.publicFor("sb_1", 8080)).map((p) => [p.id, p.public])).toEqual([["pv_b", true]]);
+    await expect(previews.insert({ ...base, id: "pv_d", public: false, tokenHash: "th" })).rejects.toThrow();
+    expect(await previews.delete("sb_other", "pv_a")).toBe(false);
+    expect(await previews.delete("sb_1", "pv_a")).toBe(true);
+    await previews.deleteForSandbox("sb_1");
+    expect(await previews.list("sb_1")).toEqual([]);
   });
 });

@@ -51,6 +51,23 @@ export interface EventsTable {
 }
 
 export interface Tables {
+  e2b_sandboxes: {
+    sandbox_id: string;
+    on_timeout: string;
+    auto_pause_memory: Generated<number>;
+    paused_memory: number | null;
+    traffic_token: string | null;
+    mask_request_host: string | null;
+  };
+  previews: {
+    id: string;
+    sandbox_id: string;
+    port: number;
+    public: number;
+    token_hash: string | null;
+    expires_at: string | null;
+    created_at: string;
+  };
   api_keys: { id: string; name: string; key_hash: string; created_at: string };
   sandbox_egress: { sandbox_id: string; policy: string };
   events: EventsTable;
