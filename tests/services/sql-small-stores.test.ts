@@ -1,6 +1,7 @@
 import type { SandboxEvent } from "@burrow/core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { SqlE2bStore, SqlPreviewStore } from "../../packages/server/src/store/sql/e2b-preview-stores.js";
+import { SqlSecretStore } from "../../packages/server/src/store/sql/secret-store.js";
 import { SqlApiKeyStore, SqlEgressStore, SqlEventStore } from "../../packages/server/src/store/sql/small-stores.js";
 import { BACKENDS, SqlBackends } from "./sql-backends.js";
 
@@ -95,5 +96,40 @@ describe.each(BACKENDS)("E2B and preview stores on %s (Kysely)", (backend) => {
     expect(await previews.delete("sb_1", "pv_a")).toBe(true);
     await previews.deleteForSandbox("sb_1");
     expect(await previews.list("sb_1")).toEqual([]);
+  });
+});
+
+describe.each(BACKENDS)("secret store on %s (Kysely)", (backend) => {
+  it("keeps sealed bytes exactly, inserts once, upserts, sorts bytewise, replaces bindings", SLOW, async () => {
+    const secrets = new SqlSecretStore(await backends.database(backend));
+    const sealed = Buffer.from([0, 1, 2, 255, 0, 128]);
+    const at = "2030-01-01T00:00:00.000Z";
+    expect(await secrets.insert({ name: "b", sealed, createdAt: at, updatedAt: at })).toBe(true);
+    expect(await secrets.insert({ name: "b", sealed: Buffer.from("x"), createdAt: at, updatedAt: at })).toBe(false);
+    expect((await secrets.get("b"))?.sealed.equals(sealed)).toBe(true);
+    await secrets.upsert({ name: "B", sealed: Buffer.from("y"), createdAt: at, updatedAt: at });
+    await secrets.upsert({
+      name: "b",
+      sealed: Buffer.from("z"),
+      createdAt: "x",
+      updatedAt: "2030-01-02T00:00:00.000Z",
+    });
+    expect(await secrets.get("b")).toMatchObject({ createdAt: at, updatedAt: "2030-01-02T00:00:00.000Z" });
+    expect((await secrets.get("b"))?.sealed.toString()).toBe("z");
+    expect((await secrets.list()).map((s) => s.name)).toEqual(["B", "b"]);
+    await secrets.setBindings("sb_1", [{ name: "b", hosts: ["api.example.com"], allowHttp: true }]);
+    await secrets.setBindings("sb_1", [
+      { name: "b", hosts: ["*.example.com"] },
+      { name: "B", hosts: ["x.example.com"] },
+    ]);
+    expect(await secrets.bindings("sb_1")).toEqual([
+      { name: "B", hosts: ["x.example.com"] },
+      { name: "b", hosts: ["*.example.com"] },
+    ]);
+    expect(await secrets.boundSandboxes("b")).toEqual(["sb_1"]);
+    expect(await secrets.delete("b")).toBe(true);
+    expect(await secrets.delete("b")).toBe(false);
+    await secrets.setBindings("sb_1", []);
+    expect(await secrets.bindings("sb_1")).toEqual([]);
   });
 });

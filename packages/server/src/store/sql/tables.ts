@@ -51,6 +51,8 @@ export interface EventsTable {
 }
 
 export interface Tables {
+  secrets: { name: string; sealed: Buffer; created_at: string; updated_at: string };
+  sandbox_secrets: { sandbox_id: string; name: string; hosts: string; allow_http: Generated<number> };
   e2b_sandboxes: {
     sandbox_id: string;
     on_timeout: string;
