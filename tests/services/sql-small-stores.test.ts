@@ -1,8 +1,10 @@
 import type { SandboxEvent } from "@burrow/core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { SqlE2bStore, SqlPreviewStore } from "../../packages/server/src/store/sql/e2b-preview-stores.js";
+import { SqlSandboxStore } from "../../packages/server/src/store/sql/sandbox-store.js";
 import { SqlSecretStore } from "../../packages/server/src/store/sql/secret-store.js";
 import { SqlApiKeyStore, SqlEgressStore, SqlEventStore } from "../../packages/server/src/store/sql/small-stores.js";
+import { SqlVolumeStore } from "../../packages/server/src/store/sql/volume-store.js";
 import { BACKENDS, SqlBackends } from "./sql-backends.js";
 
 const SLOW = { timeout: 240_000 };
@@ -131,5 +133,58 @@ describe.each(BACKENDS)("secret store on %s (Kysely)", (backend) => {
     expect(await secrets.delete("b")).toBe(false);
     await secrets.setBindings("sb_1", []);
     expect(await secrets.bindings("sb_1")).toEqual([]);
+  });
+});
+
+describe.each(BACKENDS)("volume store on %s (Kysely)", (backend) => {
+  it("volumes by id, name and token; mounts per sandbox; which live sandboxes use which volume", SLOW, async () => {
+    const database = await backends.database(backend);
+    const volumes = new SqlVolumeStore(database);
+    const sandboxes = new SqlSandboxStore(database);
+    const at = "2030-01-01T00:00:00.000Z";
+    await volumes.insert({ id: "vol_b", name: "data", sizeBytes: 8_000_000_000, token: "tok_b", createdAt: at });
+    await volumes.insert({ id: "vol_a", name: "cache", sizeBytes: 1, token: "tok_a", createdAt: at });
+    await expect(
+      volumes.insert({ id: "vol_c", name: "data", sizeBytes: 1, token: "tok_c", createdAt: at }),
+    ).rejects.toThrow();
+    expect((await volumes.list()).map((v) => v.id)).toEqual(["vol_a", "vol_b"]);
+    expect((await volumes.byName("data"))?.sizeBytes).toBe(8_000_000_000);
+    expect((await volumes.byToken("tok_a"))?.name).toBe("cache");
+    for (const id of ["sb_2", "sb_1", "sb_gone"]) {
+      await sandboxes.insertWithNetworkIndex(
+        {
+          id,
+          template: "base",
+          state: "running",
+          metadata: {},
+          env: {},
+          resources: { vcpus: 1, memoryMb: 512, pids: 256, diskMb: 0 },
+          lifecycle: { standbyAfterMs: 0, hibernateAfterMs: 0, deleteAfterMs: 0 },
+          agentToken: "t",
+          createdAt: at,
+          updatedAt: at,
+          lastActivityAt: at,
+          stateSince: at,
+          pool: null,
+        },
+        15,
+      );
+      await volumes.setMounts(id, [
+        { volumeId: "vol_b", path: "/work/b", readOnly: false },
+        { volumeId: "vol_b", path: "/work/B", readOnly: true },
+      ]);
+    }
+    await sandboxes.setState("sb_gone", "deleted", null, at);
+    expect((await volumes.mountsOf("sb_1")).map((m) => [m.path, m.readOnly])).toEqual([
+      ["/work/B", true],
+      ["/work/b", false],
+    ]);
+    expect(await volumes.mountedBy("vol_b")).toEqual(["sb_1", "sb_2"]);
+    expect(await volumes.inUse()).toEqual(["vol_b"]);
+    await volumes.forgetSandbox("sb_1");
+    await volumes.forgetSandbox("sb_2");
+    expect(await volumes.inUse()).toEqual([]);
+    expect(await volumes.delete("vol_b")).toBe(true);
+    expect(await volumes.delete("vol_b")).toBe(false);
   });
 });

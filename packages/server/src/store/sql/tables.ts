@@ -51,6 +51,8 @@ export interface EventsTable {
 }
 
 export interface Tables {
+  volumes: { id: string; name: string; size_bytes: number; token: string; created_at: string };
+  sandbox_volumes: { sandbox_id: string; volume_id: string; path: string; read_only: number };
   secrets: { name: string; sealed: Buffer; created_at: string; updated_at: string };
   sandbox_secrets: { sandbox_id: string; name: string; hosts: string; allow_http: Generated<number> };
   e2b_sandboxes: {
