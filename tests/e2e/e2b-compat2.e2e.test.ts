@@ -141,7 +141,7 @@ describe("e2b SDK against Burrow: compatibility round two", () => {
   });
 
   it("answers unknown E2B routes in E2B's error shape, and E2B's texts for a gone sandbox and an expired signature", async () => {
-    for (const path of ["/sandboxes/x/nothing", "/v2/sandboxes/x/nothing", "/v3/nothing", "/volumes/v1"]) {
+    for (const path of ["/sandboxes/x/nothing", "/v2/sandboxes/x/nothing", "/v3/nothing", "/volumes/v1/nothing"]) {
       const res = await api("GET", path);
       expect(res.status).toBe(404);
       const body = (await res.json()) as { code: number; message: string };

@@ -17,6 +17,8 @@ export interface TestServer {
   dataDir: string;
   process: ChildProcess;
   output: () => string;
+  /** The HTTPS listener (sandbox hosts over TLS), with the preview CA's certificate file. */
+  https?: { url: string; caPath?: string };
   /** Env for SDK/CLI child processes pointing at this server. */
   clientEnv: Record<string, string>;
   request(method: string, path: string, body?: unknown): Promise<Response>;
@@ -130,6 +132,7 @@ async function launchTestServer(dir: string, prefix: string, options: TestServer
     });
   });
   const apiKey = readFileSync(join(dir, "admin-key"), "utf8").trim();
+  const https = /Burrow HTTPS on (https:\/\/\S+) \(.*?(?:preview CA (\S+))?\)\n/.exec(out);
   const serverPrefix = serverEnv(child.pid)?.BURROW_NETWORK_PREFIX;
   const server: TestServer = {
     url,
@@ -137,6 +140,7 @@ async function launchTestServer(dir: string, prefix: string, options: TestServer
     dataDir: dir,
     process: child,
     output: () => out,
+    ...(https?.[1] ? { https: { url: https[1], ...(https[2] ? { caPath: https[2] } : {}) } } : {}),
     clientEnv: { BURROW_API_URL: url, BURROW_API_KEY: apiKey, BURROW_DATA_DIR: dir },
     request: (method, path, body) =>
       fetch(`${url}${path}`, {

@@ -1,4 +1,5 @@
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { TemplateBuildInfo } from "@burrow/core";
 import { Sandbox } from "@burrow/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,6 +60,8 @@ describe("templates from OCI image archives", () => {
   });
 
   it("FROM oci-archive:<sha256> builds on the image, unpacking it once", async () => {
+    // Uploaded again: the CLI's import above uploaded the same bytes, deleted when its build ended.
+    expect(await upload(new Uint8Array(readFileSync(image.archive)))).toBe(imageHash);
     const dockerfile = `FROM oci-archive:${imageHash}\nRUN echo built-on-top > /hello/built.txt\n`;
     const first = await build("ontop", { dockerfile });
     expect(first.build?.status, JSON.stringify(first)).toBe("ready");
@@ -70,9 +73,47 @@ describe("templates from OCI image archives", () => {
     } finally {
       await sandbox.kill();
     }
+    // The archive was deleted with the build that used it; the same bytes again, the same hash.
+    expect((await server.request("GET", `/v1/template-contexts/${imageHash}`)).status).toBe(404);
+    expect(await upload(new Uint8Array(readFileSync(image.archive)))).toBe(imageHash);
     const again = await build("ontop", { dockerfile });
     expect(again.build?.cacheHits).toBe(1); // same image, same layer: the RUN is a cache hit
   });
+
+  it("burrow template export writes an OCI archive that imports under a new name with the build's files and config", async () => {
+    await upload(new Uint8Array(readFileSync(image.archive)));
+    const dockerfile = [
+      `FROM oci-archive:${imageHash}`,
+      "RUN mkdir -p /made && echo put-there-by-the-build > /made/exported.txt",
+      "ENV MODE=exported",
+      "WORKDIR /made",
+    ].join("\n");
+    const built = await build("exp-src", { dockerfile, tags: ["v1"] });
+    expect(built.build?.status, JSON.stringify(built)).toBe("ready");
+    const file = join(image.dir, "exported.tar");
+    const out = await runNode([cliMain, "template", "export", "exp-src:v1", "-o", file], server.clientEnv);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain(`exp-src:v1 -> ${file}`);
+    expect(existsSync(`${file}.partial`)).toBe(false);
+    const imported = await runNode([cliMain, "template", "import", "exp-copy", file], server.clientEnv);
+    expect(imported.code, imported.stderr).toBe(0);
+    const sandbox = await Sandbox.create({ ...opts(), template: "exp-copy" });
+    try {
+      expect((await sandbox.commands.run("cat /made/exported.txt /hello/marker.txt")).stdout).toBe(
+        "put-there-by-the-build\nfrom-an-oci-image\n",
+      );
+      expect((await sandbox.commands.run("echo $FOO $MODE; pwd")).stdout).toBe("bar exported\n/made\n");
+    } finally {
+      await sandbox.kill();
+    }
+    const res = await server.request("GET", "/v1/templates/exp-src/export?tag=nope");
+    expect(res.status).toBe(404);
+    const missing = await runNode([cliMain, "template", "export", "no-such-template", "-o", file], server.clientEnv);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("not found");
+    // The failed export left the earlier archive alone.
+    expect(existsSync(file)).toBe(true);
+  }, 180_000);
 
   it("answers 400 for host paths, unknown archives and archives that are not images", async () => {
     const hostPath = await build("bad", { from: { image: "oci-archive:/etc/passwd" }, steps: [] });

@@ -43,6 +43,17 @@ describe("templates built from Dockerfiles", () => {
   const text = (logs: TemplateBuildLogEntry[]) => logs.map((l) => l.message).join("\n");
 
   let contextHash = "";
+  /** Uploads the app context (again: a context is deleted when the build that used it ends). */
+  const appContext = async () => {
+    const res = await upload([
+      { path: "app/", type: "dir" },
+      { path: "app/hello.txt", content: "hello from the context\n" },
+      { path: "app/bin/", type: "dir" },
+      { path: "app/bin/tool.sh", content: "#!/bin/sh\necho tool\n", mode: 0o755 },
+    ]);
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { hash: string }).hash;
+  };
   const dockerfile = (last: string) => `FROM base
 ARG GREETING=hello
 ENV APP_HOME=/opt/app
@@ -55,14 +66,7 @@ RUN ${last}
 
   beforeAll(async () => {
     server = await startTestServer();
-    const res = await upload([
-      { path: "app/", type: "dir" },
-      { path: "app/hello.txt", content: "hello from the context\n" },
-      { path: "app/bin/", type: "dir" },
-      { path: "app/bin/tool.sh", content: "#!/bin/sh\necho tool\n", mode: 0o755 },
-    ]);
-    expect(res.status).toBe(201);
-    contextHash = ((await res.json()) as { hash: string }).hash;
+    contextHash = await appContext();
   });
 
   afterAll(async () => {
@@ -72,6 +76,9 @@ RUN ${last}
   it("builds a Dockerfile into a template whose sandboxes see its files, env and COPY --chown ownership", async () => {
     const { logs, build: b } = await build("myapp", { dockerfile: dockerfile("echo one > last.txt"), contextHash });
     expect(b.status, text(logs)).toBe("ready");
+    // Its context went with the build.
+    expect((await server.request("GET", `/v1/template-contexts/${contextHash}`)).status).toBe(404);
+    contextHash = await appContext();
     expect(b.stepsTotal).toBe(3);
     expect(text(logs)).toContain("step 2/5: RUN mkdir -p $APP_HOME");
     firstVersion = b.versionId;
@@ -110,6 +117,40 @@ RUN ${last}
       await sandbox.kill();
     }
   });
+
+  it("streams a RUN's output into the build log while the step still runs", async () => {
+    const slow = "FROM base\nRUN echo first-line-early && sleep 20 && echo second-line-late\n";
+    const res = await server.request("POST", "/v1/templates/streamed/builds", { dockerfile: slow });
+    expect(res.status, await res.clone().text()).toBe(202);
+    const started = (await res.json()) as TemplateBuildInfo;
+    const stream = await fetch(`${server.url}/v1/template-builds/${started.id}/logs?follow=1`, {
+      headers: { Authorization: `Bearer ${server.apiKey}` },
+    });
+    const decoder = new TextDecoder();
+    let seen = "";
+    let snapshot: { build: TemplateBuildInfo; logs: TemplateBuildLogEntry[] } | undefined;
+    for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+      seen += decoder.decode(chunk, { stream: true });
+      if (snapshot === undefined && seen.includes('"message":"  first-line-early"')) {
+        // The first line is in the log; the step (sleeping) has not finished.
+        const now = await server.request("GET", `/v1/template-builds/${started.id}/logs`);
+        snapshot = (await now.json()) as { build: TemplateBuildInfo; logs: TemplateBuildLogEntry[] };
+      }
+    }
+    expect(snapshot, seen).toBeDefined();
+    expect(snapshot?.build.status).toBe("building");
+    expect(snapshot?.build.stepsDone).toBe(0);
+    const outputLines = (logs: TemplateBuildLogEntry[]) => logs.map((l) => l.message).filter((m) => m.startsWith("  "));
+    expect(outputLines(snapshot?.logs ?? [])).toEqual(["  first-line-early"]);
+    expect(seen).toContain('"message":"  second-line-late"');
+    expect(seen).toMatch(/"status":"ready"/);
+    // The log holds each line once (not again when the step ends).
+    const all = (await (await server.request("GET", `/v1/template-builds/${started.id}/logs`)).json()) as {
+      logs: TemplateBuildLogEntry[];
+    };
+    expect(outputLines(all.logs)).toEqual(["  first-line-early", "  second-line-late"]);
+    expect((await server.request("DELETE", "/v1/templates/streamed")).status).toBe(204);
+  }, 180_000);
 
   it("fails a build whose RUN exits non-zero with the exit code, step and log tail; the previous version stays current", async () => {
     const before = (await (await server.request("GET", "/v1/templates/myapp")).json()) as TemplateInfo;
@@ -216,6 +257,7 @@ RUN curl -sS -m 5 -H 'Authorization: Bearer x' ${server.url}/v1/health && echo A
       expect(res.status, body).toBe(400);
       for (const p of parts) expect(body).toContain(p);
     };
+    contextHash = await appContext();
     await expect400(await start("bad", { dockerfile: "FROM base\nSTOPSIGNAL SIGINT\n" }), "line 2", "STOPSIGNAL");
     await expect400(await start("bad", { dockerfile: "FROM base\nCOPY nothere /x\n", contextHash }), "nothere");
     await expect400(await start("bad", { dockerfile: "FROM no-such-base\nRUN true\n" }), "no-such-base");

@@ -18,10 +18,28 @@ async function openssl(args: string[]): Promise<string> {
   return stdout;
 }
 
+/** What kind of CA `EgressCa.load` makes when the directory has none yet. */
+export interface LocalCaOptions {
+  /** The CA's subject (openssl `-subj`); default the egress CA's. */
+  subject?: string;
+  /**
+   * An openssl `nameConstraints` value limiting the names the CA may vouch for (e.g.
+   * `critical,permitted;DNS:localhost`), so trusting it cannot vouch for anything else.
+   */
+  nameConstraints?: string;
+}
+
+/** A leaf certificate (followed by its CA's) and its key, as PEM. */
+export interface LeafPem {
+  cert: string;
+  key: string;
+}
+
 /**
- * The installation's egress CA (EC P-256, created with openssl on first start under
- * `<dataDir>/egress-ca`) and the leaf certificates it issues: one per host name the proxy
- * terminates TLS for, all on one leaf key, cached in memory.
+ * A CA of this installation (EC P-256, created with openssl on first start, e.g. under
+ * `<dataDir>/egress-ca`) and the leaf certificates it issues: one per host name TLS is
+ * terminated for, all on one leaf key, cached in memory. The egress proxies use one; the
+ * server's HTTPS listener uses another (the preview CA) for `*.localhost`.
  */
 export class EgressCa {
   private readonly leaves = new Map<string, { issuedAt: number; context: Promise<SecureContext> }>();
@@ -32,7 +50,7 @@ export class EgressCa {
     private readonly leafKeyPem: string,
   ) {}
 
-  static async load(dir: string): Promise<EgressCa> {
+  static async load(dir: string, options: LocalCaOptions = {}): Promise<EgressCa> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const caKey = join(dir, "ca.key");
     const caCert = join(dir, "ca.crt");
@@ -53,13 +71,14 @@ export class EgressCa {
         "-out",
         `${caCert}.tmp`,
         "-subj",
-        "/O=Burrow/CN=Burrow egress CA",
+        options.subject ?? "/O=Burrow/CN=Burrow egress CA",
         "-days",
         String(CA_DAYS),
         "-addext",
         "basicConstraints=critical,CA:TRUE,pathlen:0",
         "-addext",
         "keyUsage=critical,keyCertSign,cRLSign",
+        ...(options.nameConstraints ? ["-addext", `nameConstraints=${options.nameConstraints}`] : []),
       ]);
       await rename(`${caKey}.tmp`, caKey);
       await rename(`${caCert}.tmp`, caCert);
@@ -71,9 +90,12 @@ export class EgressCa {
     return new EgressCa(dir, await readFile(caCert, "utf8"), await readFile(leafKey, "utf8"));
   }
 
-  /** A TLS context presenting a certificate for `host`, issued on first use. */
+  /**
+   * A TLS context presenting a certificate for `host`, issued on first use. Host names may hold
+   * `_` (Burrow's sandbox ids do: `8000-sb_….localhost`).
+   */
   contextFor(host: string): Promise<SecureContext> {
-    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(host)) return Promise.reject(new Error(`not a host name: ${host}`));
+    if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(host)) return Promise.reject(new Error(`not a host name: ${host}`));
     const cached = this.leaves.get(host);
     if (cached && cached.issuedAt > Date.now() - LEAF_REISSUE_MS) return cached.context;
     if (this.leaves.size >= MAX_CACHED_LEAVES) this.leaves.clear();
@@ -85,7 +107,13 @@ export class EgressCa {
     return context;
   }
 
-  private issue(host: string): Promise<string> {
+  /** A certificate for `host` and the IP addresses `ips` (for clients that send no server name). */
+  async leafPem(host: string, ips: string[] = []): Promise<LeafPem> {
+    const cert = await this.issue(host, ips);
+    return { cert: `${cert}${this.certPem}`, key: this.leafKeyPem };
+  }
+
+  private issue(host: string, ips: string[] = []): Promise<string> {
     return openssl([
       "req",
       "-x509",
@@ -101,7 +129,7 @@ export class EgressCa {
       "-days",
       String(LEAF_DAYS),
       "-addext",
-      `subjectAltName=DNS:${host}`,
+      `subjectAltName=${[`DNS:${host}`, ...ips.map((ip) => `IP:${ip}`)].join(",")}`,
       "-addext",
       "basicConstraints=critical,CA:FALSE",
       "-addext",

@@ -10,6 +10,8 @@ export interface RunCommandOptions {
   timeoutMs: number;
   /** "null": stdin/stdout/stderr are /dev/null (for commands that leave a sandbox behind). */
   stdio?: "pipe" | "null";
+  /** Called with output as it arrives (with "pipe"); the result still carries all of it. */
+  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
 }
 
 export interface CommandRunner {

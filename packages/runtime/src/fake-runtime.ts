@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BurrowError, ErrorCode, type SandboxResources } from "@burrow/core";
 import type { EgressRules } from "./host-firewall.js";
 import type {
@@ -29,6 +29,8 @@ export class FakeRuntime implements Runtime {
       throw new BurrowError(ErrorCode.RuntimeFailed, message);
     }
     this.sandboxes.set(spec.id, { spec, status: "running" });
+    // Like a real sandbox, it has a (here empty) file layer: checkpoints and snapshots read it.
+    await mkdir(this.upperDir(spec.id), { recursive: true });
   }
 
   async prepareHost(): Promise<void> {}
@@ -46,6 +48,8 @@ export class FakeRuntime implements Runtime {
 
   async destroy(id: string): Promise<void> {
     this.sandboxes.delete(id);
+    // Its files go in the background: a destroy takes no longer than it did before they existed.
+    void rm(dirname(this.upperDir(id)), { recursive: true, force: true }).catch(() => undefined);
   }
 
   async status(id: string): Promise<RuntimeSandbox> {
@@ -173,6 +177,10 @@ export class FakeRuntime implements Runtime {
   }
 
   /** Fake sandboxes keep their files under the OS temp dir, in a directory per user. */
+  restoreStaging(id: string): { staging: string; upper: string } {
+    return { staging: `${this.upperDir(id)}.restore`, upper: this.upperDir(id) };
+  }
+
   upperDir(id: string): string {
     return join(tmpdir(), `burrow-fake-runtime-${process.getuid?.() ?? 0}`, id, "upper");
   }

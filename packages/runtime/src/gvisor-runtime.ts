@@ -34,6 +34,7 @@ import { CPU_PERIOD_US, readCgroupUsage, writeCpuQuota } from "./sandbox-cgroups
 import {
   clearDiskUpper,
   createSandboxDisk,
+  diskStagingDir,
   fillDiskUpper,
   growSandboxDisk,
   hasDisk,
@@ -41,6 +42,7 @@ import {
   overlayDirs,
   sandboxDiskSizeMb,
   sandboxDiskUsage,
+  swapDiskUpper,
   unmountSandboxDisk,
 } from "./sandbox-disk.js";
 import { ensureTmpDir, MOUNT_TIMEOUT_MS, mountOverlay, recordLayers } from "./sandbox-rootfs.js";
@@ -454,6 +456,13 @@ export class GvisorRuntime implements Runtime {
     return join(this.dir(id), "upper");
   }
 
+  restoreStaging(id: string): { staging: string; upper: string } {
+    const dir = this.dir(id);
+    if (!hasDisk(dir)) return { staging: join(dir, "upper.restore"), upper: join(dir, "upper") };
+    // The disk's own path of the upper dir: a link across the <dir>/upper bind mount fails (EXDEV).
+    return { staging: diskStagingDir(dir), upper: overlayDirs(dir).upper };
+  }
+
   async takeUpper(id: string, dest: string): Promise<void> {
     const dir = this.dir(id);
     await this.unmountRootfs(dir);
@@ -478,6 +487,7 @@ export class GvisorRuntime implements Runtime {
     if (umount.exitCode !== 0 && !/not mounted|no mount point|No such file/i.test(umount.stderr)) {
       throw new BurrowError(ErrorCode.RuntimeFailed, `unmounting the sandbox rootfs failed: ${umount.stderr.trim()}`);
     }
+    if (hasDisk(dir) && newUpper === diskStagingDir(dir)) return swapDiskUpper(this.options.runner, dir);
     if (hasDisk(dir)) {
       await clearDiskUpper(this.options.runner, dir);
       await fillDiskUpper(this.options.runner, dir, newUpper);
@@ -569,6 +579,7 @@ export class GvisorRuntime implements Runtime {
     args.push(id, ...argv);
     const result = await this.options.runner.run(this.runscArgv(id, args), {
       timeoutMs: options.timeoutMs ?? this.timeoutMs,
+      ...(options.onOutput === undefined ? {} : { onOutput: options.onOutput }),
     });
     if (result.timedOut) throw new BurrowError(ErrorCode.Timeout, `command timed out in sandbox ${id}`);
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };

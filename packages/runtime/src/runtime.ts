@@ -95,6 +95,8 @@ export interface ExecOptions {
   env?: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called with the command's output as it arrives (a runtime may call it only at the end). */
+  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
 }
 
 export interface ExecResult {
@@ -152,6 +154,12 @@ export interface Runtime {
   stop(id: string): Promise<void>;
   /** The host directory holding the sandbox's own files (the overlay upper dir). */
   upperDir(id: string): string;
+  /**
+   * Where a restore builds the sandbox's next upper dir (`staging`): on the mount of its upper dir
+   * as `upper` names it (the sandbox's disk, if it has one), so unchanged files can be hard-linked
+   * from `upper` and the result moved into place by replaceUpper.
+   */
+  restoreStaging(id: string): { staging: string; upper: string };
   /**
    * Replaces the upper dir of a stopped sandbox with `newUpper` (a directory on the same file
    * system, which is moved into place) and unmounts the overlay; the next restart or restore

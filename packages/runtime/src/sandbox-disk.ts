@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
@@ -124,6 +124,27 @@ export async function clearDiskUpper(runner: CommandRunner, sandboxDir: string, 
   await mkdir(upper, { mode: 0o755 });
   await mkdir(work);
   await bindUpper(runner, sandboxDir);
+}
+
+/** Where a restore stages the next upper dir of a sandbox with a disk: on the disk, beside its upper dir. */
+export function diskStagingDir(sandboxDir: string): string {
+  return join(sandboxDir, MOUNT_DIR, "upper.restore");
+}
+
+/**
+ * Makes the staged upper dir (diskStagingDir) the sandbox's upper dir, by renames on the disk (no
+ * copy), with a fresh work dir; the old upper dir is removed. The overlay must be unmounted.
+ */
+export async function swapDiskUpper(runner: CommandRunner, sandboxDir: string): Promise<void> {
+  const { upper, work } = overlayDirs(sandboxDir);
+  const old = join(sandboxDir, MOUNT_DIR, `upper.old-${Date.now()}`);
+  await unmount(runner, join(sandboxDir, "upper"));
+  await rename(upper, old);
+  await rename(diskStagingDir(sandboxDir), upper);
+  await removeTree(work);
+  await mkdir(work);
+  await bindUpper(runner, sandboxDir);
+  await removeTree(old);
 }
 
 /** Copies `source`'s files into the (empty) upper dir of the sandbox's disk. */

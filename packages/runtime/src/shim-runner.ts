@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { CommandResult, CommandRunner, RunCommandOptions } from "./command-runner.js";
+import { SpawnRunner } from "./spawn-runner.js";
 
 interface ShimReply {
   id: number;
@@ -22,6 +23,7 @@ export class ShimRunner implements CommandRunner {
   private readonly pending = new Map<number, (r: ShimReply) => void>();
   private nextId = 1;
   private exited = false;
+  private readonly streaming = new SpawnRunner();
 
   constructor(shimPath: string) {
     // A session of its own: a stop signal to the server's process group (Ctrl-C, systemd's
@@ -45,7 +47,12 @@ export class ShimRunner implements CommandRunner {
     });
   }
 
+  /**
+   * Commands whose output is wanted as it arrives run as direct children: the shim replies only
+   * at the end. (Those are `runsc exec`s, which leave no process behind to reap.)
+   */
   run(argv: string[], options: RunCommandOptions): Promise<CommandResult> {
+    if (options.onOutput !== undefined && options.stdio !== "null") return this.streaming.run(argv, options);
     if (this.exited) return Promise.reject(new Error("burrow-shim is not running"));
     const id = this.nextId++;
     return new Promise((resolve) => {

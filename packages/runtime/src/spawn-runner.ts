@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { StringDecoder } from "node:string_decoder";
 import type { CommandResult, CommandRunner, RunCommandOptions } from "./command-runner.js";
 
 const MAX_CAPTURE_BYTES = 1 << 20;
@@ -28,13 +29,18 @@ export class SpawnRunner implements CommandRunner {
       const err: Buffer[] = [];
       let outLen = 0;
       let errLen = 0;
+      const onOutput = options.onOutput;
+      const stdout = new StringDecoder("utf8");
+      const stderr = new StringDecoder("utf8");
       child.stdout?.on("data", (c: Buffer) => {
         out.push(c);
         outLen += c.length;
+        onOutput?.(stdout.write(c), "stdout");
       });
       child.stderr?.on("data", (c: Buffer) => {
         err.push(c);
         errLen += c.length;
+        onOutput?.(stderr.write(c), "stderr");
       });
       let spawnError: Error | undefined;
       child.on("error", (e) => {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SpawnRunner } from "../src/spawn-runner.js";
 
@@ -17,6 +17,27 @@ describe("SpawnRunner", () => {
     const [sid, pid] = result.stdout.trim().split("\n").map(Number);
     expect(sid).toBe(pid); // the child leads its own session
     expect(sid).not.toBe(sessionOf("self"));
+  });
+
+  it("hands output to onOutput as it arrives, before the command ends, and still returns all of it", async () => {
+    const events: string[] = [];
+    // The command waits for a file that onOutput creates: it ends only if its first line arrived early.
+    const flag = `/tmp/burrow-spawn-${process.pid}-${Date.now()}`;
+    const result = await new SpawnRunner().run(
+      ["sh", "-c", `echo first; while [ ! -e ${flag} ]; do sleep 0.05; done; rm -f ${flag}; echo second >&2`],
+      {
+        timeoutMs: 20_000,
+        onOutput: (chunk, stream) => {
+          events.push(`${stream}:${chunk.trim()}`);
+          if (chunk.includes("first")) writeFileSync(flag, "");
+        },
+      },
+    );
+    events.push("done");
+    expect(result.timedOut).toBe(false);
+    expect(events).toEqual(["stdout:first", "stderr:second", "done"]);
+    expect(result.stdout).toBe("first\n");
+    expect(result.stderr).toBe("second\n");
   });
 
   it("still kills a command that outlives its timeout", async () => {

@@ -277,6 +277,40 @@ export const Templates = {
     );
   },
 
+  /**
+   * The template version `name[:tag]` (or `versionId`) as an OCI image archive, streamed: its
+   * files as one layer, its env, user, workdir, ports, labels and start command as the image
+   * config (what `Templates.import` and `skopeo copy oci-archive:…` read). A snapshot version
+   * gives its files, not its memory. The server writes the archive before it answers, so no
+   * request deadline applies unless `requestTimeoutMs` is given.
+   */
+  async export(
+    nameAndTag: string,
+    opts: TemplateApiOptions & { versionId?: string } = {},
+  ): Promise<ReadableStream<Uint8Array>> {
+    const api = new ApiClient(await resolveConfig(opts));
+    const colon = nameAndTag.indexOf(":");
+    const name = colon < 0 ? nameAndTag : nameAndTag.slice(0, colon);
+    const tag = colon < 0 ? undefined : nameAndTag.slice(colon + 1);
+    const scope = api.scope({ ...opts, requestTimeoutMs: opts.requestTimeoutMs ?? 0 }, `exporting ${nameAndTag}`);
+    try {
+      const res = await api.send(
+        {
+          method: "GET",
+          path: `${templatePath(name)}/export`,
+          query: { tag, version: opts.versionId },
+        },
+        scope,
+      );
+      if (!res.body) throw new BurrowError(ErrorCode.Internal, `exporting ${nameAndTag}: the server sent no archive`);
+      return res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: () => scope.dispose() }));
+    } catch (err) {
+      const reason = scope.reasonFor(err);
+      scope.dispose();
+      throw reason;
+    }
+  },
+
   /** Points `name:tag` at a version of the template. */
   async tag(name: string, tag: string, versionId: string, opts: TemplateApiOptions = {}): Promise<TemplateInfo> {
     const api = new ApiClient(await resolveConfig(opts));

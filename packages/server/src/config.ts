@@ -51,7 +51,25 @@ export interface ServerConfig {
   metricsToken?: string;
   /** Where checkpoint blobs are kept: `<dataDir>/blobs` unless BURROW_BLOB_URL names an S3 bucket. */
   blobStore: BlobStoreConfig;
+  /** The HTTPS listener for sandbox hosts (`https://<port>-<id>.<domain>`); absent when BURROW_TLS_PORT=off. */
+  tls?: TlsConfig;
 }
+
+export interface TlsConfig {
+  /** Port of the HTTPS listener (on `host`); 0 picks a free one. */
+  port: number;
+  /**
+   * PEM files of a certificate covering `domain` and `*.domain`, and its key. Without them the
+   * server's preview CA (`<dataDir>/preview-ca`) issues certificates for `localhost` names.
+   */
+  certFile?: string;
+  keyFile?: string;
+  /** Domain (optionally `:port`) of sandbox hosts over HTTPS; default `localhost:<listening port>`. */
+  domain?: string;
+}
+
+/** The HTTPS listener's port when BURROW_TLS_PORT is not set (0 when BURROW_PORT is 0). */
+export const DEFAULT_TLS_PORT = 7443;
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const agentBinDir = join(packageRoot, "agent", "bin");
@@ -87,6 +105,17 @@ const EnvSchema = z.object({
   BURROW_PREVIEW_DOMAIN: z
     .string()
     .regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, "BURROW_PREVIEW_DOMAIN must be a domain, optionally with :port")
+    .optional(),
+  BURROW_TLS_PORT: z
+    .union([z.literal("off"), intFromEnv("BURROW_TLS_PORT", 0, 65535)], {
+      message: "BURROW_TLS_PORT must be a port number (0 for any free one) or 'off'",
+    })
+    .optional(),
+  BURROW_TLS_CERT: z.string().min(1).optional(),
+  BURROW_TLS_KEY: z.string().min(1).optional(),
+  BURROW_TLS_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, "BURROW_TLS_DOMAIN must be a domain, optionally with :port")
     .optional(),
   BURROW_DNS_UPSTREAM: z
     .string()
@@ -138,6 +167,35 @@ function parsePool(spec: string | undefined): Record<string, number> {
   return sizes;
 }
 
+/** The HTTPS listener's settings, checked together: a certificate for another domain than localhost must be given. */
+function tlsConfig(e: z.infer<typeof EnvSchema>): TlsConfig | undefined {
+  if (e.BURROW_TLS_PORT === "off") return undefined;
+  const port = e.BURROW_TLS_PORT ?? (e.BURROW_PORT === 0 ? 0 : DEFAULT_TLS_PORT);
+  const invalid = (message: string) => new BurrowError(ErrorCode.ValidationFailed, `invalid configuration: ${message}`);
+  if ((e.BURROW_TLS_CERT === undefined) !== (e.BURROW_TLS_KEY === undefined)) {
+    throw invalid("BURROW_TLS_CERT and BURROW_TLS_KEY go together (a certificate's PEM file and its key's)");
+  }
+  const domain = e.BURROW_TLS_DOMAIN?.toLowerCase();
+  if (e.BURROW_TLS_CERT !== undefined) {
+    if (domain === undefined) {
+      throw invalid("BURROW_TLS_DOMAIN must name the domain BURROW_TLS_CERT is for (its sandbox hosts are *.DOMAIN)");
+    }
+    return {
+      port,
+      certFile: resolve(e.BURROW_TLS_CERT),
+      keyFile: resolve(e.BURROW_TLS_KEY as string),
+      domain,
+    };
+  }
+  const name = domain?.replace(/:\d+$/, "");
+  if (name !== undefined && name !== "localhost" && !name.endsWith(".localhost")) {
+    throw invalid(
+      `BURROW_TLS_DOMAIN=${domain} needs BURROW_TLS_CERT and BURROW_TLS_KEY (a certificate for ${name} and *.${name}); without them Burrow's preview CA issues certificates for localhost names only`,
+    );
+  }
+  return { port, ...(domain ? { domain } : {}) };
+}
+
 /** Reads the server's configuration from environment variables, once, in main. */
 export function loadConfig(env: Record<string, string | undefined>): ServerConfig {
   const parsed = EnvSchema.safeParse(env);
@@ -150,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
   }
   const e = parsed.data;
   const dataDir = resolve(e.BURROW_DATA_DIR ?? join(homedir(), ".burrow"));
+  const tls = tlsConfig(e);
   return {
     host: e.BURROW_HOST,
     port: e.BURROW_PORT ?? DEFAULT_PORT,
@@ -176,6 +235,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     ...(e.BURROW_METRICS_TOKEN ? { metricsToken: e.BURROW_METRICS_TOKEN } : {}),
     ...(e.BURROW_EGRESS_UPSTREAM_CA ? { egressUpstreamCaFile: resolve(e.BURROW_EGRESS_UPSTREAM_CA) } : {}),
     ...(e.BURROW_TRUST_HOST_CAS === "1" ? { hostCaDir: resolve(e.BURROW_HOST_CA_DIR ?? DEFAULT_HOST_CA_DIR) } : {}),
+    ...(tls ? { tls } : {}),
   };
 }
 

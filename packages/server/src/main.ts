@@ -14,8 +14,14 @@ async function main(): Promise<void> {
     },
   });
   const server = await startServer(config, logger);
-  process.stdout.write(`Burrow listening on ${server.url}\nAdmin API key: ${server.adminKeyPath}\n`);
-  logger.info({ url: server.url, adminKeyPath: server.adminKeyPath }, "burrow server ready");
+  let banner = `Burrow listening on ${server.url}\nAdmin API key: ${server.adminKeyPath}\n`;
+  if (server.https) {
+    const ca = server.https.caPath ? `; clients trust the preview CA ${server.https.caPath}` : "";
+    banner += `Burrow HTTPS on ${server.https.url} (sandbox hosts https://<port>-<id>.${server.https.domain}${ca})\n`;
+  }
+  // One write: whoever reads the first line gets the rest with it.
+  process.stdout.write(banner);
+  logger.info({ url: server.url, adminKeyPath: server.adminKeyPath, https: server.https }, "burrow server ready");
 
   let closing = false;
   const shutdown = (signal: string) => {

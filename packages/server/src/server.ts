@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Logger } from "@burrow/core";
+import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import { EgressCa, startEgressProxies } from "@burrow/egress";
 import type { EgressProxyPorts, Runtime } from "@burrow/runtime";
 import { createApp } from "./app/app.js";
@@ -15,8 +15,9 @@ import {
   prepareDataDir,
 } from "./root/data-dir.js";
 import { readHostCas } from "./root/host-cas.js";
-import { listen } from "./root/listen.js";
+import { type Listener, listen, listenTls } from "./root/listen.js";
 import { startTimers } from "./root/timers.js";
+import { tlsSetup } from "./root/tls.js";
 import { type HostCapacity, hostCapacity } from "./services/admission.js";
 import { type AgentClient, HttpAgentClient } from "./services/agent-client.js";
 import { AgentConnections } from "./services/agent-connections.js";
@@ -31,6 +32,8 @@ export const VERSION = "0.1.0";
 export interface RunningServer {
   url: string;
   adminKeyPath: string;
+  /** The HTTPS listener, when there is one: its URL, the domain of sandbox hosts, and the preview CA's certificate file. */
+  https?: { url: string; domain: string; caPath?: string };
   /** Stops serving; sandboxes keep running and are adopted by the next start (warm-pool ones are deleted). */
   close(): Promise<void>;
   /** The REST routes served (method and `/v1/…/:param` path). */
@@ -70,6 +73,9 @@ async function reconcile(
   await s.layers.recover();
   // Volumes in use are mounted before any sandbox is restarted or woken.
   await s.volumes.recover();
+  // Build contexts live for their build; none is running now.
+  const contexts = await s.contexts.clear();
+  if (contexts > 0) host.logger.info({ files: contexts }, "build contexts left by the last run removed");
   await reconcileAtStart({ ...s, ...host });
   const orphans = deleteOrphanRows(s.db);
   if (orphans > 0) host.logger.info({ rows: orphans }, "dropped settings rows of deleted sandboxes");
@@ -87,6 +93,8 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   prepareDataDir(config, logger);
+  // Certificates first: a certificate file that cannot be read stops the start before anything runs.
+  const tls = config.tls ? await tlsSetup(config.tls, config.dataDir) : undefined;
   const real = options.runtime === undefined;
   const { prefix: networkPrefix, lock: prefixLock } = await claimNetworkPrefix(config, logger, real);
   const runtime = options.runtime ?? gvisorRuntime(config, logger, networkPrefix);
@@ -134,6 +142,7 @@ export async function startServer(
   const agentGuard = real
     ? new AgentGuard({ runtime, agents, transitions: s.transitions, logger, restart: (id) => s.lifecycle.restart(id) })
     : undefined;
+  let https: RunningServer["https"];
   const app = createApp({
     ...(agentGuard ? { agentGuard } : {}),
     sandboxes: s.sandboxes,
@@ -150,19 +159,45 @@ export async function startServer(
     version: VERSION,
     poolStatus: () => s.pool.status(),
     checkpoints: { checkpoints: s.checkpoints, diffs: s.diffs },
-    templates: { catalog: s.templates, builds: s.builds, contexts: s.contexts, snapshots: s.snapshots },
+    templates: {
+      catalog: s.templates,
+      builds: s.builds,
+      contexts: s.contexts,
+      snapshots: s.snapshots,
+      exporter: s.exporter,
+    },
     network: { egress: s.egress, secrets: s.secrets, binder: s.binder },
     dashboardDir: config.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
     metrics: s.metrics,
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
     volumes: s.volumes,
+    httpsDomain: () => https?.domain,
   });
   const listener = await listen(app, config);
   if (config.previewDomain === undefined) s.site.previewDomain = `localhost:${listener.port}`;
+  let tlsListener: Listener | undefined;
+  if (config.tls && tls) {
+    try {
+      tlsListener = await listenTls(app, config.host, config.tls.port, tls.options);
+    } catch (err) {
+      await listener.close();
+      throw new BurrowError(
+        ErrorCode.ValidationFailed,
+        `cannot serve HTTPS on ${config.host}:${config.tls.port} (${(err as Error).message}): set BURROW_TLS_PORT to a free port, or to 'off'`,
+      );
+    }
+    const port = tlsListener.port === 443 ? "" : `:${tlsListener.port}`;
+    https = {
+      url: tlsListener.url,
+      domain: config.tls.domain ?? `localhost${port}`,
+      ...(tls.caPath ? { caPath: tls.caPath } : {}),
+    };
+  }
 
   return {
     url: listener.url,
     adminKeyPath,
+    ...(https ? { https } : {}),
     routes: () => app.routes(),
     tickLifecycle: () => s.lifecycle.tick((id) => s.sandboxes.delete(id)),
     async close() {
@@ -171,7 +206,7 @@ export async function startServer(
       // Running builds end first: their log streams are open connections the listener waits for.
       await s.builds.close();
       app.close();
-      await listener.close();
+      await Promise.all([listener.close(), tlsListener?.close()]);
       // Checkpoints still being stored finish first (a hard stop would redo them at the next start).
       await s.checkpoints.idle();
       egressProxies?.close();

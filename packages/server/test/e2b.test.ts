@@ -139,8 +139,18 @@ describe("E2B-compatible API with a fake runtime", () => {
     expect(template.status).toBe(404);
     expect(((await template.json()) as { message: string }).message).toContain("available: base");
     const fork = await e2b("POST", "/sandboxes/sb_aaaaaaaaaaaaaaaaaaaa/fork", {});
-    expect(fork.status).toBe(400);
-    expect(((await fork.json()) as { message: string }).message).toContain("checkpoints");
+    expect(fork.status).toBe(404);
+    expect(await fork.json()).toMatchObject({ code: 404, message: expect.stringContaining("not found") });
+    const forks = await e2b("POST", "/sandboxes/sb_aaaaaaaaaaaaaaaaaaaa/fork", { count: 1000 });
+    expect(forks.status).toBe(400);
+    const sb = await create();
+    const badName = await e2b("POST", `/sandboxes/${sb.sandboxID}/snapshots`, { name: "team/Snap" });
+    expect(badName.status).toBe(400);
+    expect(((await badName.json()) as { message: string }).message).toContain("not a valid name[:tag]");
+    const badToken = await e2b("GET", "/snapshots?nextToken=nonsense");
+    expect(badToken.status).toBe(400);
+    expect((await e2b("DELETE", "/templates/nothing-here:v1")).status).toBe(404);
+    expect((await e2b("DELETE", `/sandboxes/${sb.sandboxID}`)).status).toBe(204);
   });
 
   it("maps allowOut/denyOut and allow_internet_access onto the egress policy, at create and on update", async () => {

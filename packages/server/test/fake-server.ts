@@ -16,7 +16,8 @@ export interface FakeServer {
 
 /**
  * The real server (HTTP app, SQLite, services) on a free port with a fake runtime, a temporary
- * data dir holding an empty `base` template, no warm pool unless asked, and no monitor loop.
+ * data dir holding an empty `base` template, no warm pool unless asked, no monitor loop, and no
+ * HTTPS listener unless asked (`tls`).
  */
 export async function startFakeServer(
   overrides: Partial<ServerConfig> = {},
@@ -27,7 +28,7 @@ export async function startFakeServer(
   mkdirSync(join(dir, "templates", "base", "rootfs"), { recursive: true });
   const runtime = options.runtime ?? new FakeRuntime();
   const config: ServerConfig = {
-    ...loadConfig({ BURROW_DATA_DIR: dir, BURROW_PORT: "0" }),
+    ...loadConfig({ BURROW_DATA_DIR: dir, BURROW_PORT: "0", BURROW_TLS_PORT: "off" }),
     monitorIntervalMs: 3_600_000,
     warmPool: {},
     ...overrides,

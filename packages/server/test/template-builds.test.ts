@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TemplateBuildInfo, TemplateInfo } from "@burrow/core";
 import { describe, expect, it } from "vitest";
@@ -58,6 +60,47 @@ describe("template builds (fake runtime)", () => {
       expect(fake.runtime.sandboxes.size).toBe(0);
     } finally {
       await fake.close();
+    }
+  });
+
+  it("deletes a build's uploaded context when the build ends, and every context left at start", async () => {
+    const fake = await startFakeServer();
+    const dataDir = fake.dataDir;
+    const upload = async (content: string) => {
+      const dir = mkdtempSync(join(tmpdir(), "burrow-ctxsrc-"));
+      try {
+        writeFileSync(join(dir, "f.txt"), content);
+        const bytes = execFileSync("tar", ["-cf", "-", "-C", dir, "f.txt"]);
+        const res = await fetch(`${fake.server.url}/v1/template-contexts`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${fake.key}`, "Content-Type": "application/x-tar" },
+          body: new Uint8Array(bytes),
+        });
+        expect(res.status).toBe(201);
+        return ((await res.json()) as { hash: string }).hash;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    let again: FakeServer | undefined;
+    try {
+      const used = await upload("for the build");
+      const unused = await upload("never built");
+      const res = await call(fake, "POST", "/v1/templates/ctx/builds", {
+        dockerfile: "FROM base\nCOPY f.txt /f.txt\n",
+        contextHash: used,
+      });
+      expect(res.status).toBe(202);
+      expect((await finished(fake, ((await res.json()) as TemplateBuildInfo).id)).status).toBe("ready");
+      expect((await call(fake, "GET", `/v1/template-contexts/${used}`)).status).toBe(404);
+      expect((await call(fake, "GET", `/v1/template-contexts/${unused}`)).status).toBe(200);
+      await fake.server.close();
+      again = await startFakeServer({}, dataDir);
+      expect((await call(again, "GET", `/v1/template-contexts/${unused}`)).status).toBe(404);
+      expect(readdirSync(join(dataDir, "template-contexts"))).toEqual([]);
+    } finally {
+      if (again) await again.close();
+      else await fake.close();
     }
   });
 

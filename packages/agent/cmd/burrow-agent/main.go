@@ -30,6 +30,8 @@ import (
 	"burrow/agent/internal/oomguard"
 	"burrow/agent/internal/server"
 	"burrow/agent/internal/state"
+	"burrow/agent/internal/sudo"
+	"burrow/agent/internal/users"
 )
 
 // tokenEnv names the variable holding the initial access token.
@@ -40,6 +42,11 @@ const tokenEnv = "BURROW_AGENT_TOKEN"
 const prSetChildSubreaper = 36
 
 func main() {
+	// Called as `sudo` (the template links /usr/local/bin/sudo to this binary):
+	// ask the agent to run the command (see package sudo).
+	if filepath.Base(os.Args[0]) == "sudo" {
+		os.Exit(sudo.Main(os.Args[1:]))
+	}
 	logger := log.New(os.Stderr, "burrow-agent: ", 0)
 	logf := logger.Printf
 
@@ -95,6 +102,14 @@ func main() {
 		Token: token, TokenFile: *tokenFile, DefaultUser: *defaultUser, DefaultWorkdir: *defaultWorkdir,
 		PasswdPath: *passwd, GroupPath: *group, Logf: logf,
 	})
+	// sudo for the sandbox's users, only as a sandbox's init: the socket is
+	// abstract (per network namespace), and on a host it would hand root out.
+	if os.Getpid() == 1 {
+		sudoers := &sudo.Server{Users: users.NewDB(*passwd, *group), Reaper: agent.Reaper, Logf: logf}
+		if err := sudoers.Listen(sudo.SocketName); err != nil {
+			logf("sudo is unavailable: %v", err)
+		}
+	}
 	srv := &http.Server{
 		Handler: agent.Handler,
 		// The server closes every connection before a checkpoint: free memory then stays out of the image.

@@ -1,11 +1,27 @@
 /** `burrow template`: build templates from Dockerfiles, list, inspect, tag and delete them. */
-import { readFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { BurrowError, ErrorCode, type TemplateBuildLogEntry, Templates } from "@burrow/sdk";
 import { flag, keyValues, listOption, stringOption, UsageError } from "../args.js";
 import { type Command, print, printJson } from "../context.js";
 
-const ACTIONS = ["build", "import", "from-sandbox", "ls", "info", "rm", "tag", "untag"] as const;
+const ACTIONS = ["build", "import", "export", "from-sandbox", "ls", "info", "rm", "tag", "untag"] as const;
+
+/** Writes the archive beside `output` and renames it into place, so a failed export leaves no partial file. */
+async function writeArchive(archive: ReadableStream<Uint8Array>, output: string): Promise<void> {
+  const partial = `${output}.partial`;
+  try {
+    await pipeline(Readable.fromWeb(archive as NodeReadableStream<Uint8Array>), createWriteStream(partial));
+    await rename(partial, output);
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
+}
 
 function logLine(entry: TemplateBuildLogEntry): string {
   return entry.level === "error" ? `error: ${entry.message}` : entry.message;
@@ -15,7 +31,7 @@ export const template: Command = {
   spec: {
     name: "template",
     summary:
-      "Build (build), import an image archive (import), list (ls), inspect (info), tag (tag, untag) or delete (rm) templates",
+      "Build (build), import or export an image archive (import, export), list (ls), inspect (info), tag (tag, untag) or delete (rm) templates",
     positionals: [
       { name: "action", required: true },
       { name: "args", required: false, variadic: true },
@@ -44,12 +60,20 @@ export const template: Command = {
         description: "from-sandbox: use this full checkpoint (default: take one now)",
       },
       { name: "docker", type: "boolean", description: "import: the archive is a `docker save` tar (default: OCI)" },
+      {
+        name: "output",
+        short: "o",
+        type: "string",
+        value: "FILE",
+        description: "export: where to write the OCI archive (default NAME[-TAG].tar)",
+      },
       { name: "json", type: "boolean", description: "print JSON" },
     ],
     examples: [
       "burrow template build myapp -f Dockerfile .",
       "burrow template build myapp:v2 --build-arg VERSION=2 ./app",
       "burrow template import myimage image.tar     # skopeo copy … oci-archive:image.tar",
+      "burrow template export myapp:v2 -o myapp.tar   # an OCI archive; NAME@tv_… for one version",
       "burrow template from-sandbox sb_… myapp-warm    # files and memory: starts with its processes running",
       "burrow template ls",
       "burrow template info myapp",
@@ -120,6 +144,17 @@ export const template: Command = {
         },
       });
       if (json) printJson(ctx.io.stdout, build);
+      return 0;
+    }
+    if (action === "export") {
+      const [nameAndTag = "", versionId] = target.split("@");
+      const output =
+        stringOption(args, "output") ?? `${nameAndTag.replace(":", "-")}${versionId ? `-${versionId}` : ""}.tar`;
+      const archive = await Templates.export(nameAndTag, { ...ctx.connection, ...(versionId ? { versionId } : {}) });
+      await writeArchive(archive, output);
+      const { size } = await stat(output);
+      if (json) printJson(ctx.io.stdout, { template: target, file: output, sizeBytes: size });
+      else print(ctx.io.stdout, `${target} -> ${output} (${size} bytes, OCI archive)`);
       return 0;
     }
     if (action === "from-sandbox") {

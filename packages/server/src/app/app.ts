@@ -10,6 +10,8 @@ import { authenticate } from "./auth.js";
 import { isE2bApiPath } from "./e2b/api-paths.js";
 import { E2bService, registerE2bRoutes, SandboxPlane } from "./e2b/index.js";
 import { sendE2bError } from "./e2b/routes.js";
+import { registerE2bSnapshotRoutes } from "./e2b/snapshot-routes.js";
+import { E2bSnapshots } from "./e2b/snapshot-service.js";
 import { registerE2bTemplateRoutes } from "./e2b/template-routes.js";
 import { E2bTemplates } from "./e2b/template-service.js";
 import { EventStreams } from "./event-stream.js";
@@ -29,6 +31,8 @@ export interface AppDeps extends RouteDeps {
   metrics?: ServerMetrics;
   /** A bearer token that reads /metrics besides the API keys. */
   metricsToken?: string;
+  /** The domain of sandbox hosts over HTTPS (the TLS listener's), once it listens. */
+  httpsDomain?: () => string | undefined;
 }
 
 /** The request handler, plus the handler of HTTP upgrades (WebSockets to sandbox ports). */
@@ -50,11 +54,17 @@ export function createApp(deps: AppDeps): App {
   const streams = new EventStreams(deps.events, deps.sandboxes);
   streams.register(router);
   const e2bDeps = { ...deps, store: deps.e2bStore, ...(deps.network ? { egress: deps.network.egress } : {}) };
-  registerE2bRoutes(router, new E2bService(e2bDeps), deps.keys, deps.logger);
+  const e2b = new E2bService(e2bDeps);
+  registerE2bRoutes(router, e2b, deps.keys, deps.logger, deps.httpsDomain);
   const t = deps.templates;
   if (t?.builds && t.contexts) {
     const e2bTemplates = new E2bTemplates({ catalog: t.catalog, builds: t.builds, contexts: t.contexts });
-    registerE2bTemplateRoutes(router, e2bTemplates, t.catalog, deps.keys, deps.logger);
+    registerE2bTemplateRoutes(router, e2bTemplates, t.catalog, deps.keys, deps.logger, t.snapshots);
+  }
+  if (t?.snapshots && deps.checkpoints) {
+    const { checkpoints } = deps.checkpoints;
+    const snapshots = { e2b, sandboxes: deps.sandboxes, checkpoints, snapshots: t.snapshots, catalog: t.catalog };
+    registerE2bSnapshotRoutes(router, new E2bSnapshots({ ...snapshots, store: deps.e2bStore }), deps.keys, deps.logger);
   }
   const metrics = deps.metrics;
   if (metrics) {

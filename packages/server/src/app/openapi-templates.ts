@@ -146,6 +146,24 @@ export const templatePaths = {
       },
     },
   },
+  "/v1/templates/{name}/export": {
+    parameters: [name],
+    get: {
+      summary:
+        "The version as an OCI image archive: its files flattened into one layer, env, user, workdir, ports, labels and start command as the image config (a snapshot version: its files, not its memory). Written before the answer starts",
+      parameters: [
+        { name: "tag", in: "query", schema: { type: "string" }, description: "the tag to export (default `latest`)" },
+        { name: "version", in: "query", schema: { type: "string" }, description: "a version id (`tv_…`) instead" },
+      ],
+      responses: {
+        "200": {
+          description: "The OCI archive; `X-Burrow-Template-Version` names the version",
+          content: { "application/x-tar": { schema: { type: "string", format: "binary" } } },
+        },
+        "404": notFound,
+      },
+    },
+  },
   "/v1/template-builds/{id}": {
     parameters: [buildId],
     get: {

@@ -2,11 +2,13 @@ import { BurrowError, ErrorCode, type TemplateBuildRequest } from "@burrow/core"
 import { z } from "zod";
 import type { TemplateBuilds, TemplateCatalog, TemplateContexts } from "../templates/contract.js";
 import { parseDockerfile } from "../templates/dockerfile.js";
+import type { TemplateExporter } from "../templates/exporter.js";
 import type { SnapshotTemplates } from "../templates/snapshots.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
 import type { Router } from "./router.js";
 import { parseBody } from "./schemas.js";
 import { BuildBodySchema, followLogs } from "./template-build-io.js";
+import { registerExportRoute } from "./template-export-route.js";
 
 export interface TemplateRouteDeps {
   catalog: TemplateCatalog;
@@ -15,6 +17,8 @@ export interface TemplateRouteDeps {
   contexts?: TemplateContexts;
   /** Snapshot templates (files and memory of a sandbox) are made when given. */
   snapshots?: SnapshotTemplates;
+  /** `GET /v1/templates/{name}/export` is served when given. */
+  exporter?: TemplateExporter;
 }
 
 const FromSandboxSchema = z
@@ -74,6 +78,7 @@ export function registerTemplateRoutes(router: Router, deps: TemplateRouteDeps):
     sendEmpty(res, 204);
   });
   if (deps.builds && deps.contexts) registerBuildRoutes(router, deps.builds, deps.contexts);
+  if (deps.exporter) registerExportRoute(router, deps.exporter);
   const snapshots = deps.snapshots;
   if (snapshots) {
     // A snapshot template: the sandbox's files and memory (a full checkpoint taken now, or the one named).

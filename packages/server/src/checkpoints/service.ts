@@ -302,7 +302,9 @@ export class CheckpointService {
       const started = performance.now();
       const manifest = await loadManifest(this.deps.blobs, ck.manifestHash);
       const upper = this.deps.runtime.upperDir(id);
-      const newUpper = `${upper}${RESTORE_SUFFIX}`;
+      // On the upper dir's file system (the sandbox's disk), so unchanged files are linked, not copied.
+      const staging = this.deps.runtime.restoreStaging(id);
+      let newUpper = staging.staging;
       const imageDir = this.deps.imageDirOf(id);
       // "restarting": if the server dies mid-restore, reconcile keeps the files and reports error.
       await this.deps.transitions.move(record, "starting", {
@@ -322,7 +324,17 @@ export class CheckpointService {
         await this.deps.runtime.stop(id);
         // Stopped, so nothing writes to the old upper dir: the files it still has unchanged since
         // the checkpoint are linked into the new one (the old one is discarded by replaceUpper).
-        const reused = await materialize(manifest.entries, newUpper, this.deps.blobs, { reuseFrom: upper });
+        let reused: number;
+        try {
+          reused = await materialize(manifest.entries, newUpper, this.deps.blobs, { reuseFrom: staging.upper });
+        } catch (err) {
+          // A disk too full to hold the changed files beside the old ones: stage on the host and
+          // let replaceUpper copy them onto the emptied disk.
+          if ((err as NodeJS.ErrnoException).code !== "ENOSPC" || newUpper === `${upper}${RESTORE_SUFFIX}`) throw err;
+          await removeTree(newUpper);
+          newUpper = `${upper}${RESTORE_SUFFIX}`;
+          reused = await materialize(manifest.entries, newUpper, this.deps.blobs);
+        }
         await imageWritten;
         await rm(imageDir, { recursive: true, force: true });
         await this.deps.runtime.replaceUpper(id, newUpper);
@@ -481,6 +493,8 @@ export class CheckpointService {
           await removeTree(join(dir, name));
         }
       }
+      // A restore's staging dir on the sandbox's disk (gone already if the sandbox has no disk).
+      await removeTree(this.deps.runtime.restoreStaging(record.id).staging);
     }
     for (const lost of storing.values()) {
       this.deps.logger.warn(

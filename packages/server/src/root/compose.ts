@@ -29,6 +29,7 @@ import { openStores } from "../store/stores.js";
 import { Builder } from "../templates/builder.js";
 import { Catalog } from "../templates/catalog.js";
 import { ContextStore } from "../templates/contexts.js";
+import { TemplateExporter } from "../templates/exporter.js";
 import { ImageImporter } from "../templates/image-importer.js";
 import { LayerStore } from "../templates/layer-store.js";
 import { SnapshotTemplates } from "../templates/snapshots.js";
@@ -80,6 +81,8 @@ export interface Services {
   builds: Builder;
   contexts: ContextStore;
   snapshots: SnapshotTemplates;
+  /** Template versions as OCI archives. */
+  exporter: TemplateExporter;
   /** The preview domain, fixed once the listening port is known. */
   site: { previewDomain: string };
   imageDirOf: (id: string) => string;
@@ -264,6 +267,7 @@ export function composeServices(f: Foundation): Services {
     builds,
     contexts,
     snapshots,
+    exporter: new TemplateExporter({ catalog: templates, layers }),
     site,
     imageDirOf,
     metrics,

@@ -57,6 +57,8 @@ export class Builder implements TemplateBuilds {
   private readonly running = new Map<string, Promise<TemplateBuildInfo>>();
   /** Layers being made, by digest: concurrent builds of the same step share the work. */
   private readonly making = new Map<string, Promise<string>>();
+  /** The uploaded contexts each running build uses, by build id. */
+  private readonly contextUsers = new Map<string, Set<string>>();
   private readonly now: () => Date;
   private closing = false;
 
@@ -119,9 +121,24 @@ export class Builder implements TemplateBuilds {
       "info",
       `build ${info.id} of ${plan.name}:${plan.tags.join(",")} on ${plan.base.templateName} (${plan.base.versionId}): ${plan.steps.length} steps, ${plan.layerSteps} make layers`,
     );
-    const done = this.build(info, plan).finally(() => this.running.delete(info.id));
+    // The uploaded contexts (COPY files, an image archive) go when the last build using them ends.
+    this.contextUsers.set(info.id, contextsOf(request));
+    const done = this.build(info, plan).finally(async () => {
+      this.running.delete(info.id);
+      await this.endContexts(info.id);
+    });
     this.running.set(info.id, done);
     return { ...info };
+  }
+
+  /** Deletes the contexts a build used that no other running build uses (before its last log line). */
+  private async endContexts(buildId: string): Promise<void> {
+    const hashes = this.contextUsers.get(buildId);
+    this.contextUsers.delete(buildId);
+    for (const hash of hashes ?? []) {
+      const used = [...this.contextUsers.values()].some((users) => users.has(hash));
+      if (!used) await this.deps.contexts.delete(hash).catch(() => undefined);
+    }
   }
 
   get(buildId: string): Promise<TemplateBuildInfo | undefined> {
@@ -193,6 +210,7 @@ export class Builder implements TemplateBuilds {
     const total = plan.steps.length;
     let current = 0;
     const output: string[] = [];
+    let lines: OutputLines | undefined;
     try {
       info.status = "building";
       await this.deps.store.updateBuild(info);
@@ -202,6 +220,7 @@ export class Builder implements TemplateBuilds {
       let parent = stackKey([plan.base.versionId]);
       for (const [i, planned] of plan.steps.entries()) {
         current = i + 1;
+        lines = undefined;
         if (this.closing) throw new Error(INTERRUPTED);
         const step = planned.step;
         const label = `step ${current}/${total}: ${describeStep(step)}`;
@@ -222,18 +241,23 @@ export class Builder implements TemplateBuilds {
           await this.log(info.id, "info", `${label}: running`, current);
           const shared = this.making.get(key);
           if (shared) hit = true;
+          // The step's output goes into the log line by line as it arrives.
+          lines = new OutputLines((line) => this.log(info.id, "info", `  ${line}`, current), MAX_OUTPUT_LINES);
+          const streamed = lines;
           const making =
             shared ??
-            this.deps.steps.run(plan.name, planned, [...dirs].reverse(), config, key).then((r) => {
-              output.splice(0, output.length, ...r.output.split("\n"));
-              return r.dir;
-            });
+            this.deps.steps
+              .run(plan.name, planned, [...dirs].reverse(), config, key, (chunk) => streamed.write(chunk))
+              .then((r) => {
+                output.splice(0, output.length, ...r.output.split("\n"));
+                return r.dir;
+              });
           if (!shared) {
             this.making.set(key, making);
             void making.finally(() => this.making.delete(key)).catch(() => undefined);
           }
           dir = await making;
-          if (!shared) await this.logOutput(info.id, current, output);
+          if (!shared) await this.endOutput(info.id, current, lines, output);
           await this.log(
             info.id,
             "info",
@@ -255,6 +279,8 @@ export class Builder implements TemplateBuilds {
       info.status = "ready";
       this.deps.onFinished?.("ready", (performance.now() - started) / 1000);
       info.finishedAt = this.now().toISOString();
+      // Contexts go first: a poller that sees the new status must find the last log line too.
+      await this.endContexts(info.id);
       await this.deps.store.updateBuild(info);
       await this.log(
         info.id,
@@ -268,9 +294,9 @@ export class Builder implements TemplateBuilds {
       if (this.closing) return { ...info, status: "error" };
       const failed = err instanceof StepFailed ? err : undefined;
       const reason = errorMessage(err);
-      const lines = failed ? failed.output.split("\n") : [];
-      if (failed) await this.logOutput(info.id, current, lines);
-      const logTail = lines
+      const failedLines = failed ? failed.output.split("\n") : [];
+      if (failed) await this.endOutput(info.id, current, lines, failedLines);
+      const logTail = failedLines
         .filter((l) => l !== "")
         .slice(-LOG_TAIL_LINES)
         .join("\n");
@@ -281,6 +307,8 @@ export class Builder implements TemplateBuilds {
       this.deps.onFinished?.("failed", (performance.now() - started) / 1000);
       info.error = { message, step: current, ...(failed ? { exitCode: failed.exitCode, logTail } : {}) };
       info.finishedAt = this.now().toISOString();
+      // Contexts go first: a poller that sees the new status must find the last log line too.
+      await this.endContexts(info.id);
       await this.deps.store.updateBuild(info);
       await this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
       this.deps.logger.warn({ buildId: info.id, err: reason }, "template build failed");
@@ -290,6 +318,31 @@ export class Builder implements TemplateBuilds {
       for (const release of releases) release();
     }
     return { ...info };
+  }
+
+  /**
+   * Ends a step's output in the log: the last partial line and how many lines were not kept; or,
+   * when nothing arrived while it ran (a runtime that gives output only at the end), all of it.
+   */
+  private async endOutput(
+    buildId: string,
+    step: number,
+    streamed: OutputLines | undefined,
+    all: string[],
+  ): Promise<void> {
+    if (streamed === undefined || streamed.received === 0) {
+      await this.logOutput(buildId, step, all);
+      return;
+    }
+    streamed.end();
+    await streamed.flushed();
+    if (streamed.dropped > 0)
+      await this.log(
+        buildId,
+        "info",
+        `(${streamed.dropped} more lines not kept; the end of the output is kept with a failure)`,
+        step,
+      );
   }
 
   private async logOutput(buildId: string, step: number, lines: string[]): Promise<void> {
@@ -320,6 +373,58 @@ function applyConfig(config: TemplateConfig, step: BuildPlan["steps"][number]["s
       break;
     default:
       break;
+  }
+}
+
+/** The uploaded archives a build reads: its COPY contexts and an `oci-archive:`/`docker-archive:` base. */
+function contextsOf(request: TemplateBuildRequest): Set<string> {
+  const hashes = new Set<string>();
+  for (const step of request.steps) if (step.type === "copy") hashes.add(step.contextHash);
+  const archive = "image" in request.from ? /^(?:oci|docker)-archive:([0-9a-f]{64})$/.exec(request.from.image) : null;
+  if (archive?.[1] !== undefined) hashes.add(archive[1]);
+  return hashes;
+}
+
+/**
+ * Splits output chunks into lines; keeps the first `max` lines and counts the rest. Lines are
+ * emitted one after another, in order (`flushed` resolves once all emitted so far are stored).
+ */
+class OutputLines {
+  private partial = "";
+  private chain: Promise<void> = Promise.resolve();
+  private kept = 0;
+  dropped = 0;
+  received = 0;
+
+  constructor(
+    private readonly emit: (line: string) => Promise<void>,
+    private readonly max: number,
+  ) {}
+
+  write(chunk: string): void {
+    if (chunk === "") return;
+    this.received += chunk.length;
+    const parts = (this.partial + chunk).split("\n");
+    this.partial = parts.pop() ?? "";
+    for (const line of parts) this.line(line);
+  }
+
+  end(): void {
+    if (this.partial !== "") this.line(this.partial);
+    this.partial = "";
+  }
+
+  private line(line: string): void {
+    if (this.kept >= this.max) this.dropped++;
+    else {
+      this.kept++;
+      // A line the log could not take is dropped; the build goes on.
+      this.chain = this.chain.then(() => this.emit(line)).catch(() => undefined);
+    }
+  }
+
+  flushed(): Promise<void> {
+    return this.chain;
   }
 }
 

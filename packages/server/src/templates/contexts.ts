@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
-import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -33,7 +33,8 @@ function limiter(limit: number): Transform {
 /**
  * Build contexts under `<dataDir>/template-contexts`: `<hash>.tar` (decompressed when uploaded
  * gzip-compressed) and `<hash>.json`, its checked entry list. The hash is the sha256 of the bytes
- * as uploaded. An archive whose paths or links leave it is refused whole.
+ * as uploaded. An archive whose paths or links leave it is refused whole. The builder deletes a
+ * context when the last build using it ends; the server clears them all at start.
  */
 export class ContextStore implements TemplateContexts {
   constructor(
@@ -57,6 +58,23 @@ export class ContextStore implements TemplateContexts {
       });
     }
     return JSON.parse(readFileSync(join(this.root, `${hash}.json`), "utf8")) as ContextEntry[];
+  }
+
+  /** Removes a stored context (its entry list first: `has` answers false from then on). */
+  async delete(hash: string): Promise<void> {
+    if (!CONTEXT_HASH_PATTERN.test(hash)) return;
+    await rm(join(this.root, `${hash}.json`), { force: true });
+    await rm(this.tarPath(hash), { force: true });
+  }
+
+  /**
+   * At start: removes every stored context and half-written upload. Contexts live for the build
+   * that uses them; one uploaded before a stop and not built yet must be uploaded again.
+   */
+  async clear(): Promise<number> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    for (const name of names) await rm(join(this.root, name), { force: true, recursive: true });
+    return names.length;
   }
 
   async put(body: AsyncIterable<Uint8Array>, expectedHash?: string, signal?: AbortSignal): Promise<string> {

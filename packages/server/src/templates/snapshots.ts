@@ -1,14 +1,15 @@
 import { readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { BurrowError, ErrorCode, parseTemplateRef, type TemplateVersionInfo } from "@burrow/core";
+import { BurrowError, ErrorCode, parseTemplateRef, type TemplateRef, type TemplateVersionInfo } from "@burrow/core";
 import { materialize, materializeMemory, removeTree } from "@burrow/runtime";
 import { loadManifest } from "../checkpoints/manifest-io.js";
 import type { CheckpointService } from "../checkpoints/service.js";
 import type { BlobStore } from "../store/blob-store.js";
-import type { CheckpointStore } from "../store/checkpoint-store.js";
-import type { SandboxStore } from "../store/sandbox-store.js";
+import type { CheckpointRecord, CheckpointStore } from "../store/checkpoint-store.js";
+import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { VersionRow } from "../store/template-store.js";
 import { type Catalog, newTemplateVersionId } from "./catalog.js";
+import type { ResolvedTemplate } from "./contract.js";
 
 export interface SnapshotTemplatesDeps {
   store: SandboxStore;
@@ -71,13 +72,33 @@ export class SnapshotTemplates {
     if ((await this.deps.checkpointStore.base(sandboxId)) !== undefined) {
       throw invalid("sandboxId", `sandbox ${sandboxId} is a fork; snapshots of forks are not supported yet`);
     }
-    const ck =
-      checkpointId === undefined
-        ? await this.deps.checkpoints.create(sandboxId, {
-            mode: "full",
-            name: `snapshot template ${ref.name}:${ref.tag}`,
-          })
-        : await this.deps.checkpoints.get(sandboxId, checkpointId);
+    if (checkpointId !== undefined) {
+      const named = await this.deps.checkpoints.get(sandboxId, checkpointId);
+      return this.fromCheckpoint(ref, record, named, sourceLayers, source, true);
+    }
+    // A checkpoint of its own, taken now: once its files and memory are copied into the
+    // template, it is deleted, so the sandbox's checkpoint list is left as it was.
+    const ck = await this.deps.checkpoints.create(sandboxId, {
+      mode: "full",
+      name: `snapshot template ${ref.name}:${ref.tag}`,
+    });
+    try {
+      return await this.fromCheckpoint(ref, record, ck, sourceLayers, source, false);
+    } finally {
+      await this.deps.checkpoints.delete(sandboxId, ck.id).catch(() => false);
+    }
+  }
+
+  private async fromCheckpoint(
+    ref: TemplateRef,
+    record: SandboxRecord,
+    ck: CheckpointRecord,
+    sourceLayers: string[],
+    source: ResolvedTemplate,
+    /** Whether the checkpoint stays (one the caller named) or is deleted after this. */
+    kept: boolean,
+  ): Promise<TemplateVersionInfo> {
+    const sandboxId = record.id;
     const stored = await this.deps.checkpoints.stored(sandboxId, ck.id);
     if (stored.mode !== "full") {
       throw invalid(
@@ -101,8 +122,13 @@ export class SnapshotTemplates {
     const memoryBytes = manifest.memory.reduce((sum, f) => sum + f.size, 0);
     await this.deps.catalog.addVersion(ref.name, sourceLayers, source.config, {
       id: versionId,
-      source: `sandbox ${sandboxId} checkpoint ${ck.id}`,
-      snapshot: { sourceSandboxId: sandboxId, sourceCheckpointId: ck.id, memoryBytes, resources: record.resources },
+      source: kept ? `sandbox ${sandboxId} checkpoint ${ck.id}` : `sandbox ${sandboxId}`,
+      snapshot: {
+        sourceSandboxId: sandboxId,
+        ...(kept ? { sourceCheckpointId: ck.id } : {}),
+        memoryBytes,
+        resources: record.resources,
+      },
     });
     await this.deps.catalog.tag(ref.name, ref.tag, versionId);
     const info = (await this.deps.catalog.get(ref.name))?.versions.find((v) => v.id === versionId);

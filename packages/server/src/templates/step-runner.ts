@@ -76,6 +76,8 @@ export class StepRunner {
     layerDirs: string[],
     config: TemplateConfig,
     digest: string,
+    /** Called with the step's output as it arrives. */
+    onOutput?: (chunk: string) => void,
   ): Promise<StepOutput & { dir: string }> {
     const { step } = planned;
     const extraLower = step.type === "copy" ? await this.contextLayer(step.contextHash) : undefined;
@@ -91,7 +93,7 @@ export class StepRunner {
     );
     try {
       const done = await sandboxes.withLock(record.id, async () => {
-        const result = await this.exec(record.id, planned, config);
+        const result = await this.exec(record.id, planned, config, onOutput);
         if (result.exitCode !== 0) return { ...result, dir: "" };
         await this.deps.runtime.stop(record.id);
         const tmp = await this.deps.layers.tempPath(digest);
@@ -107,7 +109,12 @@ export class StepRunner {
     }
   }
 
-  private async exec(id: string, planned: PlannedStep, config: TemplateConfig): Promise<StepOutput> {
+  private async exec(
+    id: string,
+    planned: PlannedStep,
+    config: TemplateConfig,
+    onOutput: ((chunk: string) => void) | undefined,
+  ): Promise<StepOutput> {
     const { step } = planned;
     const runtime = this.deps.runtime;
     const timeoutMs = this.deps.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
@@ -131,7 +138,7 @@ export class StepRunner {
         into ? "1" : "0",
         ...sources,
       ];
-      return output(await runtime.exec(id, argv, { env, timeoutMs }));
+      return output(await runtime.exec(id, argv, { env, timeoutMs, ...(onOutput ? { onOutput } : {}) }));
     }
     if (step.type !== "run") throw new Error(`step ${step.type} makes no layer`);
     const user = config.user === undefined ? undefined : await this.numericUser(id, config.user, env);
@@ -146,6 +153,7 @@ export class StepRunner {
         env: { ...env, ...step.buildEnv },
         timeoutMs,
         ...(user === undefined ? {} : { user }),
+        ...(onOutput ? { onOutput } : {}),
       }),
     );
   }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { isIP } from "node:net";
 import { BurrowError, ErrorCode, type Logger } from "@burrow/core";
 import type { ApiKeyStore } from "../../store/api-key-store.js";
 import { authenticate } from "../auth.js";
@@ -28,9 +29,25 @@ export function sendE2bError(res: ServerResponse, err: unknown, logger: Logger):
   sendJson(res, error.status, { code: error.status, message: error.message });
 }
 
-/** The domain E2B clients build preview hosts from (`<port>-<id>.<domain>`): the host they called. */
-function domainOf(ctx: RouteContext): string | null {
-  return ctx.req.headers.host ?? null;
+/**
+ * The domain E2B clients build sandbox hosts from (`https://<port>-<id>.<domain>`): the name they
+ * called over TLS (this server's HTTPS listener, or a TLS proxy in front that says so with
+ * `X-Forwarded-Proto: https`); else the HTTPS listener's domain, when there is one; else the host
+ * they called.
+ */
+export function e2bDomain(ctx: RouteContext, httpsDomain: () => string | undefined): string | null {
+  const host = ctx.req.headers.host;
+  const overTls =
+    ("encrypted" in ctx.req.socket && ctx.req.socket.encrypted === true) ||
+    ctx.req.headers["x-forwarded-proto"] === "https";
+  // An address is no domain: `<port>-<id>.127.0.0.1` names nothing.
+  if (overTls && host !== undefined && !isIpLiteral(host)) return host;
+  return httpsDomain() ?? host ?? null;
+}
+
+function isIpLiteral(host: string): boolean {
+  const name = host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d+$/, "");
+  return isIP(name) !== 0;
 }
 
 export function intParam(url: URL, name: string): number | undefined {
@@ -67,8 +84,15 @@ export function e2bRouteAdder(router: Router, keys: ApiKeyStore, logger: Logger)
  * routes are public to the router and authenticate themselves, so that every answer, 401s
  * included, has E2B's error shape.
  */
-export function registerE2bRoutes(router: Router, service: E2bService, keys: ApiKeyStore, logger: Logger): void {
+export function registerE2bRoutes(
+  router: Router,
+  service: E2bService,
+  keys: ApiKeyStore,
+  logger: Logger,
+  httpsDomain: () => string | undefined = () => undefined,
+): void {
   const add = e2bRouteAdder(router, keys, logger);
+  const domainOf = (ctx: RouteContext) => e2bDomain(ctx, httpsDomain);
   const unsupported = (method: string, path: string, what: string, why: string) =>
     add(method, path, () => {
       throw new BurrowError(ErrorCode.BadRequest, `${what} is not supported by Burrow: ${why}`);
@@ -176,8 +200,4 @@ export function registerE2bRoutes(router: Router, service: E2bService, keys: Api
   const noLogs = "command output is streamed to the client and kept per process (commands.connect), not as logs";
   unsupported("GET", "/sandboxes/:id/logs", "sandbox logs", noLogs);
   unsupported("GET", "/v2/sandboxes/:id/logs", "sandbox logs", noLogs);
-  const noSnapshots = "use Burrow's checkpoints (/v1/sandboxes/{id}/checkpoints) to save and fork a sandbox";
-  unsupported("POST", "/sandboxes/:id/fork", "forking through the E2B API", noSnapshots);
-  unsupported("POST", "/sandboxes/:id/snapshots", "snapshots through the E2B API", noSnapshots);
-  unsupported("GET", "/snapshots", "snapshots through the E2B API", noSnapshots);
 }

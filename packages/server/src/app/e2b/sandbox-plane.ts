@@ -352,6 +352,7 @@ export class SandboxPlane {
       connections: this.deps.connections,
       envd: port === ENVD_PORT,
       clientAddress: req.socket.remoteAddress ?? "",
+      clientTls: "encrypted" in req.socket && req.socket.encrypted === true,
     };
   }
 

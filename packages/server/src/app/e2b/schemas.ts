@@ -156,7 +156,7 @@ export interface ListQuery {
   after: { createdAt: string; id: string } | undefined;
 }
 
-const MAX_PAGE = 100;
+export const MAX_PAGE = 100;
 
 function bad(message: string): BurrowError {
   return new BurrowError(ErrorCode.BadRequest, message);

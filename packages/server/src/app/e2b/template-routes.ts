@@ -3,6 +3,7 @@ import { BurrowError, ErrorCode, type Logger, parseTemplateRef, type TemplateInf
 import { z } from "zod";
 import type { ApiKeyStore } from "../../store/api-key-store.js";
 import type { TemplateCatalog } from "../../templates/contract.js";
+import type { SnapshotTemplates } from "../../templates/snapshots.js";
 import { readJson, sendJson } from "../http.js";
 import type { RouteContext, Router } from "../router.js";
 import { parseBody } from "../schemas.js";
@@ -25,7 +26,8 @@ function notFound(what: string): BurrowError {
 
 /** Where the SDK PUTs a COPY's archive: this server, as the caller reached it. */
 function uploadUrl(ctx: RouteContext, templateID: string, hash: string, token: string): string {
-  const proto = ctx.req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
+  const overTls = "encrypted" in ctx.req.socket && ctx.req.socket.encrypted === true;
+  const proto = overTls || ctx.req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
   const host = ctx.req.headers.host ?? "localhost";
   const path = `/templates/${encodeURIComponent(templateID)}/files/${hash}/upload`;
   return `${proto}://${host}${path}?token=${token}`;
@@ -65,6 +67,8 @@ export function registerE2bTemplateRoutes(
   catalog: TemplateCatalog,
   keys: ApiKeyStore,
   logger: Logger,
+  /** Snapshot templates: their memory images are removed with them. */
+  snapshots?: SnapshotTemplates,
 ): void {
   const add = e2bRouteAdder(router, keys, logger);
   const template = async (id: string) => {
@@ -182,9 +186,17 @@ export function registerE2bTemplateRoutes(
     });
   });
 
+  // A template, or (`name:tag`, what E2B's deleteSnapshot sends) the version the tag points at;
+  // a template left without versions goes too.
   add("DELETE", "/templates/:id", async ({ res, params }) => {
     const id = params.id ?? "";
-    if (!(await catalog.remove(id))) throw notFound(id);
+    const ref = id.includes(":") ? parseTemplateRef(id) : undefined;
+    if (ref) {
+      const versionId = (await catalog.get(ref.name))?.tags[ref.tag];
+      if (versionId === undefined || !(await catalog.remove(ref.name, versionId))) throw notFound(id);
+      if ((await catalog.get(ref.name))?.versions.length === 0) await catalog.remove(ref.name);
+    } else if (!(await catalog.remove(id))) throw notFound(id);
+    await snapshots?.collect();
     sendNothing(res, 204);
   });
 }

@@ -6,6 +6,8 @@ export interface Upstream extends ForwardTarget {
   /** The agent's port: the client's X-Access-Token and Authorization (envd's user) go along. */
   envd: boolean;
   clientAddress: string;
+  /** The client reached the server over TLS. */
+  clientTls: boolean;
 }
 
 /** Hop-by-hop headers, and the routing and credential headers meant for Burrow alone. */
@@ -51,7 +53,7 @@ export function upstreamHeaders(
     const prior = headers["x-forwarded-for"];
     out["x-forwarded-for"] = prior ? `${prior}, ${upstream.clientAddress}` : upstream.clientAddress;
     if (headers.host) out["x-forwarded-host"] = headers.host;
-    out["x-forwarded-proto"] = "http";
+    out["x-forwarded-proto"] = upstream.clientTls ? "https" : "http";
   }
   return out;
 }
