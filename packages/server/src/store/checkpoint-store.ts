@@ -5,7 +5,7 @@ export interface CheckpointRecord extends CheckpointInfo {
   manifestHash: string;
 }
 
-interface Row {
+export interface Row {
   id: string;
   sandbox_id: string;
   name: string | null;
@@ -20,7 +20,7 @@ interface Row {
   status: string;
 }
 
-function fromRow(r: Row): CheckpointRecord {
+export function fromRow(r: Row): CheckpointRecord {
   return {
     id: r.id,
     sandboxId: r.sandbox_id,

@@ -19,7 +19,7 @@ export interface SandboxRecord extends SandboxInfo {
   pool: string | null;
 }
 
-interface Row {
+export interface Row {
   id: string;
   template: string;
   state: string;
@@ -38,7 +38,7 @@ interface Row {
   template_version: string | null;
 }
 
-function fromRow(row: Row): SandboxRecord {
+export function fromRow(row: Row): SandboxRecord {
   const record: SandboxRecord = {
     id: row.id,
     template: row.template,
@@ -61,7 +61,7 @@ function fromRow(row: Row): SandboxRecord {
   return record;
 }
 
-const NETWORK_REUSE_DELAY_MS = 180_000;
+export const NETWORK_REUSE_DELAY_MS = 180_000;
 
 /** Sandbox rows. Every state change is written here before the runtime acts on it. */
 export interface SandboxStore {
