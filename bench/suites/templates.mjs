@@ -87,15 +87,20 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
 
   // (a) First build, then a rebuild with only the last step changed.
   const tar = debContext(work);
-  let contextHash;
-  const uploadMs = await timeIt(async () => {
+  // A context lives for its build (the server deletes it when the build ends): each build
+  // uploads it, outside the timed build, as the CLI does.
+  const upload = async () => {
     const res = await fetch(`${server.url}/v1/template-contexts`, {
       method: "POST",
       headers: { Authorization: `Bearer ${server.apiKey}`, "Content-Type": "application/x-tar" },
       body: readFileSync(tar),
     });
     if (res.status !== 201) throw new Error(`context upload: ${res.status} ${await res.text()}`);
-    contextHash = (await res.json()).hash;
+    return (await res.json()).hash;
+  };
+  let contextHash;
+  const uploadMs = await timeIt(async () => {
+    contextHash = await upload();
   });
   log("templates: first build (installs the packages)");
   let first;
@@ -104,6 +109,7 @@ export async function run({ templatesDir, agentBinary, log, cleanups }) {
     first = await build("bench-app", { dockerfile: dockerfile("v1"), contextHash });
   });
   log("templates: rebuild after changing the last step");
+  contextHash = await upload();
   const rebuildMs = await timeIt(async () => {
     second = await build("bench-app", { dockerfile: dockerfile("v2"), contextHash });
   });
