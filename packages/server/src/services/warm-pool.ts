@@ -219,8 +219,12 @@ export class WarmPool implements WarmSource {
             if (this.closed) return;
             this.list(template).push(record.id);
           } catch (err) {
+            // A refill that failed because the pool was closed (the server stopping) just ends.
+            if (this.closed) return;
             this.deps.logger.warn({ template, err: String(err) }, "warm pool refill failed; retrying later");
-            await this.discardFailed(template);
+            await this.discardFailed(template).catch((e: unknown) =>
+              this.deps.logger.warn({ template, err: String(e) }, "discarding failed pool sandboxes failed"),
+            );
             await new Promise((r) => setTimeout(r, REFILL_BACKOFF_MS));
           }
         }
