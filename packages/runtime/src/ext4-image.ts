@@ -42,14 +42,23 @@ export async function createExt4Image(runner: CommandRunner, path: string, sizeM
   await must(runner, ["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-m", "0", "-E", "nodiscard", path], "mkfs.ext4");
 }
 
+/** /proc/mounts' octal escapes (`\040` for a space) undone. */
+const unescapeMountField = (field: string) =>
+  field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+
+/** Every mount of this host: its source and where it is mounted. */
+export async function readMounts(): Promise<Array<{ source: string; target: string }>> {
+  const text = await readFile("/proc/mounts", "utf8");
+  return text
+    .split("\n")
+    .map((line) => line.split(" "))
+    .filter((fields) => (fields[1] ?? "") !== "")
+    .map(([source = "", target = ""]) => ({ source: unescapeMountField(source), target: unescapeMountField(target) }));
+}
+
 /** The device mounted at `mountpoint` (a loop device for an image), or undefined when none is. */
 export async function mountedSource(mountpoint: string): Promise<string | undefined> {
-  const mounts = await readFile("/proc/mounts", "utf8");
-  for (const line of mounts.split("\n")) {
-    const [source, target] = line.split(" ");
-    if (target === mountpoint) return source;
-  }
-  return undefined;
+  return (await readMounts()).find((m) => m.target === mountpoint)?.source;
 }
 
 /** Loop-mounts the image at `mountpoint` unless something is mounted there already. */

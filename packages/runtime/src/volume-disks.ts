@@ -1,7 +1,8 @@
-import { chmod, mkdir, open, readdir, readFile, statfs } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
 import type { CommandRunner } from "./command-runner.js";
+import { readMounts } from "./ext4-image.js";
 import { removeTree } from "./layers/safe-fs.js";
 import { MOUNT_TIMEOUT_MS } from "./sandbox-rootfs.js";
 
@@ -38,13 +39,7 @@ export interface VolumeDisks {
 
 /** Mount points in /proc/mounts (octal escapes decoded). */
 export async function mountPoints(): Promise<string[]> {
-  const text = await readFile("/proc/mounts", "utf8");
-  return text
-    .split("\n")
-    .map((line) =>
-      (line.split(" ")[1] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))),
-    )
-    .filter((m) => m !== "");
+  return (await readMounts()).map((m) => m.target);
 }
 
 async function volumeIds(dir: string): Promise<string[]> {
