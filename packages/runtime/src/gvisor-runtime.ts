@@ -67,7 +67,13 @@ export interface GvisorRuntimeOptions {
 }
 
 const DEFAULT_RUNSC_TIMEOUT_MS = 30_000;
-const QUIET_NETWORK_TIMEOUT_MS = 2_000;
+const QUIET_NETWORK_TIMEOUT_MS = 5_000;
+
+/** An `ss -Htn` line as "STATE to sandbox port N" (host addresses stay out of API answers). */
+function describeConnection(line: string): string {
+  const [state, , , , peer] = line.trim().split(/\s+/);
+  return `${state ?? "?"} to sandbox port ${peer?.split(":").pop() ?? "?"}`;
+}
 
 /**
  * Runs sandboxes with gVisor: an overlay rootfs (template lower + per-sandbox upper on the host
@@ -368,9 +374,12 @@ export class GvisorRuntime implements Runtime {
   ): Promise<void> {
     if ((await this.freezer.state(id)) !== "THAWED") await this.freezer.thaw(id);
     await mkdir(imageDir, { recursive: true });
-    // runsc pause stops the sandbox's tasks inside gVisor (runsc can still talk to it, unlike a
-    // cgroup freeze); the checkpoint pauses again on top and leaves it paused when done. The
-    // host-connection check runs meanwhile (the caller opens no new connection in between).
+    // Connections the host just closed need the sandbox's side to close too, which a paused
+    // sandbox cannot do: wait for that while it runs. Then runsc pause stops the sandbox's tasks
+    // inside gVisor (runsc can still talk to it, unlike a cgroup freeze); the checkpoint pauses
+    // again on top and leaves it paused when done. The host-connection check runs again
+    // meanwhile, for a connection the sandbox opened in between.
+    await this.requireQuietNetwork(id, networkIndex);
     const [paused, quiet] = await Promise.allSettled([
       this.runRunsc(id, ["pause", id], "pause"),
       this.requireQuietNetwork(id, networkIndex),
@@ -408,10 +417,12 @@ export class GvisorRuntime implements Runtime {
 
   private async requireQuietNetwork(id: string, networkIndex: number): Promise<void> {
     const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
-    if (!(await this.network.waitConnectionsClosed(addr, QUIET_NETWORK_TIMEOUT_MS))) {
+    const open = await this.network.waitConnectionsClosed(addr, QUIET_NETWORK_TIMEOUT_MS);
+    if (open.length > 0) {
       throw new BurrowError(
         ErrorCode.Conflict,
         `sandbox ${id} still has open connections from the host; a checkpoint now could not be restored`,
+        { details: { connections: open.map(describeConnection) } },
       );
     }
   }

@@ -137,19 +137,21 @@ export class SandboxNetwork {
   /**
    * Waits until no TCP connection between the host and the sandbox is open any more (host side
    * closed or in TIME_WAIT). gVisor here restores a sandbox whose checkpoint was taken with an
-   * established connection on eth0 with a dead network, --net-disconnect-ok or not.
+   * established connection on eth0 with a dead network, --net-disconnect-ok or not. Answers
+   * the connections still open at the deadline (`ss` lines), none when it got quiet.
    */
-  async waitConnectionsClosed(addr: SandboxAddresses, timeoutMs: number): Promise<boolean> {
+  async waitConnectionsClosed(addr: SandboxAddresses, timeoutMs: number): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
+    let open: string[] = [];
     while (Date.now() < deadline) {
       const result = await this.runner.run(["ss", "-Htn", "state", "connected", "dst", addr.sandboxIp], {
         timeoutMs: TIMEOUT_MS,
       });
-      const open = result.stdout.split("\n").filter((l) => l.trim() !== "" && !/TIME-WAIT/.test(l));
-      if (result.exitCode === 0 && open.length === 0) return true;
+      open = result.stdout.split("\n").filter((l) => l.trim() !== "" && !/TIME-WAIT/.test(l));
+      if (result.exitCode === 0 && open.length === 0) return [];
       await new Promise((r) => setTimeout(r, 5));
     }
-    return false;
+    return open.length > 0 ? open : ["(ss failed)"];
   }
 
   /** Removes the namespace and veth pair. Idempotent. */
