@@ -13,6 +13,7 @@ import { shell } from "./commands/shell.js";
 import { template } from "./commands/templates.js";
 import { url } from "./commands/url.js";
 import { volume } from "./commands/volumes.js";
+import { webhook } from "./commands/webhooks.js";
 import { type CliIo, type Command, print } from "./context.js";
 import { EXIT_USAGE, formatError } from "./format.js";
 
@@ -40,6 +41,7 @@ export const COMMANDS: readonly Command[] = [
   egress,
   secret,
   volume,
+  webhook,
   template,
   mcp,
 ];

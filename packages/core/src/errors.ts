@@ -16,6 +16,7 @@ export const ErrorCode = {
   PreviewNotFound: "preview_not_found",
   SecretNotFound: "secret_not_found",
   VolumeNotFound: "volume_not_found",
+  WebhookNotFound: "webhook_not_found",
   /** A write to a volume went past its size limit. */
   VolumeFull: "volume_full",
   /** A sandbox was to be bound to a secret that does not exist. */
@@ -52,6 +53,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   preview_not_found: 404,
   secret_not_found: 404,
   volume_not_found: 404,
+  webhook_not_found: 404,
   volume_full: 507,
   unknown_secret: 400,
   sandbox_not_running: 409,

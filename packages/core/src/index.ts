@@ -9,3 +9,4 @@ export * from "./sandbox.js";
 export * from "./secrets.js";
 export * from "./template.js";
 export * from "./volume.js";
+export * from "./webhook.js";

@@ -104,3 +104,4 @@ export { type SecretApiOptions, Secrets } from "./secrets.js";
 export { type TemplateApiOptions, type TemplateBuildOptions, Templates } from "./templates.js";
 export { type VolumeApiOptions, type VolumeCreateOptions, Volumes } from "./volumes.js";
 export { type FilesystemEvent, type FilesystemEventType, WatchHandle } from "./watch-handle.js";
+export { verifyWebhookSignature, type WebhookApiOptions, Webhooks } from "./webhooks.js";

@@ -51,6 +51,8 @@ export interface ServerConfig {
   metricsToken?: string;
   /** Where checkpoint blobs are kept: `<dataDir>/blobs` unless BURROW_BLOB_URL names an S3 bucket. */
   blobStore: BlobStoreConfig;
+  /** Webhook delivery: the waits between retries and the time an endpoint gets (defaults in webhooks/dispatcher.ts). */
+  webhooks?: { retryDelaysMs?: number[]; timeoutMs?: number; pollMs?: number };
   /** The HTTPS listener for sandbox hosts (`https://<port>-<id>.<domain>`); absent when BURROW_TLS_PORT=off. */
   tls?: TlsConfig;
 }

@@ -136,6 +136,7 @@ export async function startServer(
     : undefined;
   await reconcile(s, { runtime, agents, logger }, egressProxies?.ports);
   await s.pool.start();
+  s.webhookDispatcher.start();
   const stopTimers = startTimers(config, logger, s);
 
   // Takes back agents whose token was changed from inside their sandbox (real agents only).
@@ -171,6 +172,7 @@ export async function startServer(
     metrics: s.metrics,
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
     volumes: s.volumes,
+    webhooks: s.webhooks,
     httpsDomain: () => https?.domain,
   });
   const listener = await listen(app, config);
@@ -209,6 +211,7 @@ export async function startServer(
       await Promise.all([listener.close(), tlsListener?.close()]);
       // Checkpoints still being stored finish first (a hard stop would redo them at the next start).
       await s.checkpoints.idle();
+      await s.webhookDispatcher.close();
       egressProxies?.close();
       await runtime.close();
       await s.volumes.close();

@@ -3,6 +3,7 @@ import { featurePaths, featureSchemas } from "./openapi-features.js";
 import { metricsPaths, metricsSchemas } from "./openapi-metrics.js";
 import { templatePaths, templateSchemas } from "./openapi-templates.js";
 import { volumePaths, volumeSchemas } from "./openapi-volumes.js";
+import { webhookPaths, webhookSchemas } from "./openapi-webhooks.js";
 
 const errorRef = { $ref: "#/components/schemas/Error" };
 const errorResponse = (description: string) => ({
@@ -107,6 +108,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         ...metricsSchemas,
         ...templateSchemas,
         ...volumeSchemas,
+        ...webhookSchemas,
         Sandbox: {
           type: "object",
           required: [
@@ -298,6 +300,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...metricsPaths,
       ...templatePaths,
       ...volumePaths,
+      ...webhookPaths,
     },
   };
 }

@@ -11,6 +11,7 @@ import type { LifecycleService } from "../services/lifecycle.js";
 import { type SandboxService, toInfo } from "../services/sandbox-service.js";
 import type { EventStore } from "../store/event-store.js";
 import type { VolumeService } from "../volumes/volume-service.js";
+import type { WebhookService } from "../webhooks/webhook-service.js";
 import { type CheckpointRouteDeps, registerCheckpointRoutes } from "./checkpoint-routes.js";
 import { clientAgentPath, lockoutError, proxyToAgent, unreachableError } from "./envd-proxy.js";
 import { readJson, sendEmpty, sendJson } from "./http.js";
@@ -23,6 +24,7 @@ import { parseCreateSandbox, parseKeepAlive, parseMetadataFilter, parseUpdateSan
 import { registerSecretRoutes } from "./secret-routes.js";
 import { registerTemplateRoutes, type TemplateRouteDeps } from "./template-routes.js";
 import { registerVolumeRoutes } from "./volume-routes.js";
+import { registerWebhookRoutes } from "./webhook-routes.js";
 
 export interface RouteDeps {
   sandboxes: SandboxService;
@@ -46,6 +48,7 @@ export interface RouteDeps {
   templates?: TemplateRouteDeps;
   /** Volume routes are served when given. */
   volumes?: VolumeService;
+  webhooks?: WebhookService;
 }
 
 function sandboxIdParam(params: Record<string, string>): string {
@@ -134,6 +137,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   if (deps.previews) registerPreviewRoutes(router, deps.previews);
   if (deps.templates) registerTemplateRoutes(router, deps.templates);
   if (deps.volumes) registerVolumeRoutes(router, deps.volumes);
+  if (deps.webhooks) registerWebhookRoutes(router, deps.webhooks);
   if (deps.network) {
     registerNetworkRoutes(router, { ...deps.network, sandboxes });
     registerSecretRoutes(router, deps.network.secrets);

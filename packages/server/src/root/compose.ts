@@ -35,6 +35,8 @@ import { LayerStore } from "../templates/layer-store.js";
 import { SnapshotTemplates } from "../templates/snapshots.js";
 import { StepRunner } from "../templates/step-runner.js";
 import { VolumeService } from "../volumes/volume-service.js";
+import { WebhookDispatcher } from "../webhooks/dispatcher.js";
+import { WebhookService } from "../webhooks/webhook-service.js";
 
 /** What the services are built from: the host side, chosen by the caller (real or fake). */
 export interface Foundation {
@@ -87,6 +89,9 @@ export interface Services {
   site: { previewDomain: string };
   imageDirOf: (id: string) => string;
   volumes: VolumeService;
+  webhooks: WebhookService;
+  /** Sends queued webhook deliveries; started and closed by the server. */
+  webhookDispatcher: WebhookDispatcher;
 }
 
 /** Builds every store and service, each handed what it uses. Nothing starts here. */
@@ -140,10 +145,24 @@ export function composeServices(f: Foundation): Services {
     logger,
     networkPrefix: f.networkPrefix,
   });
-  const secrets = new SecretService(
-    stores.secrets,
-    new SecretCipher(loadSecretsKey(config.secretsKeyHex, join(config.dataDir, "secrets.key"))),
-  );
+  const cipher = new SecretCipher(loadSecretsKey(config.secretsKeyHex, join(config.dataDir, "secrets.key")));
+  const secrets = new SecretService(stores.secrets, cipher);
+  const webhooks = new WebhookService({ store: stores.webhooks, cipher, now });
+  const webhookDispatcher = new WebhookDispatcher({
+    store: stores.webhooks,
+    secretOf: (hook) => webhooks.secretOf(hook),
+    logger,
+    now,
+    ...config.webhooks,
+  });
+  webhooks.useDispatcher(webhookDispatcher);
+  // Every stored sandbox event, except those of sandboxes waiting in a warm pool (nobody's yet).
+  events.subscribe((e) => {
+    void (async () => {
+      if ((await store.get(e.sandboxId))?.pool) return;
+      await webhooks.publishSandboxEvent(e);
+    })().catch((err: unknown) => logger.warn({ err: String(err) }, "queueing a webhook delivery failed"));
+  });
   const volumes = new VolumeService({
     store: stores.volumes,
     disks: f.volumeDisks ?? new DirVolumeDisks(join(config.dataDir, "volumes")),
@@ -243,7 +262,17 @@ export function composeServices(f: Foundation): Services {
     importImage: (ref, name) => images.import(ref, name),
     logger,
     now: date,
-    onFinished: (result, seconds) => metrics.built(result, seconds),
+    onFinished: (result, seconds, build) => {
+      metrics.built(result, seconds);
+      webhooks
+        .publish(`template.build.${result}`, undefined, {
+          buildId: build.id,
+          templateName: build.templateName,
+          versionId: build.versionId,
+          ...(build.error ? { error: build.error.message } : {}),
+        })
+        .catch((err: unknown) => logger.warn({ err: String(err) }, "queueing a webhook delivery failed"));
+    },
   });
   return {
     db,
@@ -272,5 +301,7 @@ export function composeServices(f: Foundation): Services {
     imageDirOf,
     metrics,
     volumes,
+    webhooks,
+    webhookDispatcher,
   };
 }

@@ -200,6 +200,28 @@ const MIGRATIONS: Migration[] = [
      PRIMARY KEY (sandbox_id, path)
    );
    CREATE INDEX sandbox_volumes_volume ON sandbox_volumes(volume_id);`,
+  // Webhooks, and their deliveries: an outbox that retries survive a restart from.
+  `CREATE TABLE webhooks (
+     id TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     events TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE webhook_deliveries (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     webhook_id TEXT NOT NULL,
+     event TEXT NOT NULL,
+     sandbox_id TEXT,
+     status TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     attempts TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     next_attempt_at TEXT
+   );
+   CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+   CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, seq);`,
 ];
 
 /** The schema version a db has after openDb. */

@@ -9,6 +9,7 @@ import { type SandboxStore, SqliteSandboxStore } from "./sandbox-store.js";
 import { type SecretStore, SqliteSecretStore } from "./secret-store.js";
 import { SqliteTemplateStore, type TemplateStore } from "./template-store.js";
 import { SqliteVolumeStore, type VolumeStore } from "./volume-store.js";
+import { SqliteWebhookStore, type WebhookStore } from "./webhook-store.js";
 
 /**
  * Every store the server has, in one place. Each is an interface whose data methods return
@@ -28,6 +29,7 @@ export interface Stores {
   secrets: SecretStore;
   templates: TemplateStore;
   volumes: VolumeStore;
+  webhooks: WebhookStore;
 }
 
 /** The SQLite stores over a db opened (and migrated) by openDb. */
@@ -43,5 +45,6 @@ export function openStores(db: Db): Stores {
     secrets: new SqliteSecretStore(db),
     templates: new SqliteTemplateStore(db),
     volumes: new SqliteVolumeStore(db),
+    webhooks: new SqliteWebhookStore(db),
   };
 }

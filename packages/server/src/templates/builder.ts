@@ -38,8 +38,8 @@ export interface BuilderDeps {
    */
   importImage?: (ref: string, templateName: string) => Promise<ResolvedTemplate>;
   now?: () => Date;
-  /** Told how each build ended and how long it took (metrics). */
-  onFinished?: (result: "ready" | "failed", seconds: number) => void;
+  /** Told how each build ended, once stored, and how long it took (metrics, webhooks). */
+  onFinished?: (result: "ready" | "failed", seconds: number, build: TemplateBuildInfo) => void;
 }
 
 /** FROM an image, before the image importer exists. */
@@ -277,11 +277,11 @@ export class Builder implements TemplateBuilds {
       await this.deps.catalog.addVersion(plan.name, digests, config, { id: info.versionId });
       for (const tag of plan.tags) await this.deps.catalog.tag(plan.name, tag, info.versionId);
       info.status = "ready";
-      this.deps.onFinished?.("ready", (performance.now() - started) / 1000);
       info.finishedAt = this.now().toISOString();
       // Contexts go first: a poller that sees the new status must find the last log line too.
       await this.endContexts(info.id);
       await this.deps.store.updateBuild(info);
+      this.deps.onFinished?.("ready", (performance.now() - started) / 1000, { ...info });
       await this.log(
         info.id,
         "info",
@@ -304,12 +304,12 @@ export class Builder implements TemplateBuilds {
         ? `step ${current}/${total} failed with exit code ${failed.exitCode}`
         : `step ${current}/${total} failed: ${reason}`;
       info.status = "error";
-      this.deps.onFinished?.("failed", (performance.now() - started) / 1000);
       info.error = { message, step: current, ...(failed ? { exitCode: failed.exitCode, logTail } : {}) };
       info.finishedAt = this.now().toISOString();
       // Contexts go first: a poller that sees the new status must find the last log line too.
       await this.endContexts(info.id);
       await this.deps.store.updateBuild(info);
+      this.deps.onFinished?.("failed", (performance.now() - started) / 1000, { ...info });
       await this.log(info.id, "error", `build failed: ${message}; the previous version stays current`, current, true);
       this.deps.logger.warn({ buildId: info.id, err: reason }, "template build failed");
     } finally {

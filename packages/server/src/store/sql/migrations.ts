@@ -154,6 +154,17 @@ const STEPS: [string, Step][] = [
       "CREATE INDEX sandbox_volumes_volume ON sandbox_volumes(volume_id)",
     ],
   ],
+  [
+    "0009_webhooks",
+    (d) => [
+      "CREATE TABLE webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, events TEXT NOT NULL, secret TEXT NOT NULL, created_at TEXT NOT NULL)",
+      `CREATE TABLE webhook_deliveries (seq ${d.autoId}, id TEXT NOT NULL UNIQUE, webhook_id TEXT NOT NULL,
+         event TEXT NOT NULL, sandbox_id TEXT, status TEXT NOT NULL, payload TEXT NOT NULL, attempts TEXT NOT NULL,
+         created_at TEXT NOT NULL, next_attempt_at TEXT)`,
+      "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at)",
+      "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, seq)",
+    ],
+  ],
 ];
 
 /** The names of the migrations, in order (a SQLite db at user_version N has applied the first N). */
