@@ -41,6 +41,20 @@ export interface LifecyclePolicy {
   hibernateAfterMs: number;
   /** Idle time after which the sandbox is deleted. Default 0: never. */
   deleteAfterMs: number;
+  /**
+   * A command the sandbox runs (`bash -l -c`) before each hibernation (flush, save state); its
+   * exit code and output tail are in the `before_hibernate` event. Hibernation goes on whatever
+   * it answers. `null` in a PATCH removes it.
+   */
+  beforeHibernate?: BeforeHibernateHook | null;
+}
+
+export interface BeforeHibernateHook {
+  command: string;
+  /** Default 30 000, at most 300 000; a hook still running then is hibernated with the rest. */
+  timeoutMs?: number;
+  /** Default "user". */
+  user?: string;
 }
 
 export const DEFAULT_LIFECYCLE: LifecyclePolicy = {

@@ -68,6 +68,17 @@ export function openApiDocument(version: string): Record<string, unknown> {
             standbyAfterMs: { type: "integer", minimum: 0, default: 15000 },
             hibernateAfterMs: { type: "integer", minimum: 0, default: 600000 },
             deleteAfterMs: { type: "integer", minimum: 0, default: 0 },
+            beforeHibernate: {
+              type: ["object", "null"],
+              description:
+                "a command run before each hibernation (bash -l -c); its exit code and output are in the before_hibernate event; null removes it",
+              required: ["command"],
+              properties: {
+                command: { type: "string", maxLength: 4096 },
+                timeoutMs: { type: "integer", minimum: 100, maximum: 300000, default: 30000 },
+                user: { type: "string", default: "user" },
+              },
+            },
           },
         },
         Event: {

@@ -20,6 +20,18 @@ const LifecycleSchema = z
     standbyAfterMs: durationMs.optional(),
     hibernateAfterMs: durationMs.optional(),
     deleteAfterMs: durationMs.optional(),
+    beforeHibernate: z
+      .object({
+        command: z.string().min(1).max(4096),
+        timeoutMs: z.number().int().min(100).max(300_000).optional(),
+        user: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]{0,31}$/)
+          .optional(),
+      })
+      .strict()
+      .nullable()
+      .optional(),
   })
   .strict();
 const MetadataSchema = z

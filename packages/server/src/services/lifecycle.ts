@@ -7,6 +7,7 @@ import type { SandboxRecord, SandboxStore } from "../store/sandbox-store.js";
 import type { Catalog } from "../templates/catalog.js";
 import type { ActivityTracker } from "./activity.js";
 import type { AgentClient } from "./agent-client.js";
+import { runBeforeHibernate } from "./before-hibernate.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
 import type { Transitions } from "./transitions.js";
 
@@ -163,6 +164,13 @@ export class LifecycleService {
       await this.deps.transitions.move(record, "hibernating", { reason });
       const imageDir = this.deps.imageDirOf(id);
       try {
+        const hook = record.lifecycle.beforeHibernate;
+        if (hook) {
+          // The hook runs in the sandbox, which standby froze: it thaws for it.
+          if (previous === "standby") await this.deps.runtime.resume(id);
+          const ran = await runBeforeHibernate(this.deps.agents, this.agent(record), record.agentToken, hook);
+          await this.deps.transitions.record(id, { type: "before_hibernate", ...ran });
+        }
         await rm(imageDir, { recursive: true, force: true });
         // Our pooled keep-alive connections must be closed before the checkpoint (see runtime).
         this.deps.agents.disconnect(this.agent(record));
