@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { BurrowError, ErrorCode, type Logger, type SandboxResources } from "@burrow/core";
+import { BurrowError, DEFAULT_RESOURCES, ErrorCode, type Logger, type SandboxResources } from "@burrow/core";
+import { BlankDiskPool } from "./blank-disks.js";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
 import { Freezer } from "./freezer.js";
 import {
@@ -85,6 +86,7 @@ export class GvisorRuntime implements Runtime {
   private readonly timeoutMs: number;
   private readonly network: SandboxNetwork;
   private readonly agentPort: number;
+  private readonly blankDisks: BlankDiskPool;
   private readonly freezer = new Freezer();
 
   constructor(private readonly options: GvisorRuntimeOptions) {
@@ -92,10 +94,18 @@ export class GvisorRuntime implements Runtime {
     this.timeoutMs = options.runscTimeoutMs ?? DEFAULT_RUNSC_TIMEOUT_MS;
     this.network = new SandboxNetwork(options.runner);
     this.agentPort = options.agentPort ?? 49983;
+    this.blankDisks = new BlankDiskPool(
+      options.runner,
+      join(dirname(options.sandboxesDir), "blank-disks"),
+      options.logger,
+      [DEFAULT_RESOURCES.diskMb],
+    );
   }
 
   async prepareHost(egressPorts?: EgressProxyPorts): Promise<void> {
     await mkdir(this.options.sandboxesDir, { recursive: true });
+    // Disk images for the next creates are made in the background from now on.
+    await this.blankDisks.init();
     await ensureHostFirewall(
       this.options.runner,
       this.options.networkPrefix ?? DEFAULT_NETWORK_PREFIX,
@@ -224,7 +234,9 @@ export class GvisorRuntime implements Runtime {
       // all are there. The sandbox's own files go on a disk of its size (ENOSPC past it), or, with
       // diskMb 0, on the host.
       const files = async () => {
-        if (spec.resources.diskMb > 0) await createSandboxDisk(this.options.runner, dir, spec.resources.diskMb);
+        if (spec.resources.diskMb > 0) {
+          await createSandboxDisk(this.options.runner, dir, spec.resources.diskMb, this.blankDisks);
+        }
         const { upper, work } = overlayDirs(dir);
         await Promise.all([upper, work].map((p) => mkdir(p, { recursive: true })));
         if (fillUpper) await fillUpper(upper);
@@ -605,6 +617,7 @@ export class GvisorRuntime implements Runtime {
   }
 
   async close(): Promise<void> {
+    await this.blankDisks.close();
     await this.options.runner.close();
   }
 }

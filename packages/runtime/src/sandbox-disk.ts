@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { BurrowError, ErrorCode } from "@burrow/core";
+import type { BlankDiskPool } from "./blank-disks.js";
 import type { CommandRunner } from "./command-runner.js";
 import {
   createExt4Image,
@@ -52,9 +53,15 @@ export async function sandboxDiskSizeMb(sandboxDir: string): Promise<number> {
   return (await stat(join(sandboxDir, IMAGE_FILE))).size / (1024 * 1024);
 }
 
-/** Creates and mounts a `sizeMb` MiB disk for a new sandbox. */
-export async function createSandboxDisk(runner: CommandRunner, sandboxDir: string, sizeMb: number): Promise<void> {
-  await createExt4Image(runner, join(sandboxDir, IMAGE_FILE), sizeMb);
+/** Creates (or takes a ready one from `pool`) and mounts a `sizeMb` MiB disk for a new sandbox. */
+export async function createSandboxDisk(
+  runner: CommandRunner,
+  sandboxDir: string,
+  sizeMb: number,
+  pool?: BlankDiskPool,
+): Promise<void> {
+  const image = join(sandboxDir, IMAGE_FILE);
+  if (!(await pool?.take(sizeMb, image))) await createExt4Image(runner, image, sizeMb);
   await mountSandboxDisk(runner, sandboxDir);
 }
 
