@@ -139,6 +139,12 @@ class PythonContext:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=120)
 
+    def warm_up(self):
+        """One execution that shows a result, kept out of the history, so the caller's first
+        execution is not the kernel's first (IPython sets up its display machinery lazily)."""
+        with self.lock:
+            self._reply(self.kc.execute("1+1", silent=False, store_history=False), 30)
+
     def shutdown(self):
         try:
             self.kc.stop_channels()
@@ -536,7 +542,7 @@ class Server(ThreadingHTTPServer):
 def main():
     # The default Python context is warm before the port opens: the template's ready check is
     # this port, so a sandbox (and a warm-pool sandbox) answers create with the kernel up.
-    CONTEXTS.default("python")
+    CONTEXTS.default("python").warm_up()
     threading.Thread(target=CONTEXTS.default, args=("js",), daemon=True).start()
     server = Server(("0.0.0.0", PORT), Handler)
     print(f"burrow code interpreter listening on {PORT}", file=sys.stderr, flush=True)
