@@ -215,6 +215,44 @@ export class RawRunsc {
     });
   }
 
+  /**
+   * Starts a process through the agent (envd Start, as root), as Burrow's start commands
+   * do: a child of the agent, which a checkpoint keeps. Resolves at the start event; the stream is
+   * closed then and the process runs on.
+   */
+  startViaAgent(id, cmd, args) {
+    const json = Buffer.from(JSON.stringify({ process: { cmd, args }, stdin: false }));
+    const frame = Buffer.alloc(5 + json.length);
+    frame.writeUInt32BE(json.length, 1);
+    json.copy(frame, 5);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: this.addr(id).sandboxIp,
+          port: AGENT_PORT,
+          method: "POST",
+          path: "/process.Process/Start",
+          agent: false,
+          headers: {
+            "X-Access-Token": "rawbench",
+            "Content-Type": "application/connect+json",
+            "Content-Length": frame.length,
+            Authorization: `Basic ${Buffer.from("root:").toString("base64")}`,
+          },
+        },
+        (res) => {
+          if (res.statusCode !== 200) reject(new Error(`process start: HTTP ${res.statusCode}`));
+          res.once("data", () => {
+            req.destroy();
+            resolve();
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(frame);
+    });
+  }
+
   /** Polls the agent until it answers (the same short poll as Burrow's HttpAgentClient.waitReady). */
   async waitAgent(id, timeoutMs = 15_000) {
     const deadline = performance.now() + timeoutMs;
@@ -228,7 +266,7 @@ export class RawRunsc {
 
   /** Like SandboxNetwork.waitConnectionsClosed: no host connection to the sandbox may be open at a checkpoint. */
   async waitNoConnections(id, timeoutMs = 5000) {
-    if (!(await this.network.waitConnectionsClosed(this.addr(id), timeoutMs))) {
+    if ((await this.network.waitConnectionsClosed(this.addr(id), timeoutMs)).length > 0) {
       throw new Error(`raw sandbox ${id} still has open connections`);
     }
   }
