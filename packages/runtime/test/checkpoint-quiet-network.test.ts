@@ -1,18 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { homedir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "@burrow/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GvisorRuntime } from "../src/gvisor-runtime.js";
-import { ShimRunner } from "../src/shim-runner.js";
-
-const agentBin = join(import.meta.dirname, "..", "..", "agent", "bin");
-const templateRootfs = join(
-  process.env.BURROW_TEMPLATES_DIR ?? join(homedir(), ".burrow", "templates"),
-  "base",
-  "rootfs",
-);
+import type { GvisorRuntime } from "../src/gvisor-runtime.js";
+import { templateRootfs, testRuntime } from "./gvisor-fixture.js";
 
 // A TCP server that, once its client has closed, takes its time to close its own side.
 const SLOW_CLOSER = [
@@ -36,15 +27,7 @@ describe("GvisorRuntime.liveCheckpoint and host connections", () => {
   const networkIndex = 1;
 
   beforeAll(() => {
-    dir = mkdtempSync("/tmp/bquiet-");
-    runtime = new GvisorRuntime({
-      sandboxesDir: join(dir, "sandboxes"),
-      runscStateDir: join(dir, "runsc"),
-      agentBinaryPath: join(agentBin, "burrow-agent"),
-      runner: new ShimRunner(join(agentBin, "burrow-shim")),
-      logger: silentLogger,
-      networkPrefix: "10.197",
-    });
+    ({ dir, runtime } = testRuntime("bquiet-", "10.197"));
   });
 
   afterAll(async () => {

@@ -1,17 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { silentLogger } from "@burrow/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GvisorRuntime } from "../src/gvisor-runtime.js";
-import { ShimRunner } from "../src/shim-runner.js";
-
-const agentBin = join(import.meta.dirname, "..", "..", "agent", "bin");
-const templateRootfs = join(
-  process.env.BURROW_TEMPLATES_DIR ?? join(homedir(), ".burrow", "templates"),
-  "base",
-  "rootfs",
-);
+import type { GvisorRuntime } from "../src/gvisor-runtime.js";
+import { templateRootfs, testRuntime } from "./gvisor-fixture.js";
 
 // The gVisor driver on its own, with real runsc: lifecycle calls, the exec fallback, and cleanup.
 describe("GvisorRuntime", () => {
@@ -21,15 +12,7 @@ describe("GvisorRuntime", () => {
   const networkIndex = 1;
 
   beforeAll(() => {
-    dir = mkdtempSync("/tmp/brt-");
-    runtime = new GvisorRuntime({
-      sandboxesDir: join(dir, "sandboxes"),
-      runscStateDir: join(dir, "runsc"),
-      agentBinaryPath: join(agentBin, "burrow-agent"),
-      runner: new ShimRunner(join(agentBin, "burrow-shim")),
-      logger: silentLogger,
-      networkPrefix: "10.198",
-    });
+    ({ dir, runtime } = testRuntime("brt-", "10.198"));
   });
 
   afterAll(async () => {

@@ -1,19 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import http from "node:http";
-import { homedir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "@burrow/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GvisorRuntime } from "../src/gvisor-runtime.js";
-import { ShimRunner } from "../src/shim-runner.js";
+import type { GvisorRuntime } from "../src/gvisor-runtime.js";
+import { templateRootfs, testRuntime } from "./gvisor-fixture.js";
 
-const agentBin = join(import.meta.dirname, "..", "..", "agent", "bin");
-const templateRootfs = join(
-  process.env.BURROW_TEMPLATES_DIR ?? join(homedir(), ".burrow", "templates"),
-  "base",
-  "rootfs",
-);
 const resources = { vcpus: 1, memoryMb: 512, pids: 512, diskMb: 512 };
 
 // A counter that lives only in the python process's memory, starting at a random value.
@@ -94,15 +86,7 @@ describe("GvisorRuntime.restoreAsNew", () => {
   ];
 
   beforeAll(() => {
-    dir = mkdtempSync("/tmp/bsnap-");
-    runtime = new GvisorRuntime({
-      sandboxesDir: join(dir, "sandboxes"),
-      runscStateDir: join(dir, "runsc"),
-      agentBinaryPath: join(agentBin, "burrow-agent"),
-      runner: new ShimRunner(join(agentBin, "burrow-shim")),
-      logger: silentLogger,
-      networkPrefix: "10.196",
-    });
+    ({ dir, runtime } = testRuntime("bsnap-", "10.196"));
   });
 
   afterAll(async () => {
