@@ -22,6 +22,7 @@ const ALL_SUITES = [
   "code",
   "volumes",
   "limits",
+  "webhooks",
 ];
 const root = join(import.meta.dirname, "..");
 const selected = (process.env.BENCH_SUITES ?? ALL_SUITES.join(","))

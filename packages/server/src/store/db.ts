@@ -221,7 +221,8 @@ const MIGRATIONS: Migration[] = [
      next_attempt_at TEXT
    );
    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
-   CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, seq);`,
+   CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, seq);
+   CREATE INDEX webhook_deliveries_order ON webhook_deliveries(webhook_id, sandbox_id, seq);`,
 ];
 
 /** The schema version a db has after openDb. */

@@ -60,8 +60,9 @@ export interface WebhookStore {
   /** Stores new pending deliveries, due now, in one transaction. */
   enqueue(deliveries: WebhookDelivery[]): Promise<void>;
   /**
-   * Pending deliveries due at `nowIso`, oldest first, each the oldest pending one of its webhook
-   * and sandbox (a later event for a sandbox waits for the earlier one's retries: order holds).
+   * Pending deliveries due at `nowIso`, oldest first; one of a sandbox only if it is the oldest
+   * pending one of its webhook and sandbox (a later event for a sandbox waits for the earlier
+   * one's retries: order holds). Deliveries of no sandbox (builds, tests) keep no order.
    */
   due(nowIso: string, limit: number): Promise<WebhookDelivery[]>;
   /** Records an attempt; `next` is when to try again, or the delivery's final status. */
@@ -127,9 +128,9 @@ export class SqliteWebhookStore implements WebhookStore {
       .prepare(
         `SELECT d.* FROM webhook_deliveries d
          WHERE d.status = 'pending' AND d.next_attempt_at <= ?
-           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+           AND (d.sandbox_id IS NULL OR NOT EXISTS (SELECT 1 FROM webhook_deliveries e
              WHERE e.status = 'pending' AND e.webhook_id = d.webhook_id
-               AND COALESCE(e.sandbox_id, '') = COALESCE(d.sandbox_id, '') AND e.seq < d.seq)
+               AND e.sandbox_id = d.sandbox_id AND e.seq < d.seq))
          ORDER BY d.seq LIMIT ?`,
       )
       .all(nowIso, limit) as DeliveryRow[];

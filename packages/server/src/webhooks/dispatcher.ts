@@ -82,14 +82,23 @@ export class WebhookDispatcher {
       for (let i = 0; i < due.length; i += PARALLEL) {
         await Promise.all(due.slice(i, i + PARALLEL).map((d) => this.deliver(d, hooks)));
       }
-      if (due.length < BATCH) return;
+      // On until nothing is due: each round delivers or reschedules what it took, and may have
+      // let later deliveries of the same sandbox become due.
     }
   }
 
   private async deliver(d: WebhookDelivery, hooks: Map<string, WebhookRecord | undefined>): Promise<void> {
     if (!hooks.has(d.webhookId)) hooks.set(d.webhookId, await this.o.store.get(d.webhookId));
     const hook = hooks.get(d.webhookId);
-    if (!hook) return; // deleted meanwhile, with its deliveries
+    if (!hook) {
+      // Deleted meanwhile, with its deliveries; a row left behind is ended, not tried forever.
+      await this.o.store.recordAttempt(
+        d.id,
+        { at: new Date(this.o.now()).toISOString(), error: "webhook deleted", durationMs: 0 },
+        { status: "failed" },
+      );
+      return;
+    }
     const attempt = await this.attempt(hook, d);
     if (attempt.status !== undefined && attempt.status >= 200 && attempt.status < 300) {
       await this.o.store.recordAttempt(d.id, attempt, { status: "delivered" });

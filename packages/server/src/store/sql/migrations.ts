@@ -163,6 +163,7 @@ const STEPS: [string, Step][] = [
          created_at TEXT NOT NULL, next_attempt_at TEXT)`,
       "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at)",
       "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, seq)",
+      "CREATE INDEX webhook_deliveries_order ON webhook_deliveries(webhook_id, sandbox_id, seq)",
     ],
   ],
 ];
