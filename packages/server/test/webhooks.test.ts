@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { WebhookDelivery, WebhookPayload } from "@burrow/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { WebhookAddressPolicy } from "../src/webhooks/blocked-addresses.js";
 import { verifyWebhook } from "../src/webhooks/signature.js";
 import { type FakeServer, startFakeServer } from "./fake-server.js";
 
@@ -104,6 +105,9 @@ describe("webhooks", () => {
       { url, events: ["Sandbox Created"] },
       { url, events: [] },
       { url, extra: 1 },
+      // Never sent anywhere: refused when the webhook is made.
+      { url: "http://169.254.169.254/latest/meta-data" },
+      { url: "http://[::ffff:169.254.169.254]/" },
     ]) {
       const res = await call("POST", "/v1/webhooks", bad);
       expect(res.status, JSON.stringify(bad)).toBe(400);
@@ -227,5 +231,17 @@ describe("webhook deliveries across a restart", () => {
       await second?.close();
       await receiver.stop();
     }
+  });
+});
+
+describe("webhook address policy", () => {
+  it("blocks the sandboxes' /16 and link-local, literal or mapped, and lets others through", async () => {
+    const policy = new WebhookAddressPolicy("10.200");
+    for (const a of ["10.200.0.6", "::ffff:10.200.3.4", "169.254.169.254"]) expect(policy.blocked(a), a).toBe(true);
+    for (const a of ["10.201.0.6", "127.0.0.1", "192.168.1.1"]) expect(policy.blocked(a), a).toBe(false);
+    expect(await policy.blockedHost("10.200.7.7")).toBe(true);
+    expect(await policy.blockedHost("[::ffff:a9fe:a9fe]")).toBe(true);
+    expect(await policy.blockedHost("[::1]")).toBe(false);
+    expect(await policy.blockedHost("localhost")).toBe(false);
   });
 });

@@ -35,6 +35,7 @@ import { LayerStore } from "../templates/layer-store.js";
 import { SnapshotTemplates } from "../templates/snapshots.js";
 import { StepRunner } from "../templates/step-runner.js";
 import { VolumeService } from "../volumes/volume-service.js";
+import { WebhookAddressPolicy } from "../webhooks/blocked-addresses.js";
 import { WebhookDispatcher } from "../webhooks/dispatcher.js";
 import { WebhookService } from "../webhooks/webhook-service.js";
 
@@ -147,9 +148,11 @@ export function composeServices(f: Foundation): Services {
   });
   const cipher = new SecretCipher(loadSecretsKey(config.secretsKeyHex, join(config.dataDir, "secrets.key")));
   const secrets = new SecretService(stores.secrets, cipher);
-  const webhooks = new WebhookService({ store: stores.webhooks, cipher, now });
+  const addresses = new WebhookAddressPolicy(f.networkPrefix);
+  const webhooks = new WebhookService({ store: stores.webhooks, cipher, now, addresses });
   const webhookDispatcher = new WebhookDispatcher({
     store: stores.webhooks,
+    addresses,
     secretOf: (hook) => webhooks.secretOf(hook),
     logger,
     now,

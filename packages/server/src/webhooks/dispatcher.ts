@@ -7,6 +7,7 @@ import {
   type WebhookDelivery,
 } from "@burrow/core";
 import type { WebhookRecord, WebhookStore } from "../store/webhook-store.js";
+import type { WebhookAddressPolicy } from "./blocked-addresses.js";
 import { signWebhook } from "./signature.js";
 
 /** Waits before each retry: 10 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h until 24 h. */
@@ -20,6 +21,7 @@ export interface DispatcherOptions {
   store: WebhookStore;
   /** The webhook's signing secret, unsealed. */
   secretOf: (hook: WebhookRecord) => string;
+  addresses: WebhookAddressPolicy;
   logger: Logger;
   now: () => number;
   retryDelaysMs?: number[];
@@ -97,6 +99,12 @@ export class WebhookDispatcher {
         { at: new Date(this.o.now()).toISOString(), error: "webhook deleted", durationMs: 0 },
         { status: "failed" },
       );
+      return;
+    }
+    if (await this.o.addresses.blockedHost(new URL(hook.url).hostname)) {
+      const at = new Date(this.o.now()).toISOString();
+      const error = "the URL's host resolves to a sandbox or link-local address";
+      await this.o.store.recordAttempt(d.id, { at, error, durationMs: 0 }, { status: "failed" });
       return;
     }
     const attempt = await this.attempt(hook, d);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import {
   BurrowError,
   type CreatedWebhook,
@@ -10,6 +11,7 @@ import {
 } from "@burrow/core";
 import type { SecretCipher } from "../secrets/secret-cipher.js";
 import type { WebhookRecord, WebhookStore } from "../store/webhook-store.js";
+import type { WebhookAddressPolicy } from "./blocked-addresses.js";
 import type { WebhookDispatcher } from "./dispatcher.js";
 import { eventMatches } from "./signature.js";
 
@@ -26,6 +28,7 @@ export interface WebhookServiceDeps {
   store: WebhookStore;
   cipher: SecretCipher;
   now: () => number;
+  addresses: WebhookAddressPolicy;
 }
 
 /** Webhooks: their settings, the events that go to them, and their delivery log. */
@@ -45,7 +48,10 @@ export class WebhookService {
   }
 
   async create(url: string, events: string[] = ["*"]): Promise<CreatedWebhook> {
-    checkUrl(url);
+    const host = checkUrl(url);
+    if (isIP(host.replace(/^\[|\]$/g, "")) && this.deps.addresses.blocked(host.replace(/^\[|\]$/g, ""))) {
+      throw invalid("url", "webhooks cannot go to sandbox or link-local addresses");
+    }
     if (events.length === 0 || events.length > 50) throw invalid("events", "events must list 1 to 50 event names");
     for (const e of events) {
       if (!EVENT_PATTERN.test(e)) {
@@ -167,7 +173,8 @@ function toWebhook(r: WebhookRecord): Webhook {
   return { id: r.id, url: r.url, events: r.events, createdAt: r.createdAt };
 }
 
-function checkUrl(url: string): void {
+/** Checks the URL's form; answers its host. */
+function checkUrl(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -180,4 +187,5 @@ function checkUrl(url: string): void {
   if (parsed.username || parsed.password) {
     throw invalid("url", "the URL must not carry credentials; check the signature header instead");
   }
+  return parsed.hostname;
 }
