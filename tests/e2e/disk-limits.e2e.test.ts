@@ -137,4 +137,27 @@ describe("disk limits with real gVisor", () => {
       await sandbox.kill();
     }
   }, 240_000);
+
+  it("restores a checkpoint whose files do not fit beside the current ones on the disk (staged on the host)", async () => {
+    const sandbox = await Sandbox.create({ ...opts(), resources: { diskMb: 128 } });
+    try {
+      const sum = async (path: string) => (await sandbox.commands.run(`sha256sum ${path} | cut -c1-64`)).stdout.trim();
+      await sandbox.commands.run("head -c 70M /dev/urandom > /home/user/a.bin", { timeoutMs: 120_000 });
+      const a = await sum("/home/user/a.bin");
+      const ck = await sandbox.checkpoints.create({ mode: "fs" });
+      for (let i = 0; i < 600 && (await sandbox.checkpoints.get(ck.id)).status !== "ready"; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Now a.bin is gone and b.bin fills most of the disk: a.bin cannot be staged beside it.
+      await sandbox.commands.run("rm /home/user/a.bin && head -c 70M /dev/urandom > /home/user/b.bin", {
+        timeoutMs: 120_000,
+      });
+      expect((await sandbox.checkpoints.restore(ck.id)).state).toBe("running");
+      expect(await sum("/home/user/a.bin")).toBe(a);
+      expect((await sandbox.commands.run("test -e /home/user/b.bin && echo yes || echo no")).stdout.trim()).toBe("no");
+      expect((await rootDf(sandbox)).sizeMb).toBeLessThanOrEqual(128);
+    } finally {
+      await sandbox.kill();
+    }
+  }, 240_000);
 });

@@ -154,8 +154,28 @@ export async function swapDiskUpper(runner: CommandRunner, sandboxDir: string): 
   await removeTree(old);
 }
 
+/** Bytes of the files under `dir` (`du`, hard links once). */
+async function treeBytes(runner: CommandRunner, dir: string): Promise<number> {
+  const du = await runner.run(["du", "-s", "-B1", dir], { timeoutMs: MOUNT_TIMEOUT_MS * 6 });
+  return du.exitCode === 0 ? Number.parseInt(du.stdout, 10) || 0 : 0;
+}
+
+/**
+ * Waits (up to ~5 s) until the disk has room for `bytes`: files deleted from it are freed only
+ * once the last process holding them open is gone, and a stopped sandbox's gofer can still be
+ * exiting when its files are cleared.
+ */
+async function waitForRoom(sandboxDir: string, bytes: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { usedBytes, totalBytes } = await fsUsage(join(sandboxDir, MOUNT_DIR));
+    if (totalBytes - usedBytes >= bytes) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Copies `source`'s files into the (empty) upper dir of the sandbox's disk. */
 export async function fillDiskUpper(runner: CommandRunner, sandboxDir: string, source: string): Promise<void> {
+  await waitForRoom(sandboxDir, await treeBytes(runner, source));
   const copy = await runner.run(["cp", "-a", "--reflink=auto", `${source}/.`, overlayDirs(sandboxDir).upper], {
     timeoutMs: MOUNT_TIMEOUT_MS * 6,
   });
