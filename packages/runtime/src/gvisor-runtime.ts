@@ -15,7 +15,13 @@ import {
 import { removeTree } from "./layers/safe-fs.js";
 import { reapLeftovers } from "./leftovers.js";
 import { applyHostMemoryHeadroom } from "./memory-headroom.js";
-import { DEFAULT_NETWORK_PREFIX, type SandboxAddresses, SandboxNetwork, sandboxAddresses } from "./network.js";
+import {
+  DEFAULT_NETWORK_PREFIX,
+  HOST_CLOSED_STATES,
+  type SandboxAddresses,
+  SandboxNetwork,
+  sandboxAddresses,
+} from "./network.js";
 import { buildOciSpec } from "./oci-spec.js";
 import { readAgentLog, upgradeBundle, writeAgentToken } from "./run-dir.js";
 import { readableLog, readTail, toStatus } from "./runsc-log.js";
@@ -429,7 +435,17 @@ export class GvisorRuntime implements Runtime {
 
   private async requireQuietNetwork(id: string, networkIndex: number): Promise<void> {
     const addr = sandboxAddresses(id, networkIndex, this.options.networkPrefix);
-    const open = await this.network.waitConnectionsClosed(addr, QUIET_NETWORK_TIMEOUT_MS);
+    let open = await this.network.waitConnectionsClosed(addr, QUIET_NETWORK_TIMEOUT_MS);
+    // Connections the host closed whose sandbox side has not followed in all that time are
+    // aborted (a reset to the sandbox), then looked at once more.
+    if (open.length > 0 && open.every((line) => HOST_CLOSED_STATES.includes(line.trim().split(/\s+/)[0] ?? ""))) {
+      this.options.logger.warn(
+        { sandboxId: id, connections: open.map(describeConnection) },
+        "aborting host connections the sandbox did not close before a checkpoint",
+      );
+      await this.network.killHostClosedConnections(addr);
+      open = await this.network.waitConnectionsClosed(addr, 1_000);
+    }
     if (open.length > 0) {
       throw new BurrowError(
         ErrorCode.Conflict,

@@ -47,6 +47,9 @@ export function sandboxAddresses(id: string, index: number, prefix = DEFAULT_NET
  * the sandbox address; host firewall rules (see host-firewall.ts) stop sandboxes from reaching
  * the host and each other.
  */
+/** `ss` states of a connection the host side has closed. */
+export const HOST_CLOSED_STATES = ["FIN-WAIT-1", "FIN-WAIT-2", "CLOSING", "LAST-ACK"];
+
 export class SandboxNetwork {
   constructor(private readonly runner: CommandRunner) {}
 
@@ -152,6 +155,16 @@ export class SandboxNetwork {
       await new Promise((r) => setTimeout(r, 5));
     }
     return open.length > 0 ? open : ["(ss failed)"];
+  }
+
+  /**
+   * Aborts the host's connections to the sandbox that the host has already closed (FIN-WAIT-1/2,
+   * CLOSING, LAST-ACK): the kernel drops them and sends the sandbox a reset, which ends its side.
+   * For a sandbox whose side never closes (or whose netstack never acknowledged the close).
+   */
+  async killHostClosedConnections(addr: SandboxAddresses): Promise<void> {
+    const states = HOST_CLOSED_STATES.flatMap((s) => ["state", s.toLowerCase()]);
+    await this.runner.run(["ss", "-K", "-Htn", ...states, "dst", addr.sandboxIp], { timeoutMs: TIMEOUT_MS });
   }
 
   /** Removes the namespace and veth pair. Idempotent. */
